@@ -1,0 +1,112 @@
+# qiki build.  `make` builds everything, `make test` runs every test,
+# `make run` runs the loop, `make bench` the benchmarks.  V=1 shows commands.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+B       ?= build
+PREFIX  ?= /usr/local
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+
+PKGS    := liburing libprotobuf-c yaml-0.1
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS  ?= -O2 -g
+CPPFLAGS += -I. -D_GNU_SOURCE
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -MMD -MP
+LDLIBS  := -pthread -lm
+
+ifeq ($(V),1)
+Q :=
+say = @:
+else
+Q := @
+say = @printf '  %-6s %s\n'
+endif
+
+# Deps are checked once per build dir, and again when the list changes.
+DEPS_STAMP := $(B)/.deps-ok
+$(DEPS_STAMP): mk/deps.sh
+	@mkdir -p $(B)
+	$(Q)./mk/deps.sh
+	@touch $@
+
+.PHONY: deps
+deps:
+	./mk/deps.sh
+
+# pkg-config is asked only after deps ran (the first build installs them).
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# Library: every module source; program mains are rt/main_*.c, ctl/main_*.c.
+MAIN_SRCS := $(wildcard rt/main_*.c ctl/main_*.c)
+LIB_SRCS  := $(filter-out $(MAIN_SRCS),$(wildcard shm/*.c rt/*.c ctl/*.c))
+
+# One build tree per variant: plain, asan (ASan+UBSan), tsan.
+define variant
+$(1)_DIR   := $(B)/$(1)
+$(1)_OBJS  := $$(patsubst %.c,$$($(1)_DIR)/%.o,$$(LIB_SRCS))
+$(1)_LIB   := $$($(1)_DIR)/libqiki.a
+$(1)_TESTS := $$(patsubst tests/%.c,$$($(1)_DIR)/tests/%,$$(wildcard tests/test_*.c tests/stress_*.c))
+
+$$($(1)_DIR)/%.o: %.c | $(DEPS_STAMP)
+	$$(say) CC $$<
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(ALL_CFLAGS) $(2) $$(PKG_CFLAGS) -c -o $$@ $$<
+
+$$($(1)_LIB): $$($(1)_OBJS)
+	$$(say) AR $$@
+	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$$($(1)_DIR)/tests/%: $$($(1)_DIR)/tests/%.o $$($(1)_LIB)
+	$$(say) LD $$@
+	$$(Q)$$(CC) $(2) -o $$@ $$< $$($(1)_LIB) $$(PKG_LIBS) -lcmocka $$(LDLIBS)
+
+-include $$($(1)_OBJS:.o=.d) $$($(1)_TESTS:=.d)
+endef
+
+$(eval $(call variant,rel,))
+$(eval $(call variant,asan,-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all))
+$(eval $(call variant,tsan,-O1 -fsanitize=thread))
+
+# Programs
+PROGS := $(patsubst rt/main_%.c,$(B)/bin/%,$(wildcard rt/main_*.c)) \
+         $(patsubst ctl/main_%.c,$(B)/bin/%,$(wildcard ctl/main_*.c))
+$(B)/bin/%: $(rel_DIR)/rt/main_%.o $(rel_LIB)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $< $(rel_LIB) $(PKG_LIBS) $(LDLIBS)
+$(B)/bin/%: $(rel_DIR)/ctl/main_%.o $(rel_LIB)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $< $(rel_LIB) $(PKG_LIBS) $(LDLIBS)
+-include $(patsubst $(B)/bin/%,$(rel_DIR)/rt/main_%.d,$(PROGS))
+
+# Benchmarks: bench/<name>.c -> build/bench/bin/<name>
+BENCHES := $(patsubst bench/%.c,$(B)/bench/bin/%,$(wildcard bench/*.c))
+$(B)/bench/bin/%: $(rel_DIR)/bench/%.o $(rel_LIB)
+	$(say) LD $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $< $(rel_LIB) $(PKG_LIBS) -lck $(LDLIBS)
+-include $(patsubst bench/%.c,$(rel_DIR)/bench/%.d,$(wildcard bench/*.c))
+
+.PHONY: all test test-unit test-asan test-tsan test-integration run bench clean install
+all: $(PROGS) $(rel_TESTS) $(BENCHES)
+
+test: all $(asan_TESTS) $(tsan_TESTS)
+	$(Q)./tests/run.sh $(B)
+
+test-unit: $(rel_TESTS)
+	$(Q)./tests/run.sh $(B) unit
+
+run: $(PROGS)
+	$(Q)if [ -x $(B)/bin/qiki ]; then $(B)/bin/qiki run --duration 10 $(RUN_ARGS); \
+	else echo "make run: the loop (qiki run) is not built yet"; fi
+
+bench: all
+	$(Q)./bench/run.sh $(B)
+
+clean:
+	rm -rf $(B)

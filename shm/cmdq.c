@@ -1,0 +1,130 @@
+/* shm/cmdq.c - bounded MPSC command queue; the contract is in shm/cmdq.h. */
+#include <errno.h>
+
+#include "shm/cmdq.h"
+
+static inline struct qk_cmdq_cell *cell_at(const struct qk_cmdq *q, uint64_t pos)
+{
+	const unsigned char *base = (const unsigned char *)(q + 1);
+
+	return (struct qk_cmdq_cell *)(base + (size_t)(pos & (q->capacity - 1)) * q->cell_stride);
+}
+
+/* FNV-1a over the payload words, salted with the position so that a payload
+ * left from an earlier lap never passes for the current one. */
+static uint64_t checksum(const void *p, uint32_t size, uint64_t pos)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0xcbf29ce484222325ull ^ pos;
+
+	for (uint32_t i = 0; i < size; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+int qk_cmdq_init(struct qk_cmdq *q, uint32_t capacity, uint32_t payload_size)
+{
+	if (capacity < 2 || (capacity & (capacity - 1)) || !payload_size || payload_size % 8)
+		return -EINVAL;
+	memset(q, 0, qk_cmdq_footprint(capacity, payload_size));
+	q->capacity = capacity;
+	q->payload_size = payload_size;
+	q->cell_stride = qk_cmdq_stride(payload_size);
+	for (uint32_t i = 0; i < capacity; i++)
+		qk_store_relaxed(&cell_at(q, i)->seq, i);
+	/* pairs with the acquire loads of cell seq in push/pop */
+	qk_fence_release();
+	return 0;
+}
+
+int qk_cmdq_push(struct qk_cmdq *q, const void *cmd)
+{
+	uint64_t pos = qk_load_relaxed(&q->tail);
+	struct qk_cmdq_cell *c;
+
+	for (;;) {
+		c = cell_at(q, pos);
+		/* pairs with the consumer's release store freeing the cell */
+		uint64_t seq = qk_load_acquire(&c->seq);
+		int64_t dif = (int64_t)(seq - pos);
+
+		if (dif == 0) {
+			if (qk_cas_relaxed(&q->tail, &pos, pos + 1))
+				break;		/* claimed; pos was reloaded otherwise */
+		} else if (dif < 0) {
+			return -EAGAIN;	/* the cell of this lap is still full */
+		} else {
+			pos = qk_load_relaxed(&q->tail);
+		}
+	}
+	qk__words_store(c->data, cmd, q->payload_size / 8);
+	qk_store_relaxed(&c->check, checksum(cmd, q->payload_size, pos));
+	/* Publish by CAS, not a store: the consumer may have abandoned the cell
+	 * (seq moved to pos + capacity).  pairs with the acquire in pop. */
+	uint64_t expect = pos;
+
+	if (!atomic_compare_exchange_strong_explicit(&c->seq, &expect, pos + 1,
+						     memory_order_release,
+						     memory_order_relaxed))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+bool qk_cmdq_pop(struct qk_cmdq *q, void *cmd)
+{
+	for (;;) {
+		uint64_t pos = qk_load_relaxed(&q->head);	/* ours alone */
+		struct qk_cmdq_cell *c = cell_at(q, pos);
+		/* pairs with the release CAS that publishes in push */
+		uint64_t seq = qk_load_acquire(&c->seq);
+
+		if (seq != pos + 1)
+			return false;
+		qk__words_load(cmd, c->data, q->payload_size / 8);
+		bool whole = qk_load_relaxed(&c->check) == checksum(cmd, q->payload_size, pos);
+
+		/* pairs with the acquire load in push: our reads of the cell
+		 * are done before a producer of the next lap may write it. */
+		qk_store_release(&c->seq, pos + q->capacity);
+		qk_store_relaxed(&q->head, pos + 1);
+		if (whole) {
+			qk_store_relaxed(&q->taken, qk_load_relaxed(&q->taken) + 1);
+			return true;
+		}
+		qk_store_relaxed(&q->corrupt, qk_load_relaxed(&q->corrupt) + 1);
+	}
+}
+
+bool qk_cmdq_stalled(const struct qk_cmdq *q)
+{
+	uint64_t pos = qk_load_relaxed((_Atomic uint64_t *)&q->head);
+
+	return qk_load_relaxed((_Atomic uint64_t *)&q->tail) != pos &&
+	       qk_load_acquire(&cell_at(q, pos)->seq) == pos;
+}
+
+bool qk_cmdq_abandon_stalled(struct qk_cmdq *q)
+{
+	uint64_t pos = qk_load_relaxed(&q->head);
+	struct qk_cmdq_cell *c = cell_at(q, pos);
+	uint64_t expect = pos;
+
+	if (qk_load_relaxed(&q->tail) == pos)
+		return false;
+	/* Races with the producer's publishing CAS: exactly one wins. */
+	if (!atomic_compare_exchange_strong_explicit(&c->seq, &expect, pos + q->capacity,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return false;
+	qk_store_relaxed(&q->head, pos + 1);
+	qk_store_relaxed(&q->abandoned, qk_load_relaxed(&q->abandoned) + 1);
+	return true;
+}
+
+uint64_t qk_cmdq_depth(const struct qk_cmdq *q)
+{
+	uint64_t t = qk_load_relaxed((_Atomic uint64_t *)&q->tail);
+	uint64_t h = qk_load_relaxed((_Atomic uint64_t *)&q->head);
+
+	return t - h;
+}

@@ -1,0 +1,90 @@
+/*
+ * shm/cmdq.h - bounded command queue: many producers, one consumer (MPSC).
+ *
+ * Contract
+ * - Any number of producers in any process (qikictl, the launcher, tests).
+ *   Enqueue is lock-free (a CAS on the tail; a producer is never blocked by
+ *   another one that stopped, only possibly retried) and fails fast with
+ *   false when the queue is full: bounded memory, nothing waits.
+ * - One consumer (the loop process that owns the queue).  Dequeue is
+ *   wait-free and real-time safe: a few loads and stores, no syscall.
+ * - Per-cell sequence numbers (Vyukov's bounded queue): a cell carries the
+ *   position it is free for (pos), is claimed by the CAS on tail, and is
+ *   published as pos + 1.  The consumer frees it for the next lap as
+ *   pos + capacity.
+ * - A producer that dies between its claim and its publish would stall the
+ *   consumer at that cell forever.  The consumer can abandon such a cell
+ *   (qk_cmdq_abandon_stalled(), after the owner decided it waited long
+ *   enough); a producer that was only slow then finds its publish refused
+ *   (-ETIMEDOUT) because publish is a CAS.  Each payload carries a checksum,
+ *   so the one race left (a zombie writing into a re-claimed cell) is
+ *   detected, not executed.
+ */
+#ifndef QK_SHM_CMDQ_H
+#define QK_SHM_CMDQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/atomic.h"
+#include "shm/seqlock.h"
+
+struct qk_cmdq {
+	_Atomic uint64_t tail;		/* producers: next position to claim */
+	uint8_t pad0[QK_CACHELINE - 8];
+	_Atomic uint64_t head;		/* consumer: next position to take */
+	_Atomic uint64_t taken;		/* commands dequeued */
+	_Atomic uint64_t abandoned;	/* cells given up by the consumer */
+	_Atomic uint64_t corrupt;	/* payloads whose checksum failed */
+	uint8_t pad1[QK_CACHELINE - 32];
+	uint32_t capacity;		/* cells, a power of two */
+	uint32_t payload_size;		/* bytes, a multiple of 8 */
+	uint32_t cell_stride;
+	uint32_t pad2;
+	uint8_t pad3[QK_CACHELINE - 16];
+	/* capacity cells follow */
+};
+_Static_assert(sizeof(struct qk_cmdq) == 3 * QK_CACHELINE, "cmdq header is three lines");
+
+struct qk_cmdq_cell {
+	_Atomic uint64_t seq;
+	qk_word check;			/* checksum of the payload words */
+	qk_word data[];
+};
+
+static inline uint32_t qk_cmdq_stride(uint32_t payload_size)
+{
+	uint32_t s = (uint32_t)sizeof(struct qk_cmdq_cell) + payload_size;
+
+	return (s + QK_CACHELINE - 1) & ~(uint32_t)(QK_CACHELINE - 1);
+}
+
+static inline size_t qk_cmdq_footprint(uint32_t capacity, uint32_t payload_size)
+{
+	return sizeof(struct qk_cmdq) + (size_t)capacity * qk_cmdq_stride(payload_size);
+}
+
+/* 0 or -EINVAL (capacity not a power of two, size not a multiple of 8). */
+int qk_cmdq_init(struct qk_cmdq *q, uint32_t capacity, uint32_t payload_size);
+
+/* Producer: 0 queued, -EAGAIN full, -ETIMEDOUT the consumer abandoned our
+ * cell while we were stopped between claim and publish. */
+int qk_cmdq_push(struct qk_cmdq *q, const void *cmd);
+
+/* Consumer: true when a command was copied into *cmd.  A command whose
+ * checksum fails is counted in q->corrupt and skipped. */
+bool qk_cmdq_pop(struct qk_cmdq *q, void *cmd);
+
+/* Consumer: true when the next cell was claimed by a producer but is not yet
+ * published (the owner times this to decide on abandoning it). */
+bool qk_cmdq_stalled(const struct qk_cmdq *q);
+
+/* Consumer: gives up the claimed-but-unpublished cell at the head.  True if
+ * it was abandoned, false if it got published meanwhile or there was none. */
+bool qk_cmdq_abandon_stalled(struct qk_cmdq *q);
+
+/* Commands queued and not yet taken (approximate while producers run). */
+uint64_t qk_cmdq_depth(const struct qk_cmdq *q);
+
+#endif
