@@ -92,8 +92,15 @@ $(B)/bench/bin/%: $(rel_DIR)/bench/%.o $(rel_LIB)
 	$(Q)$(CC) -o $@ $< $(rel_LIB) $(PKG_LIBS) -lck $(LDLIBS)
 -include $(patsubst bench/%.c,$(rel_DIR)/bench/%.d,$(wildcard bench/*.c))
 
+# The allocation probe the loop tests preload (not a cmocka program).
+ALLOC_PROBE := $(B)/rel/tests/libqkalloc.so
+$(ALLOC_PROBE): tests/preload/allocount.c | $(DEPS_STAMP)
+	$(say) CC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-prototypes -fPIC -shared -o $@ $<
+
 .PHONY: all test test-unit test-asan test-tsan test-integration run bench clean install
-all: $(PROGS) $(rel_TESTS) $(BENCHES)
+all: $(PROGS) $(rel_TESTS) $(BENCHES) $(ALLOC_PROBE)
 
 test: all $(asan_TESTS) $(tsan_TESTS)
 	$(Q)./tests/run.sh $(B)

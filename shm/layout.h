@@ -275,6 +275,7 @@ struct qk_sim_status {			/* written by qiki-sim every cycle */
 	uint32_t watchdog_safe;		/* actuation forced off by the watchdog */
 	uint32_t n_faults;
 	uint64_t watchdog_trips;	/* times the watchdog took over */
+	uint64_t stream_hash;		/* FNV-1a of every measured field published */
 	uint32_t fault[QK_MAX_DEVICES];	/* enum qk_fault_kind per device */
 	double fault_value[QK_MAX_DEVICES];
 };
@@ -325,6 +326,9 @@ struct qk_proc_stats {
 	struct qk_hist wake_latency;	/* actual wake - scheduled wake */
 	struct qk_hist compute;		/* end of work - actual wake */
 	struct qk_hist s2a;		/* agent: sensor publish -> actuator publish */
+	_Atomic int64_t loop_allocs;	/* allocations by the loop thread since the
+					 * loop started, -1 when not measured */
+	_Atomic uint64_t pad;
 };
 
 /* ---- the layout, frozen: a failing assert here means bump the version ---- */
@@ -340,11 +344,11 @@ QK__SIZE(qk_bios_report, 1304);
 QK__SIZE(qk_transition, 32);
 QK__SIZE(qk_proposal, 72);
 QK__SIZE(qk_agent_status, 1176);
-QK__SIZE(qk_sim_status, 416);
+QK__SIZE(qk_sim_status, 424);
 QK__SIZE(qk_cmd, 88);
 QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
-QK__SIZE(qk_proc_stats, 13216);
+QK__SIZE(qk_proc_stats, 13232);
 _Static_assert(offsetof(struct qk_config, thruster) == 584, "qk_config.thruster moved");
 _Static_assert(offsetof(struct qk_sensor_frame, accel_mps2) == 64, "qk_sensor_frame.accel moved");
 _Static_assert(offsetof(struct qk_actuator_frame, throttle) == 40, "qk_actuator_frame.throttle moved");

@@ -1,0 +1,47 @@
+/* ctl/client.c - request/reply over the command queues; see ctl/client.h. */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/client.h"
+#include "rt/rt.h"
+
+#define POLL_NS 200000
+
+static void nap(void)
+{
+	struct timespec ts = { 0, POLL_NS };
+
+	nanosleep(&ts, NULL);
+}
+
+int qk_ctl_request(struct qk_seg *s, enum qk_ctl_target t, struct qk_cmd *c,
+		   int64_t timeout_ns, struct qk_reply *r)
+{
+	struct qk_cmdq *q = t == QK_CTL_SIM ? s->sim_cmdq : s->agent_cmdq;
+	struct qk_ring *replies = t == QK_CTL_SIM ? s->sim_replies : s->agent_replies;
+	struct qk_ring_reader rd;
+	int64_t deadline = qk_now_ns() + timeout_ns;
+	int ret;
+
+	if (!qk_seg_alive(s, t == QK_CTL_SIM ? QK_PROC_SIM : QK_PROC_AGENT))
+		return -ESRCH;
+	c->id = qk_seg_next_cmd_id(s);
+	c->sender_pid = getpid();
+	qk_ring_reader_init(&rd, replies, QK_RING_FROM_NOW);
+	while ((ret = qk_cmdq_push(q, c)) == -EAGAIN) {
+		if (qk_now_ns() > deadline)
+			return -ETIMEDOUT;
+		nap();
+	}
+	if (ret)
+		return ret;
+	for (;;) {
+		while (qk_ring_read_next(&rd, r))
+			if (r->id == c->id)
+				return 0;
+		if (qk_now_ns() > deadline)
+			return -ETIMEDOUT;
+		nap();
+	}
+}

@@ -1,0 +1,28 @@
+/*
+ * ctl/client.h - sending a command to a loop process and waiting for its
+ * answer.  Used by qikictl, by `qiki run` for the orderly shutdown, and by
+ * tests.
+ *
+ * Contract: any number of senders in any processes at once (the queues are
+ * MPSC).  A sender starts reading the reply ring at its current head before
+ * it pushes, so it sees its reply however many others are answered
+ * meanwhile, as long as fewer than the ring's capacity come in between.
+ * Blocking (it sleeps while it waits); never call it from the loop.
+ */
+#ifndef QK_CTL_CLIENT_H
+#define QK_CTL_CLIENT_H
+
+#include <stdint.h>
+
+#include "shm/seg.h"
+
+enum qk_ctl_target { QK_CTL_AGENT, QK_CTL_SIM };
+
+/* Fills in c->id and c->sender_pid, queues c and waits for the reply.
+ * 0 with *r filled (accepted or refused: look at r->status); -ETIMEDOUT when
+ * no reply came in time (the queue stayed full, or nobody answered);
+ * -ESRCH when the target process is not running. */
+int qk_ctl_request(struct qk_seg *s, enum qk_ctl_target t, struct qk_cmd *c,
+		   int64_t timeout_ns, struct qk_reply *r);
+
+#endif

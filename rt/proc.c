@@ -1,0 +1,177 @@
+/* rt/proc.c - loop process shell; see rt/proc.h. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt/cli.h"
+#include "rt/proc.h"
+
+static void usage(FILE *f, const char *prog, enum qk_proc which)
+{
+	fprintf(f,
+		"usage: %s [options]\n"
+		"Runs the %s of a qiki instance created by 'qiki run' (or started by hand\n"
+		"against an existing segment).\n\n"
+		"  -i, --instance NAME  instance to attach to (default: default)\n"
+		"      --no-rt          run without SCHED_FIFO/mlockall (figures marked so)\n"
+		"      --prio N         SCHED_FIFO priority 1..99 (default %d)\n"
+		"      --cpu N          pin to CPU N, -1 for none (default: the last CPU)\n"
+		"      --log-dir DIR    write the log file there\n"
+		"      --cycles N       stop after N cycles\n"
+		"      --strict         exit 5 if the loop allocated (under the alloc probe)\n",
+		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
+		which == QK_PROC_SIM ? 80 : 79);
+	if (which == QK_PROC_SIM)
+		fprintf(f, "      --fault DEV:KIND[:VALUE]  inject a fault before POST "
+			"(KIND: stuck noise bias dropout post-fail)\n");
+	else
+		fprintf(f, "      --wake MODE      timer, futex or spin (default: the instance's)\n");
+	fprintf(f, "  -h, --help           this help\n      --version        print the version\n");
+}
+
+int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
+		  struct qk_proc_opts *o)
+{
+	enum { O_NORT = 256, O_PRIO, O_CPU, O_LOGDIR, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION };
+	static const struct option lo[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "no-rt", no_argument, NULL, O_NORT },
+		{ "prio", required_argument, NULL, O_PRIO },
+		{ "cpu", required_argument, NULL, O_CPU },
+		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "cycles", required_argument, NULL, O_CYCLES },
+		{ "wake", required_argument, NULL, O_WAKE },
+		{ "fault", required_argument, NULL, O_FAULT },
+		{ "strict", no_argument, NULL, O_STRICT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 }
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int c;
+
+	*o = (struct qk_proc_opts){ .instance = "default", .wake = -1,
+		.priority = which == QK_PROC_SIM ? 80 : 79, .cpu = (int)(ncpu - 1) };
+	while ((c = getopt_long(argc, argv, "i:h", lo, NULL)) != -1) {
+		int ret = 0;
+
+		switch (c) {
+		case 'i': o->instance = optarg; break;
+		case O_NORT: o->no_rt = true; break;
+		case O_PRIO:
+			if ((ret = qk_parse_int(optarg, 1, 99, &o->priority)))
+				fprintf(stderr, "%s: --prio '%s': expected a priority 1..99\n", prog, optarg);
+			break;
+		case O_CPU:
+			if ((ret = qk_parse_int(optarg, -1, (int)ncpu - 1, &o->cpu)))
+				fprintf(stderr, "%s: --cpu '%s': expected -1 or a CPU 0..%ld\n",
+					prog, optarg, ncpu - 1);
+			break;
+		case O_LOGDIR: o->log_dir = optarg; break;
+		case O_CYCLES:
+			if ((ret = qk_parse_u64(optarg, 1, UINT64_MAX / 2, &o->cycles)))
+				fprintf(stderr, "%s: --cycles '%s': expected a positive count\n", prog, optarg);
+			break;
+		case O_WAKE:
+			if (which != QK_PROC_AGENT) { ret = -1; fprintf(stderr, "%s: --wake is an agent option\n", prog); break; }
+			o->wake = !strcmp(optarg, "timer") ? QK_WAKE_TIMER :
+				  !strcmp(optarg, "futex") ? QK_WAKE_FUTEX :
+				  !strcmp(optarg, "spin") ? QK_WAKE_SPIN : -1;
+			if (o->wake < 0) {
+				ret = -1;
+				fprintf(stderr, "%s: --wake '%s': expected timer, futex or spin\n", prog, optarg);
+			}
+			break;
+		case O_FAULT:
+			if (which != QK_PROC_SIM) { ret = -1; fprintf(stderr, "%s: --fault is a simulator option\n", prog); break; }
+			if (o->n_faults == QK_MAX_FAULT_OPTS) {
+				ret = -1;
+				fprintf(stderr, "%s: at most %d --fault options\n", prog, QK_MAX_FAULT_OPTS);
+				break;
+			}
+			o->fault[o->n_faults++] = optarg;
+			break;
+		case O_STRICT: o->strict = true; break;
+		case 'h': usage(stdout, prog, which); return 1;
+		case O_VERSION: printf("%s %s (layout %u)\n", prog, QK_VERSION, QK_LAYOUT_VERSION); return 1;
+		default: usage(stderr, prog, which); return -1;
+		}
+		if (ret)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", prog, argv[optind]);
+		return -1;
+	}
+	if (!qk_seg_name_ok(o->instance)) {
+		fprintf(stderr, "%s: bad instance name '%s': use 1-31 of [A-Za-z0-9_.-]\n",
+			prog, o->instance);
+		return -1;
+	}
+	return 0;
+}
+
+int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
+		   char *why, size_t n)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->which = which;
+	for (int tries = 0;; tries++) {
+		ret = qk_seg_attach(&p->seg, o->instance, QK_SEG_POPULATE);
+		if (ret != -EAGAIN || tries == 200)
+			break;
+		usleep(10000);
+	}
+	if (ret) {
+		snprintf(why, n, "%s", p->seg.err);
+		return ret;
+	}
+	ret = qk_seg_claim(&p->seg, which);
+	if (ret) {
+		snprintf(why, n, "%s", p->seg.err);
+		qk_seg_detach(&p->seg);
+		return ret;
+	}
+	p->st = &p->seg.stats[which];
+	p->cfg = *p->seg.config;
+	qk_store_relaxed(&p->st->loop_allocs, -1);
+	/* the test's allocation probe, if it was preloaded */
+	*(void **)&p->alloc_probe = dlsym(RTLD_DEFAULT, "qk_alloc_probe_count");
+	return 0;
+}
+
+int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why, size_t n)
+{
+	struct qk_rt_opts ro = { .no_rt = o->no_rt, .priority = o->priority, .cpu = o->cpu,
+				 .dma_latency = true };
+	int ret = qk_rt_setup(&p->rt, &ro, why, n);
+
+	if (ret)
+		return ret;
+	qk_store_relaxed(&p->st->flags, p->rt.rt ? QK_PROCF_RT : QK_PROCF_NO_RT);
+	if (p->alloc_probe)
+		p->allocs0 = p->alloc_probe();
+	return 0;
+}
+
+bool qk_proc_loop_done(struct qk_proc_ctx *p)
+{
+	if (!p->alloc_probe)
+		return true;
+	int64_t n = p->alloc_probe() - p->allocs0;
+
+	qk_store_relaxed(&p->st->loop_allocs, n);
+	return n == 0;
+}
+
+void qk_proc_exit(struct qk_proc_ctx *p)
+{
+	qk_rt_teardown(&p->rt);
+	qk_seg_release(&p->seg, p->which);
+	qk_seg_detach(&p->seg);
+}

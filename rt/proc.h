@@ -1,0 +1,78 @@
+/*
+ * rt/proc.h - the shell shared by the loop processes (qiki-sim, qiki-agent):
+ * options, attaching to the segment, claiming the process slot, going real
+ * time, and per-cycle accounting into the shared statistics.
+ *
+ * Start-up functions are not real-time safe (they print nothing, but attach,
+ * map and lock memory); qk_proc_account() is, and is called every cycle.
+ */
+#ifndef QK_RT_PROC_H
+#define QK_RT_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rt/rt.h"
+#include "shm/seg.h"
+
+#define QK_VERSION "0.1.0"
+#define QK_MAX_FAULT_OPTS 8
+
+struct qk_proc_opts {
+	const char *instance;
+	bool no_rt;
+	int priority;
+	int cpu;			/* -1: do not pin */
+	const char *log_dir;
+	uint64_t cycles;		/* stop after this many cycles, 0: run on */
+	int wake;			/* agent: enum qk_wake_mode, -1 from config */
+	bool strict;			/* exit non-zero if the loop allocated */
+	int n_faults;			/* sim: --fault DEVICE:KIND[:VALUE] */
+	const char *fault[QK_MAX_FAULT_OPTS];
+};
+
+/* Parses argv for `prog`; prints help, version or a usage error itself
+ * (it is only called from main).  Returns 0 to run, 1 to exit 0, -1 to exit
+ * with status 1. */
+int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
+		  struct qk_proc_opts *o);
+
+struct qk_proc_ctx {
+	struct qk_seg seg;
+	struct qk_rt rt;
+	enum qk_proc which;
+	struct qk_proc_stats *st;
+	struct qk_config cfg;		/* a private copy: read once */
+	int64_t (*alloc_probe)(void);	/* from the test's preload library */
+	int64_t allocs0;
+};
+
+/* Attaches (waiting up to 2 s for a segment still initialising) and claims
+ * the process slot.  0, or -errno with `why` filled. */
+int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
+		   char *why, size_t n);
+/* Goes real time (or not, with --no-rt) and marks the slot; the loop starts
+ * right after.  0, or -errno with `why`. */
+int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why, size_t n);
+/* After the loop: records the loop's allocation count; false when the loop
+ * allocated (measured only under the allocation probe). */
+bool qk_proc_loop_done(struct qk_proc_ctx *p);
+void qk_proc_exit(struct qk_proc_ctx *p);
+
+static inline void qk__stat_inc(_Atomic uint64_t *w, uint64_t by)
+{
+	qk_store_relaxed(w, qk_load_relaxed(w) + by);	/* single writer */
+}
+
+/* One cycle's accounting: scheduled wake, actual wake, end of work. */
+static inline void qk_proc_account(struct qk_proc_stats *st, int64_t due, int64_t wake,
+				   int64_t end, uint64_t overruns)
+{
+	qk_hist_record(&st->wake_latency, wake - due);
+	qk_hist_record(&st->compute, end - wake);
+	qk_store_relaxed(&st->overruns, overruns);
+	qk_store_relaxed(&st->heartbeat_ns, end);
+	qk__stat_inc(&st->cycles, 1);
+}
+
+#endif
