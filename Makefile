@@ -115,5 +115,12 @@ run: $(PROGS)
 bench: all
 	$(Q)./bench/run.sh $(B)
 
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 ctl/qikictl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 ctl/qikictl.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qikictl
+
 clean:
 	rm -rf $(B)
