@@ -124,6 +124,8 @@ static const struct qk_actuator_frame *actuation(struct sim *s, uint64_t cycle)
 		/* the frame due now answers the previous cycle's sensor frame */
 		if (cycle && s->act.answers_cycle + 1 != cycle)
 			qk__stat_inc(&st->missed_cycle, 1);
+	} else if (s->have_act && s->act.state == QK_ST_SHUTDOWN) {
+		return NULL;	/* the agent signed off: safe, and not a fault */
 	} else if (s->have_act) {
 		s->act_age++;
 		qk__stat_inc(&st->frames_stale, 1);

@@ -184,6 +184,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
 			return -1;
 		}
+		/* keep the agent's phase the same fraction of the (new) period */
+		l->cfg.agent_phase_ns = (int64_t)((double)l->cfg.agent_phase_ns * l->cfg.rate_hz / (double)hz);
 		l->cfg.rate_hz = (uint32_t)hz;
 	}
 	if (wake) {
