@@ -40,7 +40,7 @@ static inline void qk_mbox_init(struct qk_mbox *m, uint32_t size)
 static inline void qk_mbox_write(struct qk_mbox *m, const void *value)
 {
 	qk_seq_write_begin(&m->ver);
-	qk__words_store(m->data, value, m->size / 8);
+	qk_seq_store(m->data, value, m->size / 8);
 	qk_seq_write_end(&m->ver);
 	qk_store_relaxed(&m->writes, qk_load_relaxed(&m->writes) + 1);
 }
@@ -53,7 +53,7 @@ static inline bool qk_mbox_read(const struct qk_mbox *m, void *value, void *scra
 		uint32_t v = qk_seq_read_begin(&m->ver);
 
 		if (!(v & 1)) {
-			qk__words_load(scratch, m->data, m->size / 8);
+			qk_seq_load(scratch, m->data, m->size / 8);
 			if (qk_seq_read_end(&m->ver, v)) {
 				memcpy(value, scratch, m->size);
 				return true;

@@ -38,8 +38,10 @@ uint64_t qk_ring_publish(struct qk_ring *r, const void *frame)
 	struct qk_ring_slot *s = slot_at(r, h);
 
 	qk_seq_write_begin(&s->ver);
-	qk_store_relaxed(&s->seq, h);
-	qk__words_store(s->data, frame, r->payload_size / 8);
+	/* a data word like the payload: release, so that a reader who sees
+	 * the new number also sees the odd version */
+	qk_store_release(&s->seq, h);
+	qk_seq_store(s->data, frame, r->payload_size / 8);
 	qk_seq_write_end(&s->ver);
 	/* pairs with the acquire load of head in read_next/read_newest: the
 	 * closed slot is visible before the head that names it. */
@@ -88,11 +90,12 @@ static int read_slot(const struct qk_ring *r, uint64_t seq, void *frame)
 
 	if (v & 1)
 		return -1;
-	if (qk_load_relaxed(&s->seq) != seq) {
+	/* pairs with the release store of seq in qk_ring_publish() */
+	if (qk_load_acquire(&s->seq) != seq) {
 		/* the slot moved on (or was never written); recheck it whole */
 		return qk_seq_read_end(&s->ver, v) ? 0 : -1;
 	}
-	qk__words_load(frame, s->data, r->payload_size / 8);
+	qk_seq_load(frame, s->data, r->payload_size / 8);
 	return qk_seq_read_end(&s->ver, v) ? 1 : -1;
 }
 

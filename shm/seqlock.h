@@ -7,11 +7,13 @@
  * version left odd) can never hang it: the read fails, the caller keeps its
  * last good copy.  Real-time safe, no syscalls.
  *
- * The payload is an array of _Atomic uint64_t copied with relaxed loads and
- * stores.  This is the seqlock as the C11 memory model allows it (Boehm,
- * "Can seqlocks get along with programming language memory models?"): no data
- * race, so ThreadSanitizer can check it, and on x86-64 and arm64 a relaxed
- * 64-bit access is a plain move.
+ * The payload is an array of _Atomic uint64_t: the writer stores each word
+ * with release, a reader loads each with acquire.  This is the fence-free
+ * seqlock of Boehm ("Can seqlocks get along with programming language memory
+ * models?"): a reader whose data load saw a word of a newer write also sees
+ * that write's odd version, so its closing version check fails.  No data
+ * race and no fence, so ThreadSanitizer (which does not model fences) checks
+ * it; on x86-64 release stores and acquire loads are plain moves.
  */
 #ifndef QK_SHM_SEQLOCK_H
 #define QK_SHM_SEQLOCK_H
@@ -24,6 +26,8 @@
 
 typedef _Atomic uint64_t qk_word;	/* the one typedef: a shared data word */
 
+/* Relaxed copies, for data whose publication is ordered by something else
+ * (the command queue's cell sequence). */
 static inline void qk__words_store(qk_word *dst, const void *src, size_t nwords)
 {
 	const unsigned char *s = src;
@@ -47,15 +51,40 @@ static inline void qk__words_load(void *dst, const qk_word *src, size_t nwords)
 	}
 }
 
+/* Seqlock copies: each word pairs with its twin in the other function. */
+static inline void qk_seq_store(qk_word *dst, const void *src, size_t nwords)
+{
+	const unsigned char *s = src;
+
+	for (size_t i = 0; i < nwords; i++) {
+		uint64_t w;
+
+		memcpy(&w, s + i * 8, 8);
+		/* pairs with the acquire load in qk_seq_load(): the odd
+		 * version stored before this word is visible with it */
+		qk_store_release(&dst[i], w);
+	}
+}
+
+static inline void qk_seq_load(void *dst, const qk_word *src, size_t nwords)
+{
+	unsigned char *d = dst;
+
+	for (size_t i = 0; i < nwords; i++) {
+		/* pairs with the release store in qk_seq_store() */
+		uint64_t w = qk_load_acquire((qk_word *)&src[i]);
+
+		memcpy(d + i * 8, &w, 8);
+	}
+}
+
 /* Writer side: open (version goes odd), store, close (version goes even). */
 static inline void qk_seq_write_begin(_Atomic uint32_t *ver)
 {
 	uint32_t v = qk_load_relaxed(ver);
 
+	/* ordered before the data by the release stores of qk_seq_store() */
 	qk_store_relaxed(ver, v + 1);
-	/* pairs with the acquire fence in qk_seq_read_end(): a reader that saw
-	 * any data stored after this fence also sees the odd version. */
-	qk_fence_release();
 }
 
 static inline void qk_seq_write_end(_Atomic uint32_t *ver)
@@ -89,9 +118,8 @@ static inline uint32_t qk_seq_read_begin(const _Atomic uint32_t *ver)
 /* True when the data read since qk_seq_read_begin() returned v is whole. */
 static inline bool qk_seq_read_end(const _Atomic uint32_t *ver, uint32_t v)
 {
-	/* pairs with the release fence in qk_seq_write_begin(): if a data load
-	 * saw a newer write, the version load below sees it opened. */
-	qk_fence_acquire();
+	/* the acquire data loads of qk_seq_load() order this load after them:
+	 * if one saw a newer write, this sees its version (odd or moved on) */
 	return !(v & 1) && qk_load_relaxed((_Atomic uint32_t *)ver) == v;
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The test runner behind `make test`: every cmocka program of every build
+# variant, then a check that no qiki segment was left in /dev/shm.
+# usage: tests/run.sh BUILD_DIR [unit]
+set -uo pipefail
+B=${1:-build}
+only=${2:-all}
+cd "$(dirname "$0")/.."
+
+before=$(ls /dev/shm 2>/dev/null | grep '^qiki\.' | sort)
+pass=0 fail=0 failed=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export QK_SRCDIR=$PWD
+
+run() {	# variant program [timeout]
+  local v=$1 p=$2 t=${3:-300} log start rc
+  log="$B/test-logs/$v-$(basename "$p").log"
+  mkdir -p "$B/test-logs"
+  start=$EPOCHREALTIME
+  timeout "$t" "$p" >"$log" 2>&1
+  rc=$?
+  local secs
+  secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  if [ $rc -eq 0 ]; then
+    pass=$((pass + 1)); printf 'PASS %-6s %-34s %6ss\n' "$v" "$(basename "$p")" "$secs"
+  else
+    fail=$((fail + 1)); failed+=("$v/$(basename "$p")")
+    printf 'FAIL %-6s %-34s %6ss (exit %d, log %s)\n' "$v" "$(basename "$p")" "$secs" "$rc" "$log"
+    tail -n 30 "$log" | sed 's/^/    /'
+  fi
+}
+
+for p in "$B"/rel/tests/test_* "$B"/rel/tests/stress_*; do
+  [ -x "$p" ] && [[ $p != *.so ]] && run rel "$p" 600
+done
+if [ "$only" != unit ]; then
+  for p in "$B"/asan/tests/test_* "$B"/asan/tests/stress_*; do
+    [ -x "$p" ] && [[ $(basename "$p") != test_loop ]] && run asan "$p" 600
+  done
+  # TSan: the lock-free code and its stress tests
+  for name in test_ring test_cmdq test_mbox stress_ring stress_cmdq; do
+    p="$B/tsan/tests/$name"
+    [ -x "$p" ] && run tsan "$p" 600
+  done
+fi
+
+after=$(ls /dev/shm 2>/dev/null | grep '^qiki\.' | sort)
+left=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
+if [ -n "$left" ]; then
+  fail=$((fail + 1)); failed+=("left segments")
+  echo "FAIL segments left in /dev/shm: $(echo $left)"
+  for s in $left; do rm -f "/dev/shm/$s"; done
+fi
+echo "tests: $pass passed, $fail failed${failed:+: ${failed[*]}}"
+[ $fail -eq 0 ]
