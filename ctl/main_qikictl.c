@@ -213,6 +213,11 @@ static int cmd_status(struct ctl *c)
 			qk_json_close(&j);
 		}
 		qk_json_close(&j);
+		qk_json_obj(&j, "commands");
+		qk_json_u64(&j, "agent_taken", qk_load_relaxed(&c->seg.agent_cmdq->taken));
+		qk_json_u64(&j, "agent_abandoned", qk_load_relaxed(&c->seg.agent_cmdq->abandoned));
+		qk_json_u64(&j, "sim_taken", qk_load_relaxed(&c->seg.sim_cmdq->taken));
+		qk_json_close(&j);
 		qk_json_str(&j, "state", qk_fsm_state_name(st.state));
 		qk_json_f64(&j, "in_state_s", (double)(now - st.state_since_ns) / 1e9);
 		qk_json_str(&j, "reason", qk_trigger_name(st.safe_reason));
@@ -235,8 +240,8 @@ static int cmd_status(struct ctl *c)
 		struct qk_proc_stats *ps = &c->seg.stats[p];
 		bool alive = qk_seg_alive(&c->seg, p);
 
-		if (!alive && p >= QK_PROC_TELEMETRY)
-			continue;
+		if (p >= QK_PROC_TELEMETRY && (!alive || !qk_load_relaxed(&ps->cycles)))
+			continue;	/* the launcher runs no loop */
 		printf("%-10s pid %-7d %-5s heartbeat %.1f ms ago  %s  cycles %llu  overruns %llu  "
 		       "lost %llu  wake us p50 %.1f p99 %.1f max %.1f\n", proc_names[p],
 		       (int)qk_load_relaxed(&ps->pid), alive ? "alive" : "DEAD",

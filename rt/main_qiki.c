@@ -418,6 +418,15 @@ static const char *exit_text(int st, char *b, size_t n)
 	return b;
 }
 
+static uint32_t agent_state(struct qk_seg *s)
+{
+	struct qk_agent_status st, scratch;
+
+	memset(&st, 0, sizeof(st));
+	qk_mbox_read(s->agent_status, &st, &scratch);
+	return st.state;
+}
+
 static int died(const char *name, pid_t pid, int st, const struct launch *l)
 {
 	char b[48];
@@ -487,6 +496,8 @@ int main(int argc, char **argv)
 		 * started by hand reattaches.  The exit status says it happened. */
 		if (!agent_done && waitpid(agent, &agent_st, WNOHANG) == agent) {
 			agent_done = true;
+			if (WIFEXITED(agent_st) && !WEXITSTATUS(agent_st) && agent_state(&seg) == QK_ST_SHUTDOWN)
+				break;	/* an operator's SHUTDOWN (qikictl): stop in order */
 			rc = died("qiki-agent", agent, agent_st, &l);
 		}
 		if (!sim_done && waitpid(sim, &sim_st, WNOHANG) == sim) {
