@@ -46,6 +46,23 @@ if [ "$only" != unit ]; then
   done
 fi
 
+# integration scripts: the real programs, started as a user would
+if [ "$only" != unit ]; then
+  for p in tests/integration/*.sh; do
+    [ -x "$p" ] || continue
+    log="$B/test-logs/integration-$(basename "$p").log"
+    start=$EPOCHREALTIME
+    if timeout 900 "$p" "$B" >"$log" 2>&1; then
+      pass=$((pass + 1)); printf 'PASS %-6s %-34s %6ss\n' integ "$(basename "$p")" \
+        "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
+    else
+      fail=$((fail + 1)); failed+=("integration/$(basename "$p")")
+      printf 'FAIL %-6s %-34s (log %s)\n' integ "$(basename "$p")" "$log"
+      tail -n 30 "$log" | sed 's/^/    /'
+    fi
+  done
+fi
+
 after=$(ls /dev/shm 2>/dev/null | grep '^qiki\.' | sort)
 left=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
 if [ -n "$left" ]; then
