@@ -113,10 +113,17 @@ static void test_stress_cmdq_no_command_lost_or_duplicated(void **state)
 	qk_seg_unlink(name);
 }
 
+static int teardown(void **state)
+{
+	(void)state;
+	qk_seg_unlink(name);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stress_cmdq_no_command_lost_or_duplicated),
+		cmocka_unit_test_teardown(test_stress_cmdq_no_command_lost_or_duplicated, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
