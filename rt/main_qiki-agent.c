@@ -180,11 +180,5 @@ int main(int argc, char **argv)
 		return ret == -EPERM ? 3 : 1;
 	}
 	run(&a);
-	bool clean = qk_proc_loop_done(&a.p);
-
-	if (!clean)
-		fprintf(stderr, PROG ": the loop allocated %lld times after start-up\n",
-			(long long)qk_load_relaxed(&a.p.st->loop_allocs));
-	qk_proc_exit(&a.p);
-	return !clean && o.strict ? 5 : 0;
+	return qk_proc_finish(&a.p, &o, PROG);
 }

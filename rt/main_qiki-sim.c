@@ -283,13 +283,7 @@ int main(int argc, char **argv)
 		return ret;
 	}
 	run(&s, &o);
-	bool clean = qk_proc_loop_done(&s.p);
-
-	if (!clean)
-		fprintf(stderr, PROG ": the loop allocated %lld times after start-up\n",
-			(long long)qk_load_relaxed(&s.p.st->loop_allocs));
-	qk_proc_exit(&s.p);
-	return !clean && o.strict ? 5 : 0;
+	return qk_proc_finish(&s.p, &o, PROG);
 out:
 	qk_proc_exit(&s.p);
 	return 1;

@@ -34,7 +34,7 @@ static void on_signal(int sig)
 }
 
 struct launch {
-	const char *instance, *profile, *config_file, *log_dir;
+	const char *instance, *profile, *config_file;
 	double duration;		/* seconds, 0 = until a signal */
 	uint64_t cycles;
 	bool no_rt, lockstep, quiet, print_config;
@@ -63,7 +63,6 @@ static void usage(FILE *f)
 		"      --no-rt           run without real time (figures marked NOT real-time)\n"
 		"      --prio N          SCHED_FIFO priority of the sim (agent: N-1; default 80)\n"
 		"      --cpu N           CPU for the loop processes (default: the last one)\n"
-		"      --log-dir DIR     where the processes write their logs\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -73,7 +72,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct launch *l)
 {
-	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU, O_LOGDIR,
+	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
@@ -89,7 +88,6 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "no-rt", no_argument, NULL, O_NORT },
 		{ "prio", required_argument, NULL, O_PRIO },
 		{ "cpu", required_argument, NULL, O_CPU },
-		{ "log-dir", required_argument, NULL, O_LOGDIR },
 		{ "print-config", no_argument, NULL, O_PRINT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -151,7 +149,6 @@ static int parse(int argc, char **argv, struct launch *l)
 			if ((ret = qk_parse_int(optarg, -1, (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &l->cpu)))
 				fprintf(stderr, PROG ": --cpu '%s': expected -1 or a CPU of this machine\n", optarg);
 			break;
-		case O_LOGDIR: l->log_dir = optarg; break;
 		case O_PRINT: l->print_config = true; break;
 		case 'q': l->quiet = true; break;
 		case 'h': usage(stdout); return 1;
@@ -232,10 +229,6 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	argv[n++] = cpu_s;
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
-	if (l->log_dir) {
-		argv[n++] = "--log-dir";
-		argv[n++] = l->log_dir;
-	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -473,10 +466,9 @@ int main(int argc, char **argv)
 	qk_seg_publish(&seg);
 	qk_seg_claim(&seg, QK_PROC_LAUNCHER);
 	if (!l.quiet)
-		printf("qiki: instance '%s' (/dev/shm%s), profile %s, %u Hz, wake %s%s%s\n",
+		printf("qiki: instance '%s' (/dev/shm%s), profile %s, %u Hz, wake %s%s\n",
 		       l.instance, seg.path, l.cfg.profile, l.cfg.rate_hz,
-		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "",
-		       l.log_dir ? "" : "");
+		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;

@@ -19,11 +19,11 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		"      --no-rt          run without SCHED_FIFO/mlockall (figures marked so)\n"
 		"      --prio N         SCHED_FIFO priority 1..99 (default %d)\n"
 		"      --cpu N          pin to CPU N, -1 for none (default: the last CPU)\n"
-		"      --log-dir DIR    write the log file there\n"
-		"      --cycles N       stop after N cycles\n"
+		"%s"
 		"      --strict         exit 5 if the loop allocated (under the alloc probe)\n",
 		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
-		which == QK_PROC_SIM ? 80 : 79);
+		which == QK_PROC_SIM ? 80 : 79,
+		which == QK_PROC_SIM ? "      --cycles N       stop after N cycles\n" : "");
 	if (which == QK_PROC_SIM)
 		fprintf(f, "      --fault DEV:KIND[:VALUE]  inject a fault before POST "
 			"(KIND: stuck noise bias dropout post-fail)\n");
@@ -35,13 +35,12 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		  struct qk_proc_opts *o)
 {
-	enum { O_NORT = 256, O_PRIO, O_CPU, O_LOGDIR, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION };
+	enum { O_NORT = 256, O_PRIO, O_CPU, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "no-rt", no_argument, NULL, O_NORT },
 		{ "prio", required_argument, NULL, O_PRIO },
 		{ "cpu", required_argument, NULL, O_CPU },
-		{ "log-dir", required_argument, NULL, O_LOGDIR },
 		{ "cycles", required_argument, NULL, O_CYCLES },
 		{ "wake", required_argument, NULL, O_WAKE },
 		{ "fault", required_argument, NULL, O_FAULT },
@@ -70,8 +69,8 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 				fprintf(stderr, "%s: --cpu '%s': expected -1 or a CPU 0..%ld\n",
 					prog, optarg, ncpu - 1);
 			break;
-		case O_LOGDIR: o->log_dir = optarg; break;
 		case O_CYCLES:
+			if (which != QK_PROC_SIM) { ret = -1; fprintf(stderr, "%s: --cycles is a simulator option\n", prog); break; }
 			if ((ret = qk_parse_u64(optarg, 1, UINT64_MAX / 2, &o->cycles)))
 				fprintf(stderr, "%s: --cycles '%s': expected a positive count\n", prog, optarg);
 			break;
@@ -159,14 +158,16 @@ int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why
 	return 0;
 }
 
-bool qk_proc_loop_done(struct qk_proc_ctx *p)
+int qk_proc_finish(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog)
 {
-	if (!p->alloc_probe)
-		return true;
-	int64_t n = p->alloc_probe() - p->allocs0;
+	int64_t n = p->alloc_probe ? p->alloc_probe() - p->allocs0 : 0;
 
-	qk_store_relaxed(&p->st->loop_allocs, n);
-	return n == 0;
+	if (p->alloc_probe)
+		qk_store_relaxed(&p->st->loop_allocs, n);
+	if (n)
+		fprintf(stderr, "%s: the loop allocated %lld times after start-up\n", prog, (long long)n);
+	qk_proc_exit(p);
+	return n && o->strict ? 5 : 0;
 }
 
 void qk_proc_exit(struct qk_proc_ctx *p)

@@ -23,7 +23,6 @@ struct qk_proc_opts {
 	bool no_rt;
 	int priority;
 	int cpu;			/* -1: do not pin */
-	const char *log_dir;
 	uint64_t cycles;		/* stop after this many cycles, 0: run on */
 	int wake;			/* agent: enum qk_wake_mode, -1 from config */
 	bool strict;			/* exit non-zero if the loop allocated */
@@ -54,9 +53,10 @@ int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_
 /* Goes real time (or not, with --no-rt) and marks the slot; the loop starts
  * right after.  0, or -errno with `why`. */
 int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why, size_t n);
-/* After the loop: records the loop's allocation count; false when the loop
- * allocated (measured only under the allocation probe). */
-bool qk_proc_loop_done(struct qk_proc_ctx *p);
+/* After the loop: records (and reports on stderr) how often the loop
+ * allocated, when the allocation probe is preloaded, then leaves the
+ * segment.  Returns the exit status: 5 under --strict if it allocated. */
+int qk_proc_finish(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog);
 void qk_proc_exit(struct qk_proc_ctx *p);
 
 static inline void qk__stat_inc(_Atomic uint64_t *w, uint64_t by)
