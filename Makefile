@@ -2,6 +2,7 @@
 # `make run` runs the loop, `make bench` the benchmarks.  V=1 shows commands.
 .DELETE_ON_ERROR:
 .SUFFIXES:
+.SECONDARY:
 
 B       ?= build
 PREFIX  ?= /usr/local

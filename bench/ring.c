@@ -175,20 +175,20 @@ static int pingpong(bool ring, struct qk_hist *h)
 static void line(const char *what, const struct qk_hist *h)
 {
 	printf("  %-22s min %6lld  p50 %6lld  p99 %6lld  p99.9 %7lld  max %8lld ns\n", what,
-	       (long long)qk_load_relaxed((_Atomic int64_t *)&h->min),
+	       (long long)qk_hist_min(h),
 	       (long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
 	       (long long)qk_hist_quantile(h, 0.999),
-	       (long long)qk_load_relaxed((_Atomic int64_t *)&h->max));
+	       (long long)qk_hist_max(h));
 }
 
 static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
 {
 	fprintf(f, "\"%s\":{\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,\"p999_ns\":%lld,"
 		"\"max_ns\":%lld,\"histogram\":[", name,
-		(long long)qk_load_relaxed((_Atomic int64_t *)&h->min),
+		(long long)qk_hist_min(h),
 		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
 		(long long)qk_hist_quantile(h, 0.999),
-		(long long)qk_load_relaxed((_Atomic int64_t *)&h->max));
+		(long long)qk_hist_max(h));
 	bool first = true;
 
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {

@@ -209,7 +209,7 @@ static int cmd_status(struct ctl *c)
 			qk_json_u64(&j, "frames_lost", qk_load_relaxed(&ps->frames_lost));
 			qk_json_f64(&j, "wake_p50_us", us(qk_hist_quantile(&ps->wake_latency, 0.5)));
 			qk_json_f64(&j, "wake_p99_us", us(qk_hist_quantile(&ps->wake_latency, 0.99)));
-			qk_json_f64(&j, "wake_max_us", us(qk_load_relaxed(&ps->wake_latency.max)));
+			qk_json_f64(&j, "wake_max_us", us(qk_hist_max(&ps->wake_latency)));
 			qk_json_close(&j);
 		}
 		qk_json_close(&j);
@@ -252,7 +252,7 @@ static int cmd_status(struct ctl *c)
 		       (unsigned long long)qk_load_relaxed(&ps->frames_lost),
 		       us(qk_hist_quantile(&ps->wake_latency, 0.5)),
 		       us(qk_hist_quantile(&ps->wake_latency, 0.99)),
-		       us(qk_load_relaxed(&ps->wake_latency.max)));
+		       us(qk_hist_max(&ps->wake_latency)));
 	}
 	printf("state      %s for %.1f s%s%s\n", qk_fsm_state_name(st.state),
 	       (double)(now - st.state_since_ns) / 1e9,
@@ -267,7 +267,7 @@ static int cmd_status(struct ctl *c)
 	printf("s2a        us p50 %.1f p99 %.1f max %.1f\n",
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)),
-	       us(qk_load_relaxed(&c->seg.stats[QK_PROC_AGENT].s2a.max)));
+	       us(qk_hist_max(&c->seg.stats[QK_PROC_AGENT].s2a)));
 	return EX_OK;
 }
 
@@ -539,11 +539,11 @@ static void hist_json(struct qk_json *j, const char *name, const struct qk_hist 
 
 	qk_json_obj(j, name);
 	qk_json_u64(j, "count", n);
-	qk_json_i64(j, "min_ns", n ? qk_load_relaxed((_Atomic int64_t *)&h->min) : 0);
+	qk_json_i64(j, "min_ns", n ? qk_hist_min(h) : 0);
 	qk_json_i64(j, "p50_ns", qk_hist_quantile(h, 0.5));
 	qk_json_i64(j, "p99_ns", qk_hist_quantile(h, 0.99));
 	qk_json_i64(j, "p999_ns", qk_hist_quantile(h, 0.999));
-	qk_json_i64(j, "max_ns", n ? qk_load_relaxed((_Atomic int64_t *)&h->max) : 0);
+	qk_json_i64(j, "max_ns", n ? qk_hist_max(h) : 0);
 	qk_json_arr(j, "buckets");	/* [lower_ns, count] for the non-empty ones */
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
 		uint64_t b = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
@@ -565,9 +565,9 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 		return;
 	}
 	printf(", us min %.1f p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-	       us(qk_load_relaxed((_Atomic int64_t *)&h->min)), us(qk_hist_quantile(h, 0.5)),
+	       us(qk_hist_min(h)), us(qk_hist_quantile(h, 0.5)),
 	       us(qk_hist_quantile(h, 0.99)), us(qk_hist_quantile(h, 0.999)),
-	       us(qk_load_relaxed((_Atomic int64_t *)&h->max)));
+	       us(qk_hist_max(h)));
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
 		uint64_t b = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
 

@@ -19,6 +19,7 @@ deps=(
   "bpftool:cmd:bpftool"
   "rt-tests:cmd:cyclictest"
   "strace:cmd:strace"
+  "libcap2-bin:cmd:capsh"
   "valgrind:cmd:valgrind"
   "gnuplot-nox:cmd:gnuplot"
   "python3:cmd:python3"

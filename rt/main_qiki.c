@@ -291,10 +291,10 @@ static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
 
 	fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->wake_latency, 0.50));
 	fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->wake_latency, 0.99));
-	fmt_us(lmax, sizeof(lmax), qk_load_relaxed(&p->wake_latency.max));
+	fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->wake_latency));
 	fmt_us(c50, sizeof(c50), qk_hist_quantile(&p->compute, 0.50));
 	fmt_us(c99, sizeof(c99), qk_hist_quantile(&p->compute, 0.99));
-	fmt_us(cmax, sizeof(cmax), qk_load_relaxed(&p->compute.max));
+	fmt_us(cmax, sizeof(cmax), qk_hist_max(&p->compute));
 	printf("  %-5s cycles %llu  overruns %llu  %s  wake-up latency us p50 %s p99 %s max %s  "
 	       "compute us p50 %s p99 %s max %s\n", name,
 	       (unsigned long long)qk_load_relaxed(&p->cycles),
@@ -304,7 +304,7 @@ static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
 	if (agent) {
 		fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->s2a, 0.50));
 		fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->s2a, 0.99));
-		fmt_us(lmax, sizeof(lmax), qk_load_relaxed(&p->s2a.max));
+		fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->s2a));
 		printf("        sensor-to-actuation us p50 %s p99 %s max %s  frames lost %llu  "
 		       "ticks without a new frame %llu\n", l50, l99, lmax,
 		       (unsigned long long)qk_load_relaxed(&p->frames_lost),
@@ -513,7 +513,10 @@ int main(int argc, char **argv)
 		printf("\n");
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done))
 		rc = rc ? rc : 4;
-	summary(&seg, &l);
+	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+		summary(&seg, &l);
+	else
+		fprintf(stderr, PROG ": the loop never ran\n");
 	qk_seg_unlink(l.instance);
 	qk_seg_detach(&seg);
 	return rc;

@@ -79,6 +79,19 @@ static inline void qk_hist_record(struct qk_hist *h, int64_t v)
 	qk_store_relaxed(&h->count, qk_load_relaxed(&h->count) + 1);
 }
 
+/* Reader: the extremes, 0 while the histogram is empty. */
+static inline int64_t qk_hist_max(const struct qk_hist *h)
+{
+	return qk_load_relaxed((_Atomic uint64_t *)&h->count) ?
+	       qk_load_relaxed((_Atomic int64_t *)&h->max) : 0;
+}
+
+static inline int64_t qk_hist_min(const struct qk_hist *h)
+{
+	return qk_load_relaxed((_Atomic uint64_t *)&h->count) ?
+	       qk_load_relaxed((_Atomic int64_t *)&h->min) : 0;
+}
+
 /* Reader: the value below which a fraction q of the samples fall (the upper
  * edge of that bucket, clamped to max); 0 when empty. */
 int64_t qk_hist_quantile(const struct qk_hist *h, double q);

@@ -604,6 +604,40 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Without CAP_SYS_NICE the loop says what is missing and how to fix it,
+ * exits 3, and leaves nothing behind. */
+static void test_loop_without_privilege_says_how_to_fix_it(void **state)
+{
+	char cmd[512], line[1024];
+	bool cap = false, fix = false, flag = false;
+
+	(void)state;
+	name_instance("nocap");
+	if (no_rt) {	/* we lack it already */
+		snprintf(cmd, sizeof(cmd), "%s/qiki run -q -i %s --duration 5 2>&1; echo exit=$?",
+			 bindir, instance);
+	} else {
+		if (system("command -v capsh >/dev/null 2>&1"))
+			skip();	/* capsh (libcap2-bin) drops the capability for us */
+		snprintf(cmd, sizeof(cmd), "capsh --drop=cap_sys_nice -- -c '%s/qiki run -q -i %s "
+			 "--duration 5 2>&1; echo exit=$?'", bindir, instance);
+	}
+	FILE *p = popen(cmd, "r");
+	int rc = -1;
+
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		cap |= strstr(line, "CAP_SYS_NICE") != NULL;
+		fix |= strstr(line, "setcap") != NULL;
+		flag |= strstr(line, "--no-rt") != NULL;
+		sscanf(line, "exit=%d", &rc);
+	}
+	pclose(p);
+	assert_int_equal(rc, 3);
+	assert_true(cap && fix && flag);
+	assert_false(segment_exists());
+}
+
 static bool can_rt(void)
 {
 	pid_t pid = fork();
@@ -631,6 +665,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_loop_active_reaches_setpoint_lockstep, teardown),
 		cmocka_unit_test_teardown(test_loop_active_reaches_setpoint_real_time, teardown),
 		cmocka_unit_test_teardown(test_loop_runs_at_10khz, teardown),
+		cmocka_unit_test_teardown(test_loop_without_privilege_says_how_to_fix_it, teardown),
 		cmocka_unit_test_teardown(test_loop_hot_path_timer_mode_no_alloc_no_syscall_but_wait, teardown),
 		cmocka_unit_test_teardown(test_loop_hot_path_futex_mode_no_alloc_no_syscall_but_wait, teardown),
 	};
