@@ -83,7 +83,7 @@ $(B)/bin/%: $(rel_DIR)/ctl/main_%.o $(rel_LIB)
 	$(say) LD $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $< $(rel_LIB) $(PKG_LIBS) $(LDLIBS)
--include $(patsubst $(B)/bin/%,$(rel_DIR)/rt/main_%.d,$(PROGS))
+-include $(patsubst %.c,$(rel_DIR)/%.d,$(MAIN_SRCS))
 
 # Benchmarks: bench/<name>.c -> build/bench/bin/<name>
 BENCHES := $(patsubst bench/%.c,$(B)/bench/bin/%,$(wildcard bench/*.c))

@@ -86,9 +86,13 @@ static int attach(struct ctl *c)
 	int ret = qk_seg_attach(&c->seg, c->instance, 0);
 
 	c->attached = !ret;
-
 	if (ret) {
 		fprintf(stderr, "qikictl: %s\n", c->seg.err);
+		return EX_INSTANCE;
+	}
+	if (!qk_seg_any_alive(&c->seg)) {
+		fprintf(stderr, "qikictl: instance '%s' is stale: no process runs it (left by a run "
+			"that died); 'qiki run --instance %s' reclaims it\n", c->instance, c->instance);
 		return EX_INSTANCE;
 	}
 	return EX_OK;

@@ -463,6 +463,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", seg.err);
 		return 2;
 	}
+	if (seg.reclaimed)
+		fprintf(stderr, PROG ": reclaimed /dev/shm%s, left by a run that died\n", seg.path);
 	qk_seg_publish(&seg);
 	qk_seg_claim(&seg, QK_PROC_LAUNCHER);
 	if (!l.quiet)

@@ -222,6 +222,7 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 		ret = take_over_stale(s, instance, flags);
 		if (ret < 0)
 			return ret;
+		s->reclaimed |= ret == 1;
 	}
 	if (s->fd < 0) {
 		ret = -errno;

@@ -74,6 +74,7 @@ struct qk_seg {
 	struct qk_cmdq *agent_cmdq, *sim_cmdq;
 	struct qk_ring *agent_replies, *sim_replies;
 	struct qk_proc_stats *stats;	/* [QK_PROC_COUNT] */
+	bool reclaimed;			/* create replaced a stale segment */
 	char err[256];			/* why the last call failed */
 };
 

@@ -64,6 +64,14 @@ yes 'not qiki' | head -c 4096 >"/dev/shm/qiki.$inst"
 golden foreign-segment 2 -i "$inst" status
 rm -f "/dev/shm/qiki.$inst"
 
+# a stale segment: a run killed outright leaves one behind
+"$bin/qiki" run -i "$inst" -q --duration 60 >/dev/null 2>&1 &
+for _ in $(seq 100); do ctl state >/dev/null 2>&1 && break; sleep 0.05; done
+kill -9 $(pgrep -f -- "-i(nstance)? $inst( |\$)") 2>/dev/null
+wait 2>/dev/null
+golden stale-segment 2 -i "$inst" status
+rm -f "/dev/shm/qiki.$inst"
+
 # ---- against a running loop
 "$bin/qiki" run -i "$inst" -q --duration 600 >"$out/run.out" 2>&1 &
 qiki=$!
