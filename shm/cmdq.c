@@ -3,6 +3,30 @@
 
 #include "shm/cmdq.h"
 
+/* Relaxed copies: the cell's sequence number orders them. */
+static void words_store(qk_word *dst, const void *src, size_t nwords)
+{
+	const unsigned char *s = src;
+
+	for (size_t i = 0; i < nwords; i++) {
+		uint64_t w;
+
+		memcpy(&w, s + i * 8, 8);
+		qk_store_relaxed(&dst[i], w);
+	}
+}
+
+static void words_load(void *dst, const qk_word *src, size_t nwords)
+{
+	unsigned char *d = dst;
+
+	for (size_t i = 0; i < nwords; i++) {
+		uint64_t w = qk_load_relaxed(&src[i]);
+
+		memcpy(d + i * 8, &w, 8);
+	}
+}
+
 static inline struct qk_cmdq_cell *cell_at(const struct qk_cmdq *q, uint64_t pos)
 {
 	const unsigned char *base = (const unsigned char *)(q + 1);
@@ -57,7 +81,7 @@ int qk_cmdq_push(struct qk_cmdq *q, const void *cmd)
 			pos = qk_load_relaxed(&q->tail);
 		}
 	}
-	qk__words_store(c->data, cmd, q->payload_size / 8);
+	words_store(c->data, cmd, q->payload_size / 8);
 	qk_store_relaxed(&c->check, checksum(cmd, q->payload_size, pos));
 	/* Publish by CAS, not a store: the consumer may have abandoned the cell
 	 * (seq moved to pos + capacity).  pairs with the acquire in pop. */
@@ -80,7 +104,7 @@ bool qk_cmdq_pop(struct qk_cmdq *q, void *cmd)
 
 		if (seq != pos + 1)
 			return false;
-		qk__words_load(cmd, c->data, q->payload_size / 8);
+		words_load(cmd, c->data, q->payload_size / 8);
 		bool whole = qk_load_relaxed(&c->check) == checksum(cmd, q->payload_size, pos);
 
 		/* pairs with the acquire load in push: our reads of the cell

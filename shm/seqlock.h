@@ -26,31 +26,6 @@
 
 typedef _Atomic uint64_t qk_word;	/* the one typedef: a shared data word */
 
-/* Relaxed copies, for data whose publication is ordered by something else
- * (the command queue's cell sequence). */
-static inline void qk__words_store(qk_word *dst, const void *src, size_t nwords)
-{
-	const unsigned char *s = src;
-
-	for (size_t i = 0; i < nwords; i++) {
-		uint64_t w;
-
-		memcpy(&w, s + i * 8, 8);
-		qk_store_relaxed(&dst[i], w);
-	}
-}
-
-static inline void qk__words_load(void *dst, const qk_word *src, size_t nwords)
-{
-	unsigned char *d = dst;
-
-	for (size_t i = 0; i < nwords; i++) {
-		uint64_t w = qk_load_relaxed(&src[i]);
-
-		memcpy(d + i * 8, &w, 8);
-	}
-}
-
 /* Seqlock copies: each word pairs with its twin in the other function. */
 static inline void qk_seq_store(qk_word *dst, const void *src, size_t nwords)
 {
