@@ -100,6 +100,9 @@ $(ALLOC_PROBE): tests/preload/allocount.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Wno-missing-prototypes -fPIC -shared -o $@ $<
 
+# Parts with build rules of their own (telemetry, benchmarks): mk/*.mk.
+include $(wildcard mk/*.mk)
+
 .PHONY: all test test-unit test-asan test-tsan test-integration run bench clean install
 all: $(PROGS) $(rel_TESTS) $(BENCHES) $(ALLOC_PROBE)
 

@@ -12,6 +12,9 @@ deps=(
   "libbpf-dev:pc:libbpf"
   "libprotobuf-c-dev:pc:libprotobuf-c"
   "protobuf-c-compiler:cmd:protoc-c"
+  "protobuf-compiler:cmd:protoc"
+  "python3-protobuf:py:google.protobuf"
+  "libzstd-dev:pc:libzstd"
   "libcmocka-dev:pc:cmocka"
   "libyaml-dev:pc:yaml-0.1"
   "libck-dev:hdr:/usr/include/ck_ring.h"
@@ -32,6 +35,7 @@ for d in "${deps[@]}"; do
     pc)  pkg-config --exists "$what" 2>/dev/null && continue ;;
     cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
     hdr) [ -e "$what" ] && continue ;;
+    py)  python3 -c "import $what" 2>/dev/null && continue ;;
   esac
   missing+=("$pkg")
 done
