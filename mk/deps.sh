@@ -35,7 +35,7 @@ for d in "${deps[@]}"; do
     pc)  pkg-config --exists "$what" 2>/dev/null && continue ;;
     cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
     hdr) [ -e "$what" ] && continue ;;
-    py)  python3 -c "import $what" 2>/dev/null && continue ;;
+    py)  /usr/bin/python3 -c "import $what" 2>/dev/null && continue ;;
   esac
   missing+=("$pkg")
 done
