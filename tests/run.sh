@@ -40,7 +40,7 @@ if [ "$only" != unit ]; then
     [ -x "$p" ] && [[ $(basename "$p") != test_loop ]] && run asan "$p" 600
   done
   # TSan: the lock-free code and its stress tests
-  for name in test_ring test_cmdq test_mbox stress_ring stress_cmdq; do
+  for name in test_ring test_cmdq test_mbox test_log stress_ring stress_cmdq; do
     p="$B/tsan/tests/$name"
     [ -x "$p" ] && run tsan "$p" 600
   done
