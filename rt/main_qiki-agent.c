@@ -12,8 +12,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt/agent.h"
+#include "rt/config.h"
+#include "rt/fsm.h"
 #include "rt/proc.h"
 
 #define PROG "qiki-agent"
@@ -40,6 +43,8 @@ struct agent_proc {
 	bool have_bios;
 	uint32_t stalled_ticks;
 	int wake;
+	/* what the log has said, to log only changes */
+	uint64_t logged_trans, logged_lost, logged_overruns;
 };
 
 static void take_commands(struct agent_proc *a, int64_t now)
@@ -51,6 +56,13 @@ static void take_commands(struct agent_proc *a, int64_t now)
 	for (int i = 0; i < CMDS_PER_TICK && qk_cmdq_pop(q, &c); i++) {
 		qk_agent_command(&a->agent, &c, now, &r);
 		qk_ring_publish(a->p.seg.agent_replies, &r);
+		if (r.status == QK_REPLY_ACCEPTED)
+			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid);
+		else
+			QK_WARN(a->p.log, "%s request %llu from pid %d refused: %s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason);
 	}
 	/* a sender killed between claiming a cell and filling it would stop
 	 * the queue for good; after a second of that, give the cell up */
@@ -59,6 +71,39 @@ static void take_commands(struct agent_proc *a, int64_t now)
 			a->stalled_ticks = 0;
 	} else {
 		a->stalled_ticks = 0;
+	}
+}
+
+/* Logs what changed this tick: transitions, lost frames, overruns. */
+static void log_changes(struct agent_proc *a, uint64_t overruns, int64_t late_ns)
+{
+	const struct qk_agent_status *st = &a->status;
+	uint64_t lost = a->sens_rd.lost;
+
+	/* trans[] keeps the last QK_MAX_TRANSITIONS: older ones are gone */
+	if (st->n_transitions - a->logged_trans > QK_MAX_TRANSITIONS)
+		a->logged_trans = st->n_transitions - QK_MAX_TRANSITIONS;
+	for (; a->logged_trans < st->n_transitions; a->logged_trans++) {
+		const struct qk_transition *t = &st->trans[a->logged_trans % QK_MAX_TRANSITIONS];
+
+		if (t->who)
+			QK_INFO(a->p.log, "state %s -> %s (%s, asked by pid %d) at sensor cycle %llu",
+				qk_fsm_state_name(t->from), qk_fsm_state_name(t->to),
+				qk_trigger_name(t->trigger), (int)t->who, (unsigned long long)t->cycle);
+		else
+			QK_INFO(a->p.log, "state %s -> %s (%s) at sensor cycle %llu",
+				qk_fsm_state_name(t->from), qk_fsm_state_name(t->to),
+				qk_trigger_name(t->trigger), (unsigned long long)t->cycle);
+	}
+	if (lost != a->logged_lost) {
+		QK_WARN(a->p.log, "lost %llu sensor frames (%llu in all): the agent fell behind",
+			(unsigned long long)(lost - a->logged_lost), (unsigned long long)lost);
+		a->logged_lost = lost;
+	}
+	if (overruns != a->logged_overruns) {
+		QK_WARN(a->p.log, "overrun: woke %.1f us after the tick was due (%llu overruns in all)",
+			(double)late_ns / 1e3, (unsigned long long)overruns);
+		a->logged_overruns = overruns;
 	}
 }
 
@@ -138,6 +183,7 @@ static void run(struct agent_proc *a)
 		if (a->wake != QK_WAKE_TIMER && end - wake > period)
 			per.overruns++;	/* event-driven: a tick longer than a cycle */
 		qk_proc_account(st, due, wake, end, per.overruns);
+		log_changes(a, per.overruns, wake - due);
 		if (a->status.state == QK_ST_SHUTDOWN)
 			break;	/* the safe frame above was our last word */
 	}
@@ -159,6 +205,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", why);
 		return 2;
 	}
+	ret = qk_proc_log_open(&a.p, &o, PROG, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
 	a.wake = o.wake >= 0 ? o.wake : (int)a.p.cfg.wake_mode;
 	if (a.p.cfg.wake_mode == QK_WAKE_LOCKSTEP)
 		a.wake = QK_WAKE_LOCKSTEP;	/* the sim waits for us: no other mode fits */
@@ -173,6 +225,9 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(a.p.seg.actuators);
 	qk_ring_producer_recover(a.p.seg.agent_replies);
 	qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
+	QK_INFO(a.p.log, PROG " %s started: instance %s, %lld Hz, wake %s, pid %d",
+		QK_VERSION, o.instance, (long long)(QK_NSEC / a.p.seg.hdr->period_ns),
+		qk_wake_mode_name((unsigned)a.wake), (int)getpid());
 	ret = qk_proc_go_rt(&a.p, &o, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rt/cli.h"
 #include "rt/plant.h"
@@ -91,6 +92,8 @@ struct sim {
 	uint64_t act_age;		/* cycles since a new actuator frame */
 	bool have_act;
 	bool lockstep;
+	uint64_t logged_lost, logged_overruns;	/* what the log has said */
+	uint32_t logged_watchdog;
 };
 
 static void publish_post(struct sim *s)
@@ -109,6 +112,14 @@ static void take_commands(struct sim *s)
 		if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
 			publish_post(s);
 		qk_ring_publish(s->p.seg.sim_replies, &r);
+		if (r.status == QK_REPLY_ACCEPTED)
+			QK_INFO(s->p.log, "%s request %llu from pid %d accepted%s%s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason[0] ? ": " : "", r.reason);
+		else
+			QK_WARN(s->p.log, "%s request %llu from pid %d refused: %s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason);
 	}
 }
 
@@ -141,6 +152,33 @@ static const struct qk_actuator_frame *actuation(struct sim *s, uint64_t cycle)
 		s->status.watchdog_trips++;
 	s->status.watchdog_safe = s->have_act;
 	return NULL;		/* safe actuation: everything off */
+}
+
+/* Logs what changed this cycle: the watchdog, lost frames, overruns. */
+static void log_changes(struct sim *s, uint64_t overruns, int64_t late_ns)
+{
+	uint64_t lost = s->act_rd.lost;
+
+	if (s->status.watchdog_safe != s->logged_watchdog) {
+		if (s->status.watchdog_safe)
+			QK_WARN(s->p.log, "watchdog: no actuator frame for %u cycles; thrusters "
+				"forced off (trip %llu)", s->p.cfg.limits.actuator_watchdog_cycles,
+				(unsigned long long)s->status.watchdog_trips);
+		else
+			QK_INFO(s->p.log, "watchdog: actuator frames again; actuation restored");
+		s->logged_watchdog = s->status.watchdog_safe;
+	}
+	if (lost != s->logged_lost) {
+		QK_WARN(s->p.log, "lost %llu actuator frames (%llu in all)",
+			(unsigned long long)(lost - s->logged_lost), (unsigned long long)lost);
+		s->logged_lost = lost;
+	}
+	if (overruns != s->logged_overruns) {
+		QK_WARN(s->p.log, "overrun: woke %.1f us late, %llu cycles skipped (%llu in all)",
+			(double)late_ns / 1e3, (unsigned long long)(overruns - s->logged_overruns),
+			(unsigned long long)overruns);
+		s->logged_overruns = overruns;
+	}
 }
 
 /* Lockstep: wait for the agent's answer to frame `cycle`. */
@@ -218,6 +256,7 @@ static void run(struct sim *s, const struct qk_proc_opts *o)
 		qk_plant_fault_status(&s->plant, &s->status);
 		qk_mbox_write(seg->sim_status, &s->status);
 		qk_proc_account(s->p.st, due, wake, qk_now_ns(), per.overruns);
+		log_changes(s, per.overruns, wake - due);
 
 		if (s->lockstep) {
 			await_answer(s, n);
@@ -245,6 +284,11 @@ int main(int argc, char **argv)
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);
 		return 2;
+	}
+	ret = qk_proc_log_open(&s.p, &o, PROG, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		goto out;
 	}
 	ret = qk_plant_init(&s.plant, &s.p.cfg, s.p.cfg.seed, why, sizeof(why));
 	if (ret) {
@@ -275,6 +319,12 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(s.p.seg.sim_replies);
 	qk_ring_reader_init(&s.act_rd, s.p.seg.actuators, QK_RING_FROM_NOW);
 	publish_post(&s);
+	QK_INFO(s.p.log, PROG " %s started: instance %s, %lld Hz%s, seed %llu, %d faults, pid %d",
+		QK_VERSION, o.instance, (long long)(QK_NSEC / s.p.seg.hdr->period_ns),
+		s.lockstep ? " lockstep" : "", (unsigned long long)s.p.cfg.seed, o.n_faults,
+		(int)getpid());
+	QK_INFO(s.p.log, "POST %llu published: %u devices, firmware %u",
+		(unsigned long long)s.bios.post_count, s.bios.n_devices, s.bios.firmware_version);
 	ret = qk_proc_go_rt(&s.p, &o, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);

@@ -42,6 +42,9 @@ struct launch {
 	int n_faults;
 	const char *fault[QK_MAX_FAULT_OPTS];
 	struct qk_config cfg;
+	const char *log_dir_opt, *log_level, *log_format;
+	char log_dir[3072];		/* resolved; every process logs there */
+	struct qk_log *log;
 };
 
 static void usage(FILE *f)
@@ -63,6 +66,11 @@ static void usage(FILE *f)
 		"      --no-rt           run without real time (figures marked NOT real-time)\n"
 		"      --prio N          SCHED_FIFO priority of the sim (agent: N-1; default 80)\n"
 		"      --cpu N           CPU for the loop processes (default: the last one)\n"
+		"      --log-dir DIR     log files (qiki.log, qiki-sim.log, qiki-agent.log) go here;\n"
+		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
+		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
+		"      --log-level L     debug, info (default), warn, error\n"
+		"      --log-format F    text (default) or json (one object per line)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -73,7 +81,7 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION };
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -89,6 +97,9 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "prio", required_argument, NULL, O_PRIO },
 		{ "cpu", required_argument, NULL, O_CPU },
 		{ "print-config", no_argument, NULL, O_PRINT },
+		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -99,6 +110,7 @@ static int parse(int argc, char **argv, struct launch *l)
 	int c;
 
 	*l = (struct launch){ .instance = "default", .profile = "bot", .prio = 80,
+			      .log_level = "info", .log_format = "text",
 			      .cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1 };
 	if (argc < 2 || strcmp(argv[1], "run")) {
 		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -118,6 +130,22 @@ static int parse(int argc, char **argv, struct launch *l)
 
 		switch (c) {
 		case 'i': l->instance = optarg; break;
+		case O_LOGDIR: l->log_dir_opt = optarg; break;
+		case O_LOGLEVEL:
+			l->log_level = optarg;
+			if (qk_log_level_parse(optarg) < 0) {
+				fprintf(stderr, PROG ": --log-level '%s': expected debug, info, warn or error\n",
+					optarg);
+				ret = -1;
+			}
+			break;
+		case O_LOGFMT:
+			l->log_format = optarg;
+			if (qk_proc_log_format_parse(optarg) < 0) {
+				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				ret = -1;
+			}
+			break;
 		case 'p': l->profile = optarg; break;
 		case 'c': l->config_file = optarg; break;
 		case 'r': rate = optarg; break;
@@ -227,6 +255,12 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	argv[n++] = prio_s;
 	argv[n++] = "--cpu";
 	argv[n++] = cpu_s;
+	argv[n++] = "--log-dir";
+	argv[n++] = l->log_dir;
+	argv[n++] = "--log-level";
+	argv[n++] = l->log_level;
+	argv[n++] = "--log-format";
+	argv[n++] = l->log_format;
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
 	if (!strcmp(name, "qiki-sim")) {
@@ -250,8 +284,10 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	posix_spawnattr_destroy(&attr);
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
+		QK_ERROR(l->log, "cannot start %s: %s", path, strerror(ret));
 		return -1;
 	}
+	QK_INFO(l->log, "started %s, pid %d", name, (int)pid);
 	return pid;
 }
 
@@ -369,7 +405,7 @@ static void kill_slot(struct qk_seg *s, int p, pid_t child)
  * as its last frame, the sim applies it and stops.  Works on whichever
  * agent and sim hold the slots, ours or replacements started by hand. */
 static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_reaped,
-			 bool sim_reaped)
+			 bool sim_reaped, struct qk_log *lg)
 {
 	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
 	struct qk_reply r;
@@ -381,10 +417,13 @@ static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_re
 		if (e || r.status != QK_REPLY_ACCEPTED) {
 			fprintf(stderr, PROG ": the agent did not accept SHUTDOWN (%s); stopping it\n",
 				e ? strerror(-e) : r.reason);
+			QK_WARN(lg, "the agent did not accept SHUTDOWN (%s); stopping it",
+				e ? strerror(-e) : r.reason);
 			ret = -1;
 		}
 	}
 	if (!gone(s, QK_PROC_AGENT, agent, agent_reaped, 3000)) {
+		QK_WARN(lg, "the agent did not stop within 3 s: killed");
 		kill_slot(s, QK_PROC_AGENT, agent);
 		gone(s, QK_PROC_AGENT, agent, agent_reaped, 1000);
 		ret = -1;
@@ -393,6 +432,7 @@ static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_re
 	usleep(20000);
 	qk_seg_set_state(s, QK_SEG_SHUTTING_DOWN);
 	if (!gone(s, QK_PROC_SIM, sim, sim_reaped, 3000)) {
+		QK_WARN(lg, "the sim did not stop within 3 s: killed");
 		kill_slot(s, QK_PROC_SIM, sim);
 		gone(s, QK_PROC_SIM, sim, sim_reaped, 1000);
 		ret = -1;
@@ -425,6 +465,7 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	char b[48];
 
 	fprintf(stderr, "\n" PROG ": %s (pid %d) ended: %s\n", name, (int)pid, exit_text(st, b, sizeof(b)));
+	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
@@ -458,19 +499,45 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout must not kill the launcher mid-run */
+	char why[512], path[4096];
+	struct qk_log_opts lo = { .path = path, .proc = PROG, .avoid_cpu = l.cpu,
+				  .level = qk_log_level_parse(l.log_level),
+				  .format = qk_proc_log_format_parse(l.log_format) };
+
+	if (qk_proc_log_dir(l.log_dir_opt, l.instance, l.log_dir, sizeof(l.log_dir), why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/qiki.log", l.log_dir);
+	l.log = qk_log_create(&lo, why, sizeof(why));
+	if (!l.log) {
+		fprintf(stderr, PROG ": %s; pass --log-dir DIR (a writable directory)\n", why);
+		return 1;
+	}
 	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", seg.err);
+		QK_ERROR(l.log, "%s", seg.err);
+		qk_log_destroy(l.log);
 		return 2;
 	}
-	if (seg.reclaimed)
+	QK_INFO(l.log, "qiki %s: instance %s, profile %s, %u Hz, wake %s%s", QK_VERSION, l.instance,
+		l.cfg.profile, l.cfg.rate_hz, qk_wake_mode_name(l.cfg.wake_mode),
+		l.no_rt ? ", NOT real-time" : "");
+	if (seg.reclaimed) {
 		fprintf(stderr, PROG ": reclaimed /dev/shm%s, left by a run that died\n", seg.path);
+		QK_WARN(l.log, "reclaimed /dev/shm%s, left by a run that died", seg.path);
+	}
 	qk_seg_publish(&seg);
 	qk_seg_claim(&seg, QK_PROC_LAUNCHER);
 	if (!l.quiet)
 		printf("qiki: instance '%s' (/dev/shm%s), profile %s, %u Hz, wake %s%s\n",
 		       l.instance, seg.path, l.cfg.profile, l.cfg.rate_hz,
 		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
+	if (!l.quiet)
+		printf("qiki: logs in %s\n", l.log_dir);
+	fflush(stdout);
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;
@@ -513,13 +580,18 @@ int main(int argc, char **argv)
 	}
 	if (!l.quiet && tty)
 		printf("\n");
-	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done))
+	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
 		summary(&seg, &l);
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
+	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
+		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
+		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles));
 	qk_seg_unlink(l.instance);
 	qk_seg_detach(&seg);
+	qk_log_destroy(l.log);
 	return rc;
 }

@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt/cli.h"
@@ -20,10 +22,14 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		"      --prio N         SCHED_FIFO priority 1..99 (default %d)\n"
 		"      --cpu N          pin to CPU N, -1 for none (default: the last CPU)\n"
 		"%s"
-		"      --strict         exit 5 if the loop allocated (under the alloc probe)\n",
+		"      --strict         exit 5 if the loop allocated (under the alloc probe)\n"
+		"      --log-dir DIR    write DIR/%s.log (default: $QIKI_LOG_DIR, else\n"
+		"                       /var/log/qiki/INSTANCE as root, ~/.local/state/qiki/INSTANCE)\n"
+		"      --log-level L    debug, info (default), warn, error\n"
+		"      --log-format F   text (default) or json (one object per line)\n",
 		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
 		which == QK_PROC_SIM ? 80 : 79,
-		which == QK_PROC_SIM ? "      --cycles N       stop after N cycles\n" : "");
+		which == QK_PROC_SIM ? "      --cycles N       stop after N cycles\n" : "", prog);
 	if (which == QK_PROC_SIM)
 		fprintf(f, "      --fault DEV:KIND[:VALUE]  inject a fault before POST "
 			"(KIND: stuck noise bias dropout post-fail)\n");
@@ -35,7 +41,8 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		  struct qk_proc_opts *o)
 {
-	enum { O_NORT = 256, O_PRIO, O_CPU, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION };
+	enum { O_NORT = 256, O_PRIO, O_CPU, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION,
+	       O_LOGDIR, O_LOGLEVEL, O_LOGFMT };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "no-rt", no_argument, NULL, O_NORT },
@@ -45,6 +52,9 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		{ "wake", required_argument, NULL, O_WAKE },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "strict", no_argument, NULL, O_STRICT },
+		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 }
@@ -52,7 +62,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
 
-	*o = (struct qk_proc_opts){ .instance = "default", .wake = -1,
+	*o = (struct qk_proc_opts){ .instance = "default", .wake = -1, .log_level = QK_LOG_INFO,
 		.priority = which == QK_PROC_SIM ? 80 : 79, .cpu = (int)(ncpu - 1) };
 	while ((c = getopt_long(argc, argv, "i:h", lo, NULL)) != -1) {
 		int ret = 0;
@@ -94,6 +104,20 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 			o->fault[o->n_faults++] = optarg;
 			break;
 		case O_STRICT: o->strict = true; break;
+		case O_LOGDIR: o->log_dir = optarg; break;
+		case O_LOGLEVEL:
+			if ((o->log_level = qk_log_level_parse(optarg)) < 0) {
+				ret = -1;
+				fprintf(stderr, "%s: --log-level '%s': expected debug, info, warn or error\n",
+					prog, optarg);
+			}
+			break;
+		case O_LOGFMT:
+			if ((o->log_format = qk_proc_log_format_parse(optarg)) < 0) {
+				ret = -1;
+				fprintf(stderr, "%s: --log-format '%s': expected text or json\n", prog, optarg);
+			}
+			break;
 		case 'h': usage(stdout, prog, which); return 1;
 		case O_VERSION: printf("%s %s (layout %u)\n", prog, QK_VERSION, QK_LAYOUT_VERSION); return 1;
 		default: usage(stderr, prog, which); return -1;
@@ -111,6 +135,85 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		return -1;
 	}
 	return 0;
+}
+
+int qk_proc_log_format_parse(const char *s)
+{
+	return !strcmp(s, "text") ? QK_LOG_TEXT : !strcmp(s, "json") ? QK_LOG_JSON : -1;
+}
+
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		int ret = mkdir(path, 0750) && errno != EEXIST ? -errno : 0;
+
+		*p = c;
+		if (ret || !c)
+			return ret;
+	}
+}
+
+int qk_proc_log_dir(const char *given, const char *instance, char *out, size_t n,
+		    char *why, size_t wn)
+{
+	const char *env = getenv("QIKI_LOG_DIR"), *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	int k, ret;
+
+	if (given && *given)
+		k = snprintf(out, n, "%s", given);
+	else if (env && *env)
+		k = snprintf(out, n, "%s/%s", env, instance);
+	else if (geteuid() == 0)
+		k = snprintf(out, n, "/var/log/qiki/%s", instance);
+	else if (state && *state)
+		k = snprintf(out, n, "%s/qiki/%s", state, instance);
+	else
+		k = snprintf(out, n, "%s/.local/state/qiki/%s", home ? home : "/tmp", instance);
+	if (k < 0 || (size_t)k >= n) {
+		snprintf(why, wn, "log directory path too long");
+		return -ENAMETOOLONG;
+	}
+	ret = mkdir_p(out);
+	if (ret)
+		snprintf(why, wn, "cannot create log directory %s: %s; pass --log-dir DIR "
+			 "(a writable directory)", out, strerror(-ret));
+	return ret;
+}
+
+int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog,
+		     char *why, size_t n)
+{
+	char dir[3072], path[4096], err[512];
+	struct qk_log_opts lo = { .path = path, .proc = prog, .format = o->log_format,
+				  .level = o->log_level, .avoid_cpu = o->cpu };
+	int ret = qk_proc_log_dir(o->log_dir, o->instance, dir, sizeof(dir), why, n);
+
+	if (ret)
+		return ret;
+	snprintf(path, sizeof(path), "%s/%s.log", dir, prog);
+	p->log = qk_log_create(&lo, err, sizeof(err));
+	if (!p->log) {
+		snprintf(why, n, "%s; pass --log-dir DIR (a writable directory)", err);
+		return -EIO;
+	}
+	return 0;
+}
+
+const char *qk_cmd_name(uint32_t type)
+{
+	static const char *const names[QK_CMD_COUNT] = {
+		[QK_CMD_NONE] = "none", [QK_CMD_STATE] = "state", [QK_CMD_SETPOINT] = "setpoint",
+		[QK_CMD_FAULT_SET] = "fault", [QK_CMD_FAULT_CLEAR] = "fault clear",
+		[QK_CMD_POST] = "post", [QK_CMD_PING] = "ping",
+	};
+
+	return type < QK_CMD_COUNT && names[type] ? names[type] : "unknown";
 }
 
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
@@ -153,6 +256,11 @@ int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why
 	if (ret)
 		return ret;
 	qk_store_relaxed(&p->st->flags, p->rt.rt ? QK_PROCF_RT : QK_PROCF_NO_RT);
+	if (p->rt.rt)
+		QK_INFO(p->log, "real time: SCHED_FIFO priority %d, CPU %d, memory locked",
+			p->rt.priority, p->rt.cpu);
+	else
+		QK_WARN(p->log, "NOT real time (--no-rt): figures are not real-time figures");
 	if (p->alloc_probe)
 		p->allocs0 = p->alloc_probe();
 	return 0;
@@ -164,14 +272,27 @@ int qk_proc_finish(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const ch
 
 	if (p->alloc_probe)
 		qk_store_relaxed(&p->st->loop_allocs, n);
-	if (n)
+	if (n) {
 		fprintf(stderr, "%s: the loop allocated %lld times after start-up\n", prog, (long long)n);
+		QK_ERROR(p->log, "the loop allocated %lld times after start-up", (long long)n);
+	}
+	QK_INFO(p->log, "stopped after %llu cycles, %llu overruns",
+		(unsigned long long)qk_load_relaxed(&p->st->cycles),
+		(unsigned long long)qk_load_relaxed(&p->st->overruns));
 	qk_proc_exit(p);
 	return n && o->strict ? 5 : 0;
 }
 
 void qk_proc_exit(struct qk_proc_ctx *p)
 {
+	struct qk_log_stats ls;
+
+	qk_log_get_stats(p->log, &ls);
+	if (ls.dropped)
+		QK_WARN(p->log, "%llu log records were dropped (ring full)",
+			(unsigned long long)ls.dropped);
+	qk_log_destroy(p->log);	/* everything logged so far reaches the file */
+	p->log = NULL;
 	qk_rt_teardown(&p->rt);
 	qk_seg_release(&p->seg, p->which);
 	qk_seg_detach(&p->seg);

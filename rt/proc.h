@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rt/log.h"
 #include "rt/rt.h"
 #include "shm/seg.h"
 
@@ -28,6 +29,9 @@ struct qk_proc_opts {
 	bool strict;			/* exit non-zero if the loop allocated */
 	int n_faults;			/* sim: --fault DEVICE:KIND[:VALUE] */
 	const char *fault[QK_MAX_FAULT_OPTS];
+	const char *log_dir;		/* NULL: qk_proc_log_dir()'s default */
+	int log_level;			/* enum qk_log_level */
+	int log_format;			/* enum qk_log_format */
 };
 
 /* Parses argv for `prog`; prints help, version or a usage error itself
@@ -44,7 +48,24 @@ struct qk_proc_ctx {
 	struct qk_config cfg;		/* a private copy: read once */
 	int64_t (*alloc_probe)(void);	/* from the test's preload library */
 	int64_t allocs0;
+	struct qk_log *log;		/* the process's logger, NULL before it opens */
 };
+
+/* The log directory: `given`, else $QIKI_LOG_DIR, else /var/log/qiki/<instance>
+ * for root and $XDG_STATE_HOME/qiki/<instance> (~/.local/state/...) for
+ * others; created (mkdir -p) if missing.  0, or -errno with `why`. */
+int qk_proc_log_dir(const char *given, const char *instance, char *out, size_t n,
+		    char *why, size_t wn);
+/* Parses --log-level / --log-format values; -1 when unknown. */
+int qk_proc_log_format_parse(const char *s);
+
+/* Opens <log dir>/<prog>.log and starts the logger thread, pinned away from
+ * the loop's CPU.  0, or -errno with `why` (say it and exit 1). */
+int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog,
+		     char *why, size_t n);
+
+/* The name of a command type, for logs. */
+const char *qk_cmd_name(uint32_t type);
 
 /* Attaches (waiting up to 2 s for a segment still initialising) and claims
  * the process slot.  0, or -errno with `why` filled. */

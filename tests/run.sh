@@ -13,6 +13,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 export QK_SRCDIR=$PWD
+# the loop's own log files (qiki run's default is /var/log/qiki as root)
+export QIKI_LOG_DIR=${QIKI_LOG_DIR:-$PWD/$B/test-logs/qiki}
 
 run() {	# variant program [timeout]
   local v=$1 p=$2 t=${3:-300} log start rc

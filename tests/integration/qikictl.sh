@@ -69,6 +69,8 @@ rm -f "/dev/shm/qiki.$inst"
 for _ in $(seq 100); do ctl state >/dev/null 2>&1 && break; sleep 0.05; done
 kill -9 $(pgrep -f -- "-i(nstance)? $inst( |\$)") 2>/dev/null
 wait 2>/dev/null
+# the children are not ours to wait for: wait until the kernel has them gone
+for _ in $(seq 100); do pgrep -f -- "-i(nstance)? $inst( |\$)" >/dev/null || break; sleep 0.05; done
 golden stale-segment 2 -i "$inst" status
 rm -f "/dev/shm/qiki.$inst"
 
