@@ -71,7 +71,9 @@ struct qk_log {
 	int64_t wall_off_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	int last_err[N_ERRKINDS];	/* errno reported per kind, 0 none */
 	bool failing;
-	char msg[MSG_MAX_BYTES], line[LINE_MAX_BYTES];
+	char msg[MSG_MAX_BYTES];
+	char ts[32];			/* the calendar part of ts_sec */
+	time_t ts_sec;
 
 	/* shared with the creating thread */
 	_Atomic uint64_t done;		/* ring position written (or lost) */
@@ -581,12 +583,16 @@ static void emit(struct qk_log *lg, int64_t t_ns, int level, const char *file, i
 	size_t n = LINE_MAX_BYTES;
 	int64_t wall = t_ns + lg->wall_off_ns;
 	time_t secs = (time_t)(wall / 1000000000);
-	struct tm tm;
-	char ts[32];
+	const char *ts = lg->ts;
 	int k;
 
-	gmtime_r(&secs, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (secs != lg->ts_sec) {	/* the calendar part changes once a second */
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		strftime(lg->ts, sizeof(lg->ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		lg->ts_sec = secs;
+	}
 	if (lg->o.format == QK_LOG_JSON) {
 		char esc[MSG_MAX_BYTES + 64];
 
@@ -885,6 +891,7 @@ struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 	snprintf(lg->proc, sizeof(lg->proc), "%s", o->proc ? o->proc : "qiki");
 	lg->pid = (int)getpid();
 	lg->fill = -1;
+	lg->ts_sec = -1;
 	lg->paused = o->paused;
 	lg->ring.mask = cells - 1;
 	lg->ring.level = o->level;
