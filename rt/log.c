@@ -809,7 +809,7 @@ static void *logger_main(void *arg)
 			if (lg->n_pend || ((fsync_due || stopping) && lg->unsynced))
 				submit_chain(lg, fsync_due || stopping);
 		}
-		if (stopping && n == 0 && !lg->n_pend && lg->fill < 0) {
+		if (stopping && n == 0 && !lg->n_pend && (lg->fill < 0 || !lg->buf[lg->fill].len)) {
 			reap(lg, true);
 			if (!lg->n_pend && !lg->unsynced)
 				break;
