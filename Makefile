@@ -3,6 +3,7 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
+.DEFAULT_GOAL := all
 
 B       ?= build
 PREFIX  ?= /usr/local

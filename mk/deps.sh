@@ -13,6 +13,7 @@ deps=(
   "libprotobuf-c-dev:pc:libprotobuf-c"
   "protobuf-c-compiler:cmd:protoc-c"
   "protobuf-compiler:cmd:protoc"
+  "libprotobuf-dev:hdr:/usr/include/google/protobuf/timestamp.proto"
   "python3-protobuf:py:google.protobuf"
   "libzstd-dev:pc:libzstd"
   "libcmocka-dev:pc:cmocka"

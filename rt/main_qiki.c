@@ -43,6 +43,7 @@ struct launch {
 	const char *fault[QK_MAX_FAULT_OPTS];
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format;
+	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -71,17 +72,20 @@ static void usage(FILE *f)
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
 		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
+		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
 		"Exit status: 0 clean shutdown; 1 usage or configuration error; 2 the segment\n"
-		"could not be created; 3 no real-time privilege; 4 a loop process failed.\n");
+		"could not be created; 3 no real-time privilege; 4 a loop process failed;\n"
+		"5 the loop ran but telemetry failed (--telemetry: see its message).\n");
 }
 
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT };
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -98,6 +102,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "cpu", required_argument, NULL, O_CPU },
 		{ "print-config", no_argument, NULL, O_PRINT },
 		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "telemetry", required_argument, NULL, O_TELE },
+		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -131,6 +137,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		switch (c) {
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
+		case O_TELE: l->telemetry = optarg; break;
+		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
 		case O_LOGLEVEL:
 			l->log_level = optarg;
 			if (qk_log_level_parse(optarg) < 0) {
@@ -289,6 +297,83 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	QK_INFO(l->log, "started %s, pid %d", name, (int)pid);
 	return pid;
+}
+
+/* The exporter: an ordinary reader, started before the loop so that the
+ * file holds it from cycle 0; its trouble never stops the loop. */
+static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
+{
+	char path[PATH_MAX + 32];
+	const char *argv[16];
+	int n = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/qiki-telemetry", bindir);
+	argv[n++] = "qiki-telemetry";
+	argv[n++] = "--instance";
+	argv[n++] = l->instance;
+	if (l->telemetry) {
+		argv[n++] = "--output";
+		argv[n++] = l->telemetry;
+	}
+	if (l->telemetry_listen) {
+		argv[n++] = "--listen";
+		argv[n++] = l->telemetry_listen;
+	}
+	if (l->quiet)
+		argv[n++] = "--quiet";
+	argv[n] = NULL;
+	posix_spawnattr_t attr;
+
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	int ret = posix_spawn(&pid, path, NULL, &attr, (char *const *)argv, environ);
+
+	posix_spawnattr_destroy(&attr);
+	if (ret) {
+		fprintf(stderr, PROG ": cannot start %s: %s; running without telemetry\n", path,
+			strerror(ret));
+		return -1;
+	}
+	QK_INFO(l->log, "started qiki-telemetry, pid %d", (int)pid);
+	/* until it holds its slot (or gave up), so it sees the first cycle */
+	for (int i = 0; i < 200 && !qk_seg_alive(seg, QK_PROC_TELEMETRY); i++) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			fprintf(stderr, PROG ": qiki-telemetry failed (see above); the loop runs without it\n");
+			QK_ERROR(l->log, "qiki-telemetry failed at start; running without it");
+			return -1;
+		}
+		usleep(10000);
+	}
+	return pid;
+}
+
+/* After the loop stopped: the exporter sees the segment shutting down,
+ * finishes its file and exits; a stuck one is stopped. */
+static bool stop_telemetry(pid_t pid, struct qk_log *lg)
+{
+	int st;
+
+	for (int i = 0; i < 1000; i++) {	/* 10 s: a large file's last chunk and summary */
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			goto done;
+		if (i == 200)
+			kill(pid, SIGTERM);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+done:
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, PROG ": qiki-telemetry ended badly (status %#x)\n", st);
+		QK_WARN(lg, "qiki-telemetry ended badly (status %#x)", st);
+		return false;
+	}
+	QK_INFO(lg, "qiki-telemetry finished");
+	return true;
 }
 
 static void fmt_us(char *b, size_t n, int64_t ns)
@@ -479,7 +564,7 @@ int main(int argc, char **argv)
 	static struct launch l;
 	struct qk_seg seg;
 	char bindir[PATH_MAX];
-	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, rc = 0;
+	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
 	bool agent_done = false, sim_done = false;
 
 	if (ret)
@@ -538,6 +623,8 @@ int main(int argc, char **argv)
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
 	fflush(stdout);
+	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;
@@ -567,6 +654,15 @@ int main(int argc, char **argv)
 				break;	/* --cycles done */
 			rc = died("qiki-sim", sim, sim_st, &l);
 		}
+		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
+			char b[48];
+
+			tele_done = true;
+			tele_failed = true;
+			fprintf(stderr, "\n" PROG ": qiki-telemetry (pid %d) ended: %s; the loop runs on "
+				"without telemetry\n", (int)tele, exit_text(tele_st, b, sizeof(b)));
+			QK_ERROR(l.log, "qiki-telemetry (pid %d) ended: %s; the loop runs on", (int)tele, b);
+		}
 		if (rc == 2 || rc == 3 || (agent_done && sim_done && !qk_seg_alive(&seg, QK_PROC_AGENT) &&
 					   !qk_seg_alive(&seg, QK_PROC_SIM)))
 			break;
@@ -583,10 +679,14 @@ int main(int argc, char **argv)
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
+	if (!tele_done && !stop_telemetry(tele, l.log))
+		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
 		summary(&seg, &l);
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
+	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
+		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
 	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles));

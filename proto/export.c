@@ -1,0 +1,839 @@
+/* proto/export.c - the telemetry exporter; see proto/export.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "foxglove/Log.pb-c.h"
+#include "foxglove/PoseInFrame.pb-c.h"
+#include "proto/export.h"
+#include "proto/mcap.h"
+#include "qiki/v1/telemetry.pb-c.h"
+#include "rt/fsm.h"
+#include "shm/mbox.h"
+#include "shm/ring.h"
+#include "shm/seg.h"
+
+/* the FileDescriptorSet of every schema, embedded by proto/fds.S */
+extern const uint8_t qk_tele_fds[], qk_tele_fds_end[];
+
+#define MAX_READINGS 96
+#define MAX_CLIENTS 8
+#define CLIENT_BUF (512 * 1024)
+#define CLIENT_STALL_NS (5 * 1000000000ll)
+#define HIST 256		/* sensor frames kept to pair with their answers */
+#define PACK_MAX (64 * 1024)
+#define POSE_MAX_HZ 100
+#define SNAPSHOT_NS (100 * 1000000ll)
+
+enum chan { C_SENSORS, C_ACTUATORS, C_TIMING, C_FSM, C_TRANS, C_BIOS, C_POSE, C_LOG, C_COUNT };
+
+static const struct { const char *topic, *schema; } chans[C_COUNT] = {
+	[C_SENSORS] = { "/sensors", "qiki.v1.SensorFrame" },
+	[C_ACTUATORS] = { "/actuators", "qiki.v1.ActuatorFrame" },
+	[C_TIMING] = { "/timing", "qiki.v1.LoopTiming" },
+	[C_FSM] = { "/fsm", "qiki.v1.FsmStateSnapshot" },
+	[C_TRANS] = { "/fsm/transitions", "qiki.v1.StateTransition" },
+	[C_BIOS] = { "/bios", "qiki.v1.BiosStatusReport" },
+	[C_POSE] = { "/pose", "foxglove.PoseInFrame" },
+	[C_LOG] = { "/log", "foxglove.Log" },
+};
+
+struct client {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+	int64_t last_progress_ns;
+	uint64_t lost;
+};
+
+struct qk_export {
+	struct qk_export_opts o;
+	struct qk_seg seg;
+	const struct qk_config *cfg;
+	struct qk_ring_reader sens_rd, act_rd, agent_rep, sim_rep;
+	struct qk_sensor_frame hist[HIST];
+	bool have[HIST];
+	struct qk_sensor_frame f;
+	struct qk_actuator_frame a;
+	struct qk_agent_status st, scratch_st;
+	struct qk_sim_status sim, scratch_sim;
+	struct qk_bios_report bios, scratch_bios;
+	struct qk_reply rep;
+	uint64_t bios_writes, trans_done, decim, last_cycle_seen;
+	uint32_t last_state, last_watchdog;
+	bool have_state;
+	int64_t wall_off, last_snapshot, last_pose, last_frame_ns, pose_every_ns;
+	int chan[C_COUNT];
+	uint64_t last_log[C_COUNT];
+	struct qk_mcap *mcap;
+	int lfd, port;
+	struct client cl[MAX_CLIENTS];
+	uint8_t pack[PACK_MAX];
+	char ids[QK_MAX_THRUSTERS + QK_MAX_THERMAL][QK_NAME_LEN + 24];
+	struct qk_export_stats s;
+	bool seen_loop;
+	int64_t dead_since;
+};
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- output: MCAP channels and TCP clients -------------------------------- */
+
+static int emit(struct qk_export *e, enum chan c, int64_t mono, const ProtobufCMessage *msg)
+{
+	size_t len;
+	int ret;
+
+	if (!e->mcap)
+		return 0;
+	if (protobuf_c_message_get_packed_size(msg) > sizeof(e->pack))
+		return 0;	/* cannot happen with the bounded messages here */
+	len = protobuf_c_message_pack(msg, e->pack);
+	/* log_time never goes back on a channel: an event seen late (a POST
+	 * published before the transition we read first) is logged when seen;
+	 * publish_time keeps when it happened */
+	uint64_t pub = (uint64_t)(mono + e->wall_off), log = pub > e->last_log[c] ? pub : e->last_log[c];
+
+	e->last_log[c] = log;
+	ret = qk_mcap_write(e->mcap, e->chan[c], log, pub, e->pack, len);
+	if (!ret)
+		e->s.messages++;
+	return ret;
+}
+
+static void drop_client(struct qk_export *e, struct client *c)
+{
+	close(c->fd);
+	free(c->buf);
+	c->fd = -1;
+	c->buf = NULL;
+	e->s.clients_dropped++;
+}
+
+static void flush_client(struct qk_export *e, struct client *c, int64_t now)
+{
+	while (c->len) {
+		ssize_t w = send(c->fd, c->buf, c->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0) {
+			drop_client(e, c);	/* gone */
+			return;
+		}
+		memmove(c->buf, c->buf + w, c->len - (size_t)w);
+		c->len -= (size_t)w;
+		c->last_progress_ns = now;
+	}
+	if (!c->len)
+		c->last_progress_ns = now;
+	else if (now - c->last_progress_ns > CLIENT_STALL_NS)
+		drop_client(e, c);	/* took nothing for 5 s: it is not reading */
+}
+
+static void accept_clients(struct qk_export *e, int64_t now)
+{
+	for (;;) {
+		int fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
+		int one = 1;
+
+		if (fd < 0)
+			return;
+		for (i = 0; i < MAX_CLIENTS && e->cl[i].fd >= 0; i++)
+			;
+		if (i == MAX_CLIENTS || !(e->cl[i].buf = malloc(CLIENT_BUF))) {
+			close(fd);	/* full house */
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		e->cl[i].fd = fd;
+		e->cl[i].len = 0;
+		e->cl[i].lost = 0;
+		e->cl[i].last_progress_ns = now;
+		e->s.clients++;
+	}
+}
+
+static bool any_client(const struct qk_export *e)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (e->cl[i].fd >= 0)
+			return true;
+	return false;
+}
+
+/* One length-delimited message to every client that has room for it. */
+static void stream(struct qk_export *e, const ProtobufCMessage *msg)
+{
+	uint8_t hdr[10];
+	size_t len = protobuf_c_message_get_packed_size(msg), h = 0, v;
+
+	if (len > sizeof(e->pack))
+		return;
+	protobuf_c_message_pack(msg, e->pack);
+	for (v = len; v >= 0x80; v >>= 7)
+		hdr[h++] = (uint8_t)(v | 0x80);
+	hdr[h++] = (uint8_t)v;
+	e->s.stream_frames++;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &e->cl[i];
+
+		if (c->fd < 0)
+			continue;
+		if (c->len + h + len > CLIENT_BUF) {
+			c->lost++;	/* slow client: it loses frames, we never wait */
+			e->s.stream_lost++;
+			continue;
+		}
+		memcpy(c->buf + c->len, hdr, h);
+		memcpy(c->buf + c->len + h, e->pack, len);
+		c->len += h + len;
+	}
+}
+
+/* ---- conversions ------------------------------------------------------------ */
+
+static void ts_of(Google__Protobuf__Timestamp *t, int64_t wall)
+{
+	t->seconds = wall / 1000000000;
+	t->nanos = (int32_t)(wall % 1000000000);
+}
+
+static int log_event(struct qk_export *e, int64_t mono, Foxglove__Log__Level lvl,
+		     const char *who, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int log_event(struct qk_export *e, int64_t mono, Foxglove__Log__Level lvl,
+		     const char *who, const char *fmt, ...)
+{
+	Foxglove__Log m = FOXGLOVE__LOG__INIT;
+	Google__Protobuf__Timestamp t = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ts_of(&t, mono + e->wall_off);
+	m.timestamp = &t;
+	m.level = lvl;
+	m.message = msg;
+	m.name = (char *)who;
+	m.file = (char *)"";
+	return emit(e, C_LOG, mono, &m.base);
+}
+
+struct sensor_msg {
+	Qiki__V1__SensorFrame f;
+	Qiki__V1__SensorReading r[MAX_READINGS], *rp[MAX_READINGS];
+	Qiki__V1__Vector3 v[MAX_READINGS];
+};
+
+static Qiki__V1__SensorReading *reading(struct sensor_msg *m, const struct qk_sensor_frame *f,
+					const struct qk_device_cfg *d, const char *quantity,
+					Qiki__V1__Unit unit, bool valid, double quality)
+{
+	size_t i = m->f.n_readings;
+
+	if (i == MAX_READINGS)
+		return NULL;
+	Qiki__V1__SensorReading *r = &m->r[i];
+
+	qiki__v1__sensor_reading__init(r);
+	r->sensor_id = (char *)d->name;
+	r->sensor_type = (Qiki__V1__SensorType)d->sensor;
+	r->timestamp_ns = f->publish_ns;
+	r->unit = unit;
+	r->valid = valid;
+	r->signal_quality = valid ? quality : 0;
+	r->source = (char *)"qiki-sim";
+	r->quantity = (char *)quantity;
+	m->rp[i] = r;
+	m->f.n_readings++;
+	return r;
+}
+
+static void vec(struct sensor_msg *m, Qiki__V1__SensorReading *r, const double v[3])
+{
+	Qiki__V1__Vector3 *x;
+
+	if (!r)
+		return;
+	x = &m->v[r - m->r];
+	qiki__v1__vector3__init(x);
+	x->x = v[0];
+	x->y = v[1];
+	x->z = v[2];
+	r->value_case = QIKI__V1__SENSOR_READING__VALUE_VECTOR;
+	r->vector = x;
+}
+
+static void scalar(Qiki__V1__SensorReading *r, double v)
+{
+	if (!r)
+		return;
+	r->value_case = QIKI__V1__SENSOR_READING__VALUE_SCALAR;
+	r->scalar = v;
+}
+
+static void sensor_frame(struct qk_export *e, const struct qk_sensor_frame *f, struct sensor_msg *m)
+{
+	const struct qk_config *cfg = e->cfg;
+
+	qiki__v1__sensor_frame__init(&m->f);
+	m->f.cycle = f->cycle;
+	m->f.sim_time_ns = f->sim_time_ns;
+	m->f.sched_ns = f->sched_ns;
+	m->f.wake_ns = f->wake_ns;
+	m->f.publish_ns = f->publish_ns;
+	m->f.watchdog_safe = !!(f->flags & QK_SIMF_WATCHDOG_SAFE);
+	m->f.lockstep = !!(f->flags & QK_SIMF_LOCKSTEP);
+	m->f.real_time = !(f->flags & QK_SIMF_NO_RT);
+	m->f.readings = m->rp;
+	for (uint32_t i = 0; i < cfg->n_devices && i < QK_MAX_DEVICES; i++) {
+		const struct qk_device_cfg *d = &cfg->device[i];
+		/* a device under an injected fault reads, but not to be trusted */
+		double q = e->sim.fault[i] != QK_FAULT_NONE ? 0.5 : 1.0;
+
+		if (d->type != QK_DEV_SENSOR)
+			continue;
+		switch (d->sensor) {
+		case QK_SK_IMU:
+			vec(m, reading(m, f, d, "acceleration", QIKI__V1__UNIT__UNIT_METERS_PER_SECOND_SQUARED,
+				       f->valid & QK_VALID_IMU, q), f->accel_mps2);
+			break;
+		case QK_SK_NAV:
+			vec(m, reading(m, f, d, "position", QIKI__V1__UNIT__UNIT_METERS,
+				       f->valid & QK_VALID_NAV, q), f->pos_m);
+			vec(m, reading(m, f, d, "velocity", QIKI__V1__UNIT__UNIT_METERS_PER_SECOND,
+				       f->valid & QK_VALID_NAV, q), f->vel_mps);
+			break;
+		case QK_SK_TANK:
+			scalar(reading(m, f, d, "pressure", QIKI__V1__UNIT__UNIT_BAR,
+				       f->valid & QK_VALID_TANK, q), f->tank_bar);
+			scalar(reading(m, f, d, "propellant", QIKI__V1__UNIT__UNIT_KILOGRAMS,
+				       f->valid & QK_VALID_TANK, q), f->propellant_kg);
+			break;
+		case QK_SK_BATTERY:
+			scalar(reading(m, f, d, "voltage", QIKI__V1__UNIT__UNIT_VOLTS,
+				       f->valid & QK_VALID_BATTERY, q), f->batt_v);
+			scalar(reading(m, f, d, "current", QIKI__V1__UNIT__UNIT_AMPS,
+				       f->valid & QK_VALID_BATTERY, q), f->batt_a);
+			scalar(reading(m, f, d, "state of charge", QIKI__V1__UNIT__UNIT_PERCENT,
+				       f->valid & QK_VALID_BATTERY, q), f->batt_soc * 100);
+			break;
+		case QK_SK_THERMAL:
+			if (d->index < QK_MAX_THERMAL)
+				scalar(reading(m, f, d, "temperature", QIKI__V1__UNIT__UNIT_KELVIN,
+					       f->valid & QK_VALID_TEMP(d->index), q), f->temp_k[d->index]);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+struct act_msg {
+	Qiki__V1__ActuatorFrame f;
+	Qiki__V1__ActuatorCommand c[QK_MAX_THRUSTERS + QK_MAX_THERMAL], *cp[QK_MAX_THRUSTERS + QK_MAX_THERMAL];
+};
+
+static void actuator_frame(struct qk_export *e, const struct qk_actuator_frame *a, struct act_msg *m)
+{
+	const struct qk_config *cfg = e->cfg;
+	int64_t timeout_ms = (int64_t)cfg->limits.actuator_watchdog_cycles * e->seg.hdr->period_ns / 1000000;
+	size_t n = 0;
+
+	qiki__v1__actuator_frame__init(&m->f);
+	m->f.answers_cycle = a->answers_cycle;
+	m->f.sensor_publish_ns = a->sensor_publish_ns;
+	m->f.wake_ns = a->wake_ns;
+	m->f.publish_ns = a->publish_ns;
+	m->f.state = (Qiki__V1__FsmState)a->state;
+	m->f.safe = !!(a->flags & QK_ACTF_SAFE);
+	m->f.commands = m->cp;
+	for (uint32_t i = 0; i < cfg->n_thrusters + cfg->n_thermal && n < QK_MAX_THRUSTERS + QK_MAX_THERMAL; i++) {
+		bool thr = i < cfg->n_thrusters;
+		uint32_t k = thr ? i : i - cfg->n_thrusters;
+		Qiki__V1__ActuatorCommand *c = &m->c[n];
+
+		if (!thr && k >= QK_MAX_THERMAL)
+			break;
+		qiki__v1__actuator_command__init(c);
+		snprintf(e->ids[n], sizeof(e->ids[n]), "%llu/%s", (unsigned long long)a->answers_cycle,
+			 thr ? cfg->thruster[k].name : cfg->thermal[k].name);
+		c->command_id = e->ids[n];
+		c->actuator_id = (char *)(thr ? cfg->thruster[k].name : cfg->thermal[k].name);
+		c->timestamp_ns = a->publish_ns;
+		c->value = 100.0 * (thr ? a->throttle[k] : a->heater[k]);
+		c->unit = QIKI__V1__UNIT__UNIT_PERCENT;
+		c->command_type = thr ? QIKI__V1__COMMAND_TYPE__COMMAND_TYPE_THROTTLE :
+					QIKI__V1__COMMAND_TYPE__COMMAND_TYPE_HEATER;
+		c->timeout_ms = timeout_ms;
+		c->safe = m->f.safe;
+		m->cp[n++] = c;
+	}
+	m->f.n_commands = n;
+}
+
+static void transition(const struct qk_transition *t, uint64_t index, Qiki__V1__StateTransition *m)
+{
+	qiki__v1__state_transition__init(m);
+	m->index = index;
+	m->timestamp_ns = t->time_ns;
+	m->cycle = t->cycle;
+	m->from_state = (Qiki__V1__FsmState)t->from;
+	m->to_state = (Qiki__V1__FsmState)t->to;
+	m->trigger = (Qiki__V1__Trigger)t->trigger;
+	m->requested_by_pid = t->who;
+	m->reason = (char *)qk_trigger_name(t->trigger);
+}
+
+static int snapshot(struct qk_export *e, int64_t now)
+{
+	const struct qk_agent_status *st = &e->st;
+	Qiki__V1__FsmStateSnapshot m = QIKI__V1__FSM_STATE_SNAPSHOT__INIT;
+	Qiki__V1__StateTransition tr[8], *trp[8];
+	Qiki__V1__Proposal p = QIKI__V1__PROPOSAL__INIT;
+	Qiki__V1__Vector3 sp = QIKI__V1__VECTOR3__INIT;
+	char action[64], *actions[1] = { action };
+	uint64_t n = st->n_transitions, from = n > 8 ? n - 8 : 0;
+
+	m.timestamp_ns = st->time_ns ? st->time_ns : now;
+	m.state = (Qiki__V1__FsmState)st->state;
+	m.state_since_ns = st->state_since_ns;
+	m.reason = (Qiki__V1__Trigger)st->safe_reason;
+	m.reason_text = (char *)qk_trigger_name(st->safe_reason);
+	m.transitions_total = n;
+	m.proposals_raised = st->n_proposals;
+	for (uint64_t i = from; i < n; i++) {
+		transition(&st->trans[i % QK_MAX_TRANSITIONS], i, &tr[i - from]);
+		trp[i - from] = &tr[i - from];
+	}
+	m.n_recent = (size_t)(n - from);
+	m.recent = trp;
+	sp.x = st->setpoint_m[0];
+	sp.y = st->setpoint_m[1];
+	sp.z = st->setpoint_m[2];
+	m.setpoint_m = &sp;
+	if (st->active.type <= QK_PROP_EXPLORATION) {
+		p.type = (Qiki__V1__ProposalType)st->active.type;
+		p.priority = st->active.priority;
+		p.confidence = st->active.confidence;
+		p.justification = (char *)st->active.why;
+		p.trigger = (Qiki__V1__Trigger)st->active.trigger;
+		snprintf(action, sizeof(action), "state %s", qk_fsm_state_name(st->active.target_state));
+		p.actions = actions;
+		p.n_actions = st->active.trigger != QK_TRG_NONE;
+		m.active_proposal = &p;
+	}
+	return emit(e, C_FSM, m.timestamp_ns, &m.base);
+}
+
+static int bios_report(struct qk_export *e, int64_t now)
+{
+	Qiki__V1__BiosStatusReport m = QIKI__V1__BIOS_STATUS_REPORT__INIT;
+	Qiki__V1__DeviceStatus d[QK_MAX_DEVICES], *dp[QK_MAX_DEVICES];
+	char fw[32];
+	uint32_t n = e->bios.n_devices < QK_MAX_DEVICES ? e->bios.n_devices : QK_MAX_DEVICES;
+	int64_t t = e->bios.time_ns ? e->bios.time_ns : now;
+
+	m.post_count = e->bios.post_count;
+	m.timestamp_ns = t;
+	snprintf(fw, sizeof(fw), "%u.%u.%u", e->bios.firmware_version >> 16,
+		 (e->bios.firmware_version >> 8) & 255, e->bios.firmware_version & 255);
+	m.firmware_version = fw;
+	m.all_systems_go = e->have_state && e->st.all_systems_go;
+	m.health_score = e->have_state ? e->st.health : 0;
+	m.uptime_ms = (t - e->seg.hdr->epoch_ns) / 1000000;
+	for (uint32_t i = 0; i < n; i++) {
+		qiki__v1__device_status__init(&d[i]);
+		d[i].device_id = e->bios.device[i].name;
+		d[i].device_type = (Qiki__V1__DeviceType)e->bios.device[i].type;
+		d[i].status = (Qiki__V1__DeviceHealth)e->bios.device[i].status;
+		d[i].status_code = (Qiki__V1__StatusCode)e->bios.device[i].code;
+		dp[i] = &d[i];
+	}
+	m.devices = dp;
+	m.n_devices = n;
+	return emit(e, C_BIOS, t, &m.base);
+}
+
+/* ---- one pass --------------------------------------------------------------- */
+
+static int per_cycle(struct qk_export *e)
+{
+	static struct sensor_msg sm;
+	static struct act_msg am;
+	int ret = 0;
+
+	/* sensor frames: every one, decimated for export */
+	while (qk_ring_read_next(&e->sens_rd, &e->f)) {
+		const struct qk_sensor_frame *f = &e->f;
+
+		e->s.cycles_seen++;
+		e->last_frame_ns = mono_ns();
+		e->hist[f->cycle % HIST] = *f;
+		e->have[f->cycle % HIST] = true;
+		if (f->cycle % e->decim)
+			continue;
+		e->s.exported++;
+		sensor_frame(e, f, &sm);
+		if ((ret = emit(e, C_SENSORS, f->publish_ns, &sm.f.base)))
+			return ret;
+		if (f->publish_ns - e->last_pose >= e->pose_every_ns) {
+			Foxglove__PoseInFrame p = FOXGLOVE__POSE_IN_FRAME__INIT;
+			Foxglove__Pose pose = FOXGLOVE__POSE__INIT;
+			Foxglove__Vector3 pos = FOXGLOVE__VECTOR3__INIT;
+			Foxglove__Quaternion q = FOXGLOVE__QUATERNION__INIT;
+			Google__Protobuf__Timestamp t = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+			ts_of(&t, f->publish_ns + e->wall_off);
+			pos.x = f->pos_m[0];
+			pos.y = f->pos_m[1];
+			pos.z = f->pos_m[2];
+			q.w = 1;	/* the plant has no attitude */
+			pose.position = &pos;
+			pose.orientation = &q;
+			p.timestamp = &t;
+			p.frame_id = (char *)"world";
+			p.pose = &pose;
+			if ((ret = emit(e, C_POSE, f->publish_ns, &p.base)))
+				return ret;
+			e->last_pose = f->publish_ns;
+		}
+	}
+	/* actuator frames: paired with the sensor frame they answer */
+	while (qk_ring_read_next(&e->act_rd, &e->a)) {
+		const struct qk_actuator_frame *a = &e->a;
+		const struct qk_sensor_frame *f = &e->hist[a->answers_cycle % HIST];
+		bool paired = e->have[a->answers_cycle % HIST] && f->cycle == a->answers_cycle;
+		Qiki__V1__LoopTiming t = QIKI__V1__LOOP_TIMING__INIT;
+
+		if (a->answers_cycle == QK_NO_FRAME || a->answers_cycle % e->decim)
+			continue;
+		actuator_frame(e, a, &am);
+		if ((ret = emit(e, C_ACTUATORS, a->publish_ns, &am.f.base)))
+			return ret;
+		if (!paired)
+			continue;
+		t.cycle = f->cycle;
+		t.sim_wake_latency_ns = f->wake_ns - f->sched_ns;
+		t.sim_compute_ns = f->publish_ns - f->wake_ns;
+		t.answered = true;
+		t.agent_wake_after_sensor_ns = a->wake_ns - f->publish_ns;
+		t.agent_compute_ns = a->publish_ns - a->wake_ns;
+		t.sensor_to_actuation_ns = a->publish_ns - f->publish_ns;
+		t.exporter_frames_lost = e->sens_rd.lost;
+		if ((ret = emit(e, C_TIMING, a->publish_ns, &t.base)))
+			return ret;
+		if (any_client(e)) {
+			Qiki__V1__TelemetryFrame tf = QIKI__V1__TELEMETRY_FRAME__INIT;
+			Qiki__V1__Vector3 pos = QIKI__V1__VECTOR3__INIT;
+
+			sensor_frame(e, f, &sm);
+			tf.cycle = f->cycle;
+			tf.timestamp_ns = f->publish_ns;
+			tf.timing = &t;
+			tf.sensors = &sm.f;
+			tf.actuators = &am.f;
+			tf.state = (Qiki__V1__FsmState)a->state;
+			pos.x = f->pos_m[0];
+			pos.y = f->pos_m[1];
+			pos.z = f->pos_m[2];
+			tf.position_m = &pos;
+			tf.instance = (char *)e->o.instance;
+			stream(e, &tf.base);
+		}
+	}
+	e->s.lost_sensor = e->sens_rd.lost;
+	e->s.lost_actuator = e->act_rd.lost;
+	return 0;
+}
+
+static int events(struct qk_export *e, int64_t now)
+{
+	int ret = 0;
+
+	if (qk_mbox_read(e->seg.agent_status, &e->st, &e->scratch_st) && e->st.time_ns) {
+		bool changed = !e->have_state || e->st.state != e->last_state ||
+			       e->st.n_transitions != e->trans_done;
+
+		e->have_state = true;
+		/* every transition once, the ones from before we came included
+		 * (as far back as the agent keeps them) */
+		if (e->st.n_transitions - e->trans_done > QK_MAX_TRANSITIONS)
+			e->trans_done = e->st.n_transitions - QK_MAX_TRANSITIONS;
+		for (; e->trans_done < e->st.n_transitions; e->trans_done++) {
+			const struct qk_transition *t = &e->st.trans[e->trans_done % QK_MAX_TRANSITIONS];
+			Qiki__V1__StateTransition m;
+
+			transition(t, e->trans_done, &m);
+			if ((ret = emit(e, C_TRANS, t->time_ns, &m.base)))
+				return ret;
+			ret = log_event(e, t->time_ns, t->to == QK_ST_SAFE || t->to == QK_ST_ERROR ?
+					FOXGLOVE__LOG__LEVEL__WARNING : FOXGLOVE__LOG__LEVEL__INFO,
+					"qiki-agent", "state %s -> %s (%s)", qk_fsm_state_name(t->from),
+					qk_fsm_state_name(t->to), qk_trigger_name(t->trigger));
+			if (ret)
+				return ret;
+			e->s.transitions++;
+		}
+		if (changed || now - e->last_snapshot >= SNAPSHOT_NS) {
+			e->last_state = e->st.state;
+			e->last_snapshot = now;
+			if ((ret = snapshot(e, now)))
+				return ret;
+		}
+	}
+	if (qk_mbox_writes(e->seg.bios) != e->bios_writes &&
+	    qk_mbox_read(e->seg.bios, &e->bios, &e->scratch_bios) && e->bios.post_count) {
+		e->bios_writes = qk_mbox_writes(e->seg.bios);
+		if ((ret = bios_report(e, now)))
+			return ret;
+		ret = log_event(e, e->bios.time_ns, FOXGLOVE__LOG__LEVEL__INFO, "qiki-sim",
+				"POST %llu: %u devices", (unsigned long long)e->bios.post_count,
+				e->bios.n_devices);
+		if (ret)
+			return ret;
+	}
+	if (qk_mbox_read(e->seg.sim_status, &e->sim, &e->scratch_sim) &&
+	    e->sim.watchdog_safe != e->last_watchdog) {
+		e->last_watchdog = e->sim.watchdog_safe;
+		ret = log_event(e, now, e->sim.watchdog_safe ? FOXGLOVE__LOG__LEVEL__WARNING :
+				FOXGLOVE__LOG__LEVEL__INFO, "qiki-sim", "%s", e->sim.watchdog_safe ?
+				"watchdog: no actuator frames, thrusters forced off" :
+				"watchdog: actuator frames again");
+		if (ret)
+			return ret;
+	}
+	/* every request's answer: refusals are what an operator looks for */
+	for (int k = 0; k < 2; k++) {
+		struct qk_ring_reader *rd = k ? &e->sim_rep : &e->agent_rep;
+
+		while (qk_ring_read_next(rd, &e->rep)) {
+			bool ok = e->rep.status == QK_REPLY_ACCEPTED;
+
+			ret = log_event(e, now, ok ? FOXGLOVE__LOG__LEVEL__INFO : FOXGLOVE__LOG__LEVEL__WARNING,
+					k ? "qiki-sim" : "qiki-agent", "request %llu %s%s%.*s",
+					(unsigned long long)e->rep.id, ok ? "accepted" : "refused",
+					e->rep.reason[0] ? ": " : "", QK_REASON_LEN, e->rep.reason);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int qk_export_poll(struct qk_export *e, char *err, size_t n)
+{
+	struct timespec c0, c1;
+	int64_t now = mono_ns();
+	int ret;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	if (e->lfd >= 0)
+		accept_clients(e, now);
+	ret = per_cycle(e);
+	if (!ret)
+		ret = events(e, now);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (e->cl[i].fd >= 0)
+			flush_client(e, &e->cl[i], now);
+	if (e->mcap)
+		e->s.bytes = qk_mcap_bytes(e->mcap);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	e->s.cpu_ns += (c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec);
+	if (ret) {
+		snprintf(err, n, "%s", qk_mcap_error(e->mcap));
+		return ret;
+	}
+	/* the end: the launcher's orderly stop, or nobody left running the loop */
+	if (qk_seg_state(&e->seg) == QK_SEG_SHUTTING_DOWN && now - e->last_frame_ns > 50000000)
+		return 1;
+	bool alive = qk_seg_alive(&e->seg, QK_PROC_SIM) || qk_seg_alive(&e->seg, QK_PROC_AGENT);
+
+	e->seen_loop |= alive;
+	if (alive || !e->seen_loop)
+		e->dead_since = 0;
+	else if (!e->dead_since)
+		e->dead_since = now;
+	else if (now - e->dead_since > 1000000000)
+		return 1;
+	return 0;
+}
+
+/* ---- open, close ---------------------------------------------------------- */
+
+static int listen_on(struct qk_export *e, const char *spec, char *err, size_t n)
+{
+	char host[256] = "", port[16];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE }, *ai;
+	int one = 1, ret;
+
+	if (colon) {
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+		snprintf(port, sizeof(port), "%s", colon + 1);
+	} else {
+		snprintf(port, sizeof(port), "%s", spec);
+	}
+	char *end;
+	long p = strtol(port, &end, 10);
+
+	if (!port[0] || *end || p < 0 || p > 65535) {
+		snprintf(err, n, "--listen '%s': expected [HOST:]PORT with PORT 0..65535", spec);
+		return -EINVAL;
+	}
+	ret = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints, &ai);
+	if (ret) {
+		snprintf(err, n, "--listen '%s': %s", spec, gai_strerror(ret));
+		return -EINVAL;
+	}
+	e->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	setsockopt(e->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (e->lfd < 0 || bind(e->lfd, ai->ai_addr, ai->ai_addrlen) || listen(e->lfd, 8)) {
+		ret = -errno;
+		snprintf(err, n, "--listen '%s': %s%s", spec, strerror(errno), errno == EADDRINUSE ?
+			 ": another program holds that port; choose another, or 0 for any free one" : "");
+		freeaddrinfo(ai);
+		return ret;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage sa;
+	socklen_t sl = sizeof(sa);
+
+	getsockname(e->lfd, (struct sockaddr *)&sa, &sl);
+	e->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port :
+			((struct sockaddr_in *)&sa)->sin_port);
+	return 0;
+}
+
+struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size_t n, int *code)
+{
+	struct qk_export *e = calloc(1, sizeof(*e));
+	struct timespec rt, mo;
+	int ret;
+
+	*code = 1;
+	if (!e) {
+		snprintf(err, n, "out of memory");
+		return NULL;
+	}
+	e->o = *o;
+	e->lfd = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		e->cl[i].fd = -1;
+	ret = qk_seg_attach(&e->seg, o->instance, 0);
+	if (ret) {
+		snprintf(err, n, "%s", e->seg.err);
+		*code = 2;
+		free(e);
+		return NULL;
+	}
+	e->cfg = e->seg.config;
+	uint32_t rate = e->cfg->rate_hz;
+
+	e->decim = o->rate_hz && o->rate_hz < rate ? (rate + o->rate_hz / 2) / o->rate_hz : 1;
+	e->pose_every_ns = 1000000000ll / POSE_MAX_HZ - e->seg.hdr->period_ns / 2;
+	qk_ring_reader_init(&e->sens_rd, e->seg.sensors, QK_RING_FROM_NOW);
+	qk_ring_reader_init(&e->act_rd, e->seg.actuators, QK_RING_FROM_NOW);
+	qk_ring_reader_init(&e->agent_rep, e->seg.agent_replies, QK_RING_FROM_NOW);
+	qk_ring_reader_init(&e->sim_rep, e->seg.sim_replies, QK_RING_FROM_NOW);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mo);
+	e->wall_off = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000 + (rt.tv_nsec - mo.tv_nsec);
+	e->last_frame_ns = mono_ns();
+	if (o->listen && (ret = listen_on(e, o->listen, err, n)))
+		goto fail;
+	if (o->mcap_path) {
+		struct qk_mcap_opts mo2 = { .path = o->mcap_path, .zstd = o->zstd,
+					    .chunk_bytes = o->chunk_bytes, .library = "qiki-telemetry 0.1.0" };
+		char merr[512];
+
+		e->mcap = qk_mcap_open(&mo2, merr, sizeof(merr));
+		if (!e->mcap) {
+			snprintf(err, n, "%s; pass another path (a writable directory)", merr);
+			goto fail;
+		}
+		for (int c = 0; c < C_COUNT; c++) {
+			int s = qk_mcap_schema(e->mcap, chans[c].schema, "protobuf", qk_tele_fds,
+					       (size_t)(qk_tele_fds_end - qk_tele_fds));
+
+			e->chan[c] = s < 0 ? s : qk_mcap_channel(e->mcap, s, chans[c].topic, "protobuf");
+			if (s < 0 || e->chan[c] < 0) {
+				snprintf(err, n, "%s", qk_mcap_error(e->mcap));
+				goto fail;
+			}
+		}
+	}
+	if (qk_seg_claim(&e->seg, QK_PROC_TELEMETRY) == -EBUSY) {
+		snprintf(err, n, "another qiki-telemetry (pid %d) is exporting instance '%s'",
+			 (int)qk_load_relaxed(&e->seg.stats[QK_PROC_TELEMETRY].pid), o->instance);
+		goto fail;
+	}
+	return e;
+fail:
+	if (e->mcap)
+		qk_mcap_close(e->mcap);
+	if (e->lfd >= 0)
+		close(e->lfd);
+	qk_seg_detach(&e->seg);
+	free(e);
+	return NULL;
+}
+
+int qk_export_close(struct qk_export *e, char *err, size_t n)
+{
+	int ret = 0;
+
+	if (!e)
+		return 0;
+	if (e->mcap) {
+		ret = qk_mcap_close(e->mcap);
+		if (ret)
+			snprintf(err, n, "finishing %s failed: %s", e->o.mcap_path, strerror(-ret));
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (e->cl[i].fd >= 0) {
+			close(e->cl[i].fd);
+			free(e->cl[i].buf);
+		}
+	if (e->lfd >= 0)
+		close(e->lfd);
+	qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
+	qk_seg_detach(&e->seg);
+	free(e);
+	return ret;
+}
+
+void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s)
+{
+	*s = e->s;
+	if (e->mcap)
+		s->messages = qk_mcap_messages(e->mcap, -1);
+}
+
+int qk_export_port(const struct qk_export *e)
+{
+	return e->port;
+}
