@@ -27,6 +27,8 @@ deps=(
   "valgrind:cmd:valgrind"
   "gnuplot-nox:cmd:gnuplot"
   "python3:cmd:python3"
+  "nodejs:cmd:node"
+  "npm:cmd:npm"
 )
 
 missing=()

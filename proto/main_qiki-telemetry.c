@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ static void usage(FILE *f)
 		"  -r, --rate HZ          export rate (default: every cycle)\n"
 		"      --compress KIND    zstd (default) or none\n"
 		"      --chunk-kb N       MCAP chunk size before compression (default 512)\n"
+		"      --avoid-cpu N      never run on CPU N, the loop's (default: the last CPU,\n"
+		"                         as qiki run's loop; -1: run anywhere)\n"
 		"  -q, --quiet            no summary at the end\n"
 		"  -h, --help, --version\n\n"
 		"It reads the instance's rings like any reader and never slows the loop:\n"
@@ -63,6 +66,7 @@ static int cmd_run(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' }, { "rate", required_argument, NULL, 'r' },
 		{ "compress", required_argument, NULL, 'z' }, { "chunk-kb", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' }, { "help", no_argument, NULL, 'h' },
+		{ "avoid-cpu", required_argument, NULL, 'a' },
 		{ 0 }
 	};
 	struct qk_export_opts o = { .instance = "default", .zstd = true };
@@ -70,7 +74,8 @@ static int cmd_run(int argc, char **argv)
 	struct qk_export *e;
 	char err[768];
 	bool quiet = false;
-	int c, code, ret = 0, kb = 512;
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	int c, code, ret = 0, kb = 512, avoid = ncpu - 1;
 
 	while ((c = getopt_long(argc, argv, "i:o:r:qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -100,6 +105,13 @@ static int cmd_run(int argc, char **argv)
 				return 1;
 			}
 			break;
+		case 'a':
+			if (qk_parse_int(optarg, -1, ncpu - 1, &avoid)) {
+				fprintf(stderr, PROG ": --avoid-cpu '%s': expected -1 or a CPU 0..%d\n",
+					optarg, ncpu - 1);
+				return 1;
+			}
+			break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
@@ -118,6 +130,18 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	o.chunk_bytes = (size_t)kb * 1024;
+	/* off the loop's CPU: our syscalls (file writes, sends) run stretches of
+	 * kernel code that would hold back the loop's wake-up there */
+	if (avoid >= 0 && ncpu > 1) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		for (int i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+			if (i != avoid)
+				CPU_SET(i, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			fprintf(stderr, PROG ": cannot keep off CPU %d: %s\n", avoid, strerror(errno));
+	}
 	struct sigaction sa = { .sa_handler = on_signal };
 
 	sigaction(SIGINT, &sa, NULL);

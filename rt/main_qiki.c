@@ -320,8 +320,11 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
 	}
-	if (l->quiet)
-		argv[n++] = "--quiet";
+	char cpu_s[16];
+
+	snprintf(cpu_s, sizeof(cpu_s), "%d", l->cpu);
+	argv[n++] = "--avoid-cpu";
+	argv[n++] = cpu_s;
 	argv[n] = NULL;
 	posix_spawnattr_t attr;
 
