@@ -300,11 +300,13 @@ int main(int argc, char **argv)
 	if (!no_rt) {
 		struct sched_param sp = { .sched_priority = 50 };
 
-		locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 		fifo = sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
 		if (!fifo)
 			fprintf(stderr, "log: no SCHED_FIFO (%s): figures are not real-time\n",
 				strerror(errno));
+		/* locked only with the privilege: under a small RLIMIT_MEMLOCK,
+		 * MCL_FUTURE would make the rings' maps fail later */
+		locked = fifo && mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	}
 	machine(cpu, sizeof(cpu), &preempt_rt);
 	uname(&u);

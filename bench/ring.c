@@ -1,22 +1,43 @@
 /*
- * bench/ring.c - what the ring costs, beside the machine's own floor.
+ * bench/ring.c - what the ring costs, beside the machine's floor and beside
+ * what a user would otherwise pick, all measured in the same run.
  *
- *  1. ns per publish, per read_next, per read_newest, frames/s (one thread,
- *     256-byte sensor frames).
- *  2. One-way cross-core handoff through the ring: a ping-pong over two
- *     rings between threads pinned to CPU 0 and CPU 1, half the round trip.
- *  3. The floor, in the same run: the same ping-pong over two plain cache
- *     lines.  The ratio ring/floor is what the ring adds.
- * Percentiles are of per-round-trip samples; a histogram goes to the JSON.
+ *  1. Single-thread cost: ns per publish, read_next, read_newest and frames/s
+ *     for the qiki ring; enqueue and dequeue for Concurrency Kit's ck_ring
+ *     (spsc, frames copied by value, the same 256-byte sensor frame).
+ *  2. One-way handoff of a 256-byte frame between two processes pinned to
+ *     CPU 0 and CPU 1: a ping-pong, half of each round trip is one sample.
+ *     Transports: a plain cache-line ping-pong (the floor: nothing can hand
+ *     data across faster), the qiki ring (spin, and with its own futex
+ *     wait), ck_ring (spin), a futex wake, an eventfd, a pipe, a Unix
+ *     datagram socket and a POSIX message queue.  Where the kernel object
+ *     carries no data (futex, eventfd) the frame goes through a shared slot.
+ *
+ * Spinning SCHED_FIFO threads would meet the kernel's RT throttling
+ * (sched_rt_runtime_us, 95% of each second) and show its 50 ms stall as a
+ * maximum that belongs to the benchmark, not to the transport: the measuring
+ * side rests every 300 ms and the first round after a rest is not recorded;
+ * the echo side naps while it has spun for over 5 ms without a message.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <mqueue.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <ck_ring.h>
 
 #include "rt/rt.h"
 #include "shm/hist.h"
@@ -24,220 +45,460 @@
 #include "shm/ring.h"
 
 #define CAP 1024
+#define PRIO 50
 
-static uint64_t rounds = 1000000;
-static bool fifo = true;	/* tried; the report says if it was refused */
+CK_RING_PROTOTYPE(frame, qk_sensor_frame)
 
-static int pin_self(int cpu, bool rt)
+enum xport {
+	X_FLOOR, X_QK_SPIN, X_CK_SPIN, X_QK_FUTEX, X_FUTEX, X_EVENTFD, X_PIPE,
+	X_UNIX, X_MQ, X_COUNT
+};
+
+static const char *const xname[X_COUNT] = {
+	"floor_cacheline", "qiki_ring", "ck_ring", "qiki_ring_futex", "futex",
+	"eventfd", "pipe", "unix_socket", "mqueue",
+};
+
+static const char *const xwhat[X_COUNT] = {
+	"cache-line ping-pong (floor)", "qiki ring, spin", "ck_ring spsc, spin",
+	"qiki ring, futex wait", "futex wake + slot", "eventfd + slot", "pipe",
+	"Unix datagram socket", "POSIX message queue",
+};
+
+/* Everything both processes touch, in one MAP_SHARED mapping made before
+ * fork().  ck_ring copies the frames by value (CK_RING_PROTOTYPE), as the
+ * qiki ring does, so neither holds a pointer into the other's memory. */
+struct shared {
+	_Alignas(64) _Atomic uint64_t ping;
+	_Alignas(64) _Atomic uint64_t pong;
+	_Alignas(64) _Atomic uint32_t fut_ab;
+	_Alignas(64) _Atomic uint32_t fut_ba;
+	_Alignas(64) struct qk_sensor_frame slot_ab;
+	_Alignas(64) struct qk_sensor_frame slot_ba;
+	_Alignas(64) struct ck_ring ck_ab;
+	_Alignas(64) struct ck_ring ck_ba;
+	struct qk_sensor_frame ckbuf_ab[CAP], ckbuf_ba[CAP];
+	_Alignas(64) unsigned char rings[];	/* qk_ab then qk_ba, ring_bytes each */
+};
+
+static size_t ring_bytes;
+static struct shared *sh;
+static struct qk_ring *qk_ab, *qk_ba;
+static int pipe_ab[2], pipe_ba[2], sock[2], efd_ab, efd_ba;
+static mqd_t mq_ab, mq_ba;
+static bool want_rt = true;
+
+/* Held open for the whole run, as cyclictest and the loop do: the CPUs stay
+ * out of deep C-states, so every transport meets the same wake-up cost. */
+static bool hold_dma_latency(void)
+{
+	int32_t zero = 0;
+	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+
+	return fd >= 0 && write(fd, &zero, sizeof(zero)) == sizeof(zero);
+}
+
+static int pin(int cpu)
 {
 	cpu_set_t set;
-	struct sched_param sp = { .sched_priority = 50 };
+	struct sched_param sp = { .sched_priority = PRIO };
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	return rt ? pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) : 0;
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -errno;
+	if (want_rt && sched_setscheduler(0, SCHED_FIFO, &sp))
+		return -errno;
+	return 0;
 }
 
-static struct qk_ring *ring_new(void)
+/* Shared futexes (no FUTEX_PRIVATE_FLAG): the word lives in a mapping two
+ * processes share. */
+static void futex_wait(_Atomic uint32_t *w, uint32_t v)
 {
-	struct qk_ring *r = aligned_alloc(64, qk_ring_footprint(CAP, sizeof(struct qk_sensor_frame)));
-
-	qk_ring_init(r, CAP, sizeof(struct qk_sensor_frame), 0);
-	return r;
+	syscall(SYS_futex, w, FUTEX_WAIT, v, NULL, NULL, 0);
 }
 
-/* ---- 1. single-thread costs ------------------------------------------- */
+static void futex_wake(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
 
-struct costs {
-	double publish_ns, read_next_ns, read_newest_ns, frames_per_s;
+static void full_read(int fd, void *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+
+		if (r <= 0 && errno != EINTR)
+			_exit(3);
+		if (r > 0)
+			got += (size_t)r;
+	}
+}
+
+/* Spinning wait with a nap after 5 ms of nothing: used by the echo side. */
+struct spin {
+	int64_t since;
+	unsigned n;
 };
 
-static void single(struct costs *c)
+static void spin_wait(struct spin *s)
 {
-	struct qk_ring *r = ring_new();
-	struct qk_ring_reader rd, nw;
-	struct qk_sensor_frame f = { 0 };
-	uint64_t n = rounds * 4;
-	int64_t t0, t1;
+	if ((++s->n & 1023) == 0) {
+		int64_t now = qk_now_ns();
 
-	qk_ring_reader_init(&rd, r, QK_RING_FROM_NOW);
-	qk_ring_reader_init(&nw, r, QK_RING_FROM_NOW);
-	t0 = qk_now_ns();
-	for (uint64_t i = 0; i < n; i++) {
-		f.cycle = i;
-		qk_ring_publish(r, &f);
+		if (!s->since)
+			s->since = now;
+		else if (now - s->since > 5000000)
+			usleep(200);
 	}
-	t1 = qk_now_ns();
-	c->publish_ns = (double)(t1 - t0) / (double)n;
-	c->frames_per_s = 1e9 / c->publish_ns;
-	/* read_next: publish one, read one (the reader keeps up) */
-	t0 = qk_now_ns();
-	for (uint64_t i = 0; i < n; i++) {
-		qk_ring_publish(r, &f);
-		qk_ring_read_next(&rd, &f);
-	}
-	t1 = qk_now_ns();
-	c->read_next_ns = (double)(t1 - t0) / (double)n - c->publish_ns;
-	t0 = qk_now_ns();
-	for (uint64_t i = 0; i < n; i++) {
-		qk_ring_publish(r, &f);
-		qk_ring_read_newest(&nw, &f);
-	}
-	t1 = qk_now_ns();
-	c->read_newest_ns = (double)(t1 - t0) / (double)n - c->publish_ns;
-	free(r);
+	qk_cpu_relax();
 }
 
-/* ---- 2 and 3. ping-pong ------------------------------------------------- */
-
-struct pp {
-	struct qk_ring *ab, *ba;		/* ring mode */
-	_Alignas(64) _Atomic uint64_t ping;	/* line mode */
-	_Alignas(64) _Atomic uint64_t pong;
-	bool ring;
-	int rt_err;
-	_Atomic int ready;
-};
-
-static void *echo(void *p)
+/* One message from a to b (dir 0) or from b to a (dir 1). */
+static void send_msg(enum xport x, int dir, struct qk_sensor_frame *f, uint64_t i)
 {
-	struct pp *x = p;
-	struct qk_sensor_frame f;
-	struct qk_ring_reader rd;
+	f->cycle = i;
+	switch (x) {
+	case X_FLOOR:
+		qk_store_release(dir ? &sh->pong : &sh->ping, i);	/* pairs with recv's acquire */
+		break;
+	case X_QK_SPIN:
+		qk_ring_publish(dir ? qk_ba : qk_ab, f);
+		break;
+	case X_QK_FUTEX:
+		qk_ring_publish(dir ? qk_ba : qk_ab, f);
+		qk_ring_wake(dir ? qk_ba : qk_ab);
+		break;
+	case X_CK_SPIN:
+		while (!ck_ring_enqueue_spsc_frame(dir ? &sh->ck_ba : &sh->ck_ab,
+						   dir ? sh->ckbuf_ba : sh->ckbuf_ab, f))
+			qk_cpu_relax();
+		break;
+	case X_FUTEX: {
+		_Atomic uint32_t *w = dir ? &sh->fut_ba : &sh->fut_ab;
 
-	x->rt_err = pin_self(1, fifo);
-	atomic_store(&x->ready, 1);
-	if (x->ring) {
-		qk_ring_reader_init(&rd, x->ab, QK_RING_FROM_OLDEST);
-		for (uint64_t i = 0; i < rounds; i++) {
-			while (!qk_ring_read_next(&rd, &f))
-				qk_cpu_relax();
-			qk_ring_publish(x->ba, &f);
-		}
-	} else {
-		for (uint64_t i = 1; i <= rounds; i++) {
-			while (qk_load_acquire(&x->ping) != i)
-				qk_cpu_relax();
-			qk_store_release(&x->pong, i);
-		}
+		memcpy(dir ? &sh->slot_ba : &sh->slot_ab, f, sizeof(*f));
+		qk_store_release(w, (uint32_t)i);	/* pairs with recv: slot before word */
+		futex_wake(w);
+		break;
 	}
-	return NULL;
+	case X_EVENTFD: {
+		uint64_t one = 1;
+
+		memcpy(dir ? &sh->slot_ba : &sh->slot_ab, f, sizeof(*f));
+		if (write(dir ? efd_ba : efd_ab, &one, 8) != 8)	/* the syscall orders the slot */
+			_exit(3);
+		break;
+	}
+	case X_PIPE:
+		if (write(dir ? pipe_ba[1] : pipe_ab[1], f, sizeof(*f)) != sizeof(*f))
+			_exit(3);
+		break;
+	case X_UNIX:
+		if (send(sock[dir ? 1 : 0], f, sizeof(*f), 0) != sizeof(*f))
+			_exit(3);
+		break;
+	case X_MQ:
+		if (mq_send(dir ? mq_ba : mq_ab, (const char *)f, sizeof(*f), 0))
+			_exit(3);
+		break;
+	case X_COUNT:
+		break;
+	}
 }
 
-/* Fills h with one-way latencies (round trip / 2). */
-static int pingpong(bool ring, struct qk_hist *h)
+/* Waits for message i; rd reads the ring it arrives on. */
+static void recv_msg(enum xport x, int dir, struct qk_ring_reader *rd, struct qk_sensor_frame *f,
+		     uint64_t i)
 {
-	static struct pp x;
-	struct qk_sensor_frame f = { 0 };
-	struct qk_ring_reader rd;
-	pthread_t t;
+	struct spin s = { 0, 0 };
 
-	memset(&x, 0, sizeof(x));
-	x.ring = ring;
-	if (ring) {
-		x.ab = ring_new();
-		x.ba = ring_new();
-		qk_ring_reader_init(&rd, x.ba, QK_RING_FROM_OLDEST);
+	switch (x) {
+	case X_FLOOR:
+		while (qk_load_acquire(dir ? &sh->pong : &sh->ping) != i)	/* pairs with send */
+			spin_wait(&s);
+		break;
+	case X_QK_SPIN:
+		while (!qk_ring_read_next(rd, f))
+			spin_wait(&s);
+		break;
+	case X_QK_FUTEX:
+		for (;;) {
+			struct qk_ring *r = (struct qk_ring *)rd->ring;
+			/* head before the read: a publish in between makes the wait
+			 * return at once (pairs with qk_ring_publish's release) */
+			uint64_t seen = qk_load_acquire(&r->head);
+
+			if (qk_ring_read_next(rd, f))
+				break;
+			qk_ring_wait(r, seen, QK_NSEC);
+		}
+		break;
+	case X_CK_SPIN:
+		while (!ck_ring_dequeue_spsc_frame(dir ? &sh->ck_ba : &sh->ck_ab,
+						   dir ? sh->ckbuf_ba : sh->ckbuf_ab, f))
+			spin_wait(&s);
+		break;
+	case X_FUTEX: {
+		_Atomic uint32_t *w = dir ? &sh->fut_ba : &sh->fut_ab;
+		uint32_t v;
+
+		while ((v = qk_load_acquire(w)) != (uint32_t)i)	/* pairs with send's release */
+			futex_wait(w, v);
+		memcpy(f, dir ? &sh->slot_ba : &sh->slot_ab, sizeof(*f));
+		break;
 	}
+	case X_EVENTFD: {
+		uint64_t n;
+
+		full_read(dir ? efd_ba : efd_ab, &n, 8);
+		memcpy(f, dir ? &sh->slot_ba : &sh->slot_ab, sizeof(*f));
+		break;
+	}
+	case X_PIPE:
+		full_read(dir ? pipe_ba[0] : pipe_ab[0], f, sizeof(*f));
+		break;
+	case X_UNIX:
+		if (recv(sock[dir ? 0 : 1], f, sizeof(*f), 0) != sizeof(*f))
+			_exit(3);
+		break;
+	case X_MQ:
+		if (mq_receive(dir ? mq_ba : mq_ab, (char *)f, sizeof(*f), NULL) != sizeof(*f))
+			_exit(3);
+		break;
+	case X_COUNT:
+		break;
+	}
+}
+
+static bool spins(enum xport x)
+{
+	return x == X_FLOOR || x == X_QK_SPIN || x == X_CK_SPIN;
+}
+
+/* The echo process on CPU 1: answers `rounds` messages then exits. */
+static void echo(enum xport x, uint64_t rounds)
+{
+	struct qk_ring_reader rd;
+	struct qk_sensor_frame f = { 0 };
+
+	if (pin(1))
+		_exit(2);
+	qk_ring_reader_init(&rd, qk_ab, QK_RING_FROM_OLDEST);
+	for (uint64_t i = 1; i <= rounds; i++) {
+		recv_msg(x, 0, &rd, &f, i);
+		send_msg(x, 1, &f, i);
+	}
+	_exit(0);
+}
+
+static void reset_objects(void)
+{
+	memset(sh, 0, sizeof(*sh));
+	qk_ab = (struct qk_ring *)sh->rings;
+	qk_ba = (struct qk_ring *)(sh->rings + ring_bytes);
+	qk_ring_init(qk_ab, CAP, sizeof(struct qk_sensor_frame), 0);
+	qk_ring_init(qk_ba, CAP, sizeof(struct qk_sensor_frame), 0);
+	ck_ring_init(&sh->ck_ab, CAP);
+	ck_ring_init(&sh->ck_ba, CAP);
+}
+
+/* Fills h with one-way latencies; returns 0, or -1 when the echo failed. */
+static int handoff(enum xport x, uint64_t rounds, struct qk_hist *h)
+{
+	struct qk_ring_reader rd;
+	struct qk_sensor_frame f = { 0 };
+	int64_t rest = qk_now_ns() + 300000000;
+	bool skip = true;	/* the first round warms the path up */
+	int st;
+
+	reset_objects();
 	qk_hist_reset(h);
-	/* the echo thread moves to CPU 1 before we spin on CPU 0: at equal
-	 * SCHED_FIFO priority it could never run here to move itself */
-	pthread_create(&t, NULL, echo, &x);
-	while (!atomic_load(&x.ready))
-		sched_yield();
-	int err = pin_self(0, fifo);
+	qk_ring_reader_init(&rd, qk_ba, QK_RING_FROM_OLDEST);
+	pid_t pid = fork();
 
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		echo(x, rounds);
+	pin(0);
 	for (uint64_t i = 1; i <= rounds; i++) {
 		int64_t t0 = qk_now_ns();
 
-		if (ring) {
-			f.cycle = i;
-			qk_ring_publish(x.ab, &f);
-			while (!qk_ring_read_next(&rd, &f))
-				qk_cpu_relax();
-		} else {
-			qk_store_release(&x.ping, i);
-			while (qk_load_acquire(&x.pong) != i)
-				qk_cpu_relax();
+		send_msg(x, 0, &f, i);
+		recv_msg(x, 1, &rd, &f, i);
+		int64_t t1 = qk_now_ns();
+
+		if (!skip)
+			qk_hist_record(h, (t1 - t0) / 2);
+		skip = false;
+		if (spins(x) && t1 > rest) {
+			usleep(50000);
+			rest = qk_now_ns() + 300000000;
+			skip = true;
 		}
-		qk_hist_record(h, (qk_now_ns() - t0) / 2);
 	}
-	pthread_join(t, NULL);
-	pin_self(0, false);
-	if (ring) {
-		free(x.ab);
-		free(x.ba);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* ---- single-thread costs ------------------------------------------------- */
+
+struct costs {
+	double publish_ns, read_next_ns, read_newest_ns, frames_per_s;
+	double ck_enqueue_ns, ck_dequeue_ns;
+};
+
+static double per(int64_t t0, uint64_t n)
+{
+	return (double)(qk_now_ns() - t0) / (double)n;
+}
+
+static void single(struct costs *c, uint64_t n)
+{
+	struct qk_ring_reader rd, nw;
+	struct qk_sensor_frame f = { 0 };
+	int64_t t0;
+
+	reset_objects();
+	qk_ring_reader_init(&rd, qk_ab, QK_RING_FROM_NOW);
+	qk_ring_reader_init(&nw, qk_ab, QK_RING_FROM_NOW);
+	t0 = qk_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		f.cycle = i;
+		qk_ring_publish(qk_ab, &f);
 	}
-	return err ? err : x.rt_err;
+	c->publish_ns = per(t0, n);
+	c->frames_per_s = 1e9 / c->publish_ns;
+	/* reads are timed with a publish each (the reader keeps up); the
+	 * publish cost is taken off */
+	t0 = qk_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		qk_ring_publish(qk_ab, &f);
+		qk_ring_read_next(&rd, &f);
+	}
+	c->read_next_ns = per(t0, n) - c->publish_ns;
+	t0 = qk_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		qk_ring_publish(qk_ab, &f);
+		qk_ring_read_newest(&nw, &f);
+	}
+	c->read_newest_ns = per(t0, n) - c->publish_ns;
+	/* ck_ring: fill half, then enqueue one / dequeue one */
+	for (int i = 0; i < CAP / 2; i++)
+		ck_ring_enqueue_spsc_frame(&sh->ck_ab, sh->ckbuf_ab, &f);
+	t0 = qk_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		f.cycle = i;
+		ck_ring_enqueue_spsc_frame(&sh->ck_ab, sh->ckbuf_ab, &f);
+		ck_ring_dequeue_spsc_frame(&sh->ck_ab, sh->ckbuf_ab, &f);
+	}
+	double pair = per(t0, n);
+
+	/* split the pair as the qiki figures are split: enqueue timed alone */
+	reset_objects();
+	t0 = qk_now_ns();
+	for (uint64_t i = 0; i < n; i++) {
+		if ((i & (CAP - 1)) == CAP - 1)
+			ck_ring_init(&sh->ck_ab, CAP);	/* never full: cheap reset */
+		ck_ring_enqueue_spsc_frame(&sh->ck_ab, sh->ckbuf_ab, &f);
+	}
+	c->ck_enqueue_ns = per(t0, n);
+	c->ck_dequeue_ns = pair - c->ck_enqueue_ns;
+}
+
+/* ---- output ---------------------------------------------------------------- */
+
+/* The kernel, whether it is PREEMPT_RT and the CPU, so that this JSON alone
+ * can be compared with another run's (report.py records more). */
+static void json_machine(FILE *f)
+{
+	struct utsname u;
+	char l[256], cpu[128] = "unknown";
+	FILE *c = fopen("/proc/cpuinfo", "r");
+
+	while (c && fgets(l, sizeof(l), c))
+		if (!strncmp(l, "model name", 10) && strchr(l, ':')) {
+			snprintf(cpu, sizeof(cpu), "%.100s", strchr(l, ':') + 2);
+			cpu[strcspn(cpu, "\n\"\\")] = 0;
+			break;
+		}
+	if (c)
+		fclose(c);
+	uname(&u);
+	fprintf(f, "\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu_model\":\"%s\",\"ncpu\":%ld,", u.release,
+		strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0 ? "true" : "false",
+		cpu, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static void line(const char *what, const struct qk_hist *h)
 {
-	printf("  %-22s min %6lld  p50 %6lld  p99 %6lld  p99.9 %7lld  max %8lld ns\n", what,
-	       (long long)qk_hist_min(h),
-	       (long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
-	       (long long)qk_hist_quantile(h, 0.999),
-	       (long long)qk_hist_max(h));
+	printf("  %-30s min %7.2f  p50 %7.2f  p99 %7.2f  p99.9 %8.2f  max %9.1f us\n", what,
+	       qk_hist_min(h) / 1e3, qk_hist_quantile(h, 0.5) / 1e3,
+	       qk_hist_quantile(h, 0.99) / 1e3, qk_hist_quantile(h, 0.999) / 1e3,
+	       qk_hist_max(h) / 1e3);
 }
 
 static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
 {
-	fprintf(f, "\"%s\":{\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,\"p999_ns\":%lld,"
-		"\"max_ns\":%lld,\"histogram\":[", name,
-		(long long)qk_hist_min(h),
+	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
+		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
+		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
 		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
-		(long long)qk_hist_quantile(h, 0.999),
-		(long long)qk_hist_max(h));
-	bool first = true;
+		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
+	const char *sep = "";
 
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
+		uint64_t b = qk_load_relaxed(&h->bucket[i]);
 
 		if (b) {
-			fprintf(f, "%s[%lld,%llu]", first ? "" : ",", (long long)qk_hist_lower(i),
-				(unsigned long long)b);
-			first = false;
+			fprintf(f, "%s[%lld,%llu]", sep, (long long)qk_hist_lower(i), (unsigned long long)b);
+			sep = ",";
 		}
 	}
 	fprintf(f, "]}");
 }
 
-static void cpu_model(char *b, size_t n)
+static int open_objects(void)
 {
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char l[256];
+	struct mq_attr a = { .mq_maxmsg = 4, .mq_msgsize = sizeof(struct qk_sensor_frame) };
+	char n1[64], n2[64];
 
-	snprintf(b, n, "unknown");
-	while (f && fgets(l, sizeof(l), f)) {
-		if (!strncmp(l, "model name", 10)) {
-			char *p = strchr(l, ':');
-
-			snprintf(b, n, "%.100s", p ? p + 2 : l);
-			b[strcspn(b, "\n")] = 0;
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
+	if (pipe(pipe_ab) || pipe(pipe_ba) || socketpair(AF_UNIX, SOCK_DGRAM, 0, sock))
+		return -errno;
+	efd_ab = eventfd(0, 0);
+	efd_ba = eventfd(0, 0);
+	if (efd_ab < 0 || efd_ba < 0)
+		return -errno;
+	snprintf(n1, sizeof(n1), "/qiki-bench-%d-ab", (int)getpid());
+	snprintf(n2, sizeof(n2), "/qiki-bench-%d-ba", (int)getpid());
+	mq_ab = mq_open(n1, O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+	mq_ba = mq_open(n2, O_RDWR | O_CREAT | O_EXCL, 0600, &a);
+	/* unlinked at once: the descriptors survive fork, nothing is left behind */
+	mq_unlink(n1);
+	mq_unlink(n2);
+	return mq_ab == (mqd_t)-1 || mq_ba == (mqd_t)-1 ? -errno : 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *json = NULL;
-	static struct qk_hist ring_h, floor_h;
+	uint64_t spin_rounds = 1000000, sys_rounds = 200000, cost_n = 4000000;
+	static struct qk_hist h[X_COUNT];
+	int ok[X_COUNT];
 	struct costs c;
-	struct utsname u;
-	char cpu[128];
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--quick"))
-			rounds = 200000;
-		else if (!strcmp(argv[i], "--json") && i + 1 < argc)
+		if (!strcmp(argv[i], "--quick")) {
+			spin_rounds = 200000;
+			sys_rounds = 20000;
+			cost_n = 1000000;
+		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
 			json = argv[++i];
-		else if (!strcmp(argv[i], "--no-rt"))
-			fifo = false;
-		else {
+		} else if (!strcmp(argv[i], "--no-rt")) {
+			want_rt = false;
+		} else {
 			fprintf(stderr, "usage: ring [--quick] [--no-rt] [--json FILE]\n");
 			return 1;
 		}
@@ -246,46 +507,73 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ring: needs two CPUs for the cross-core figures\n");
 		return 1;
 	}
-	uname(&u);
-	cpu_model(cpu, sizeof(cpu));
-	bool preempt_rt = strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0;
-
-	single(&c);
-	int e1 = pingpong(false, &floor_h);
-	int e2 = pingpong(true, &ring_h);
-	bool rt = fifo && !e1 && !e2;
-	double ratio = (double)qk_hist_quantile(&ring_h, 0.5) / (double)qk_hist_quantile(&floor_h, 0.5);
-	double ratio99 = (double)qk_hist_quantile(&ring_h, 0.99) / (double)qk_hist_quantile(&floor_h, 0.99);
-
-	printf("ring bench: %s, kernel %s%s, %ld CPUs, %llu round trips, %s\n", cpu, u.release,
-	       preempt_rt ? " (PREEMPT_RT)" : "", sysconf(_SC_NPROCESSORS_ONLN),
-	       (unsigned long long)rounds, rt ? "SCHED_FIFO 50" : fifo ? "SCHED_FIFO refused: SCHED_OTHER" : "SCHED_OTHER");
-	printf("  publish %.1f ns, read_next %.1f ns, read_newest %.1f ns, %.1f M frames/s (%zu-byte frames)\n",
-	       c.publish_ns, c.read_next_ns, c.read_newest_ns, c.frames_per_s / 1e6,
-	       sizeof(struct qk_sensor_frame));
-	printf("  one-way handoff, CPU 0 -> CPU 1:\n");
-	line("cache-line ping-pong", &floor_h);
-	line("qiki ring", &ring_h);
-	printf("  ring / floor: p50 %.2fx, p99 %.2fx\n", ratio, ratio99);
-	if (json) {
-		FILE *f = fopen(json, "w");
-
-		if (!f) {
-			perror(json);
-			return 1;
-		}
-		fprintf(f, "{\"bench\":\"ring\",\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu\":\"%s\","
-			"\"ncpu\":%ld,\"sched_fifo\":%s,\"rounds\":%llu,\"frame_bytes\":%zu,"
-			"\"publish_ns\":%.2f,\"read_next_ns\":%.2f,\"read_newest_ns\":%.2f,"
-			"\"frames_per_s\":%.0f,\"ratio_p50\":%.3f,\"ratio_p99\":%.3f,",
-			u.release, preempt_rt ? "true" : "false", cpu, sysconf(_SC_NPROCESSORS_ONLN),
-			rt ? "true" : "false", (unsigned long long)rounds, sizeof(struct qk_sensor_frame),
-			c.publish_ns, c.read_next_ns, c.read_newest_ns, c.frames_per_s, ratio, ratio99);
-		json_hist(f, "floor_pingpong", &floor_h);
-		fputc(',', f);
-		json_hist(f, "ring_handoff", &ring_h);
-		fprintf(f, "}\n");
-		fclose(f);
+	ring_bytes = qk_ring_footprint(CAP, sizeof(struct qk_sensor_frame));
+	sh = mmap(NULL, sizeof(*sh) + 2 * ring_bytes, PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED || open_objects()) {
+		perror("ring: set-up");
+		return 1;
 	}
+	bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
+	bool dma = hold_dma_latency();
+	int rt_err = want_rt ? pin(0) : 0;
+
+	if (rt_err) {
+		fprintf(stderr, "ring: SCHED_FIFO refused (%s): figures are NOT real-time\n",
+			strerror(-rt_err));
+		want_rt = false;
+	}
+	single(&c, cost_n);
+	for (int x = 0; x < X_COUNT; x++)
+		ok[x] = handoff(x, spins(x) ? spin_rounds : sys_rounds, &h[x]) == 0;
+
+	printf("ring bench: %s, %s, %s, %zu-byte frames\n",
+	       want_rt ? "SCHED_FIFO 50" : "SCHED_OTHER (NOT real-time)",
+	       locked ? "mlockall" : "no mlockall",
+	       dma ? "cpu_dma_latency 0" : "cpu_dma_latency not held", sizeof(struct qk_sensor_frame));
+	printf("  qiki ring: publish %.1f ns, read_next %.1f ns, read_newest %.1f ns, %.1f M frames/s\n",
+	       c.publish_ns, c.read_next_ns, c.read_newest_ns, c.frames_per_s / 1e6);
+	printf("  ck_ring:   enqueue %.1f ns, dequeue %.1f ns\n", c.ck_enqueue_ns, c.ck_dequeue_ns);
+	printf("  one-way handoff between two processes, CPU 0 <-> CPU 1:\n");
+	for (int x = 0; x < X_COUNT; x++) {
+		if (ok[x])
+			line(xwhat[x], &h[x]);
+		else
+			printf("  %-30s FAILED\n", xwhat[x]);
+	}
+	if (!json)
+		return 0;
+	FILE *f = fopen(json, "w");
+
+	if (!f) {
+		perror(json);
+		return 1;
+	}
+	fprintf(f, "{\"bench\":\"ring\",");
+	json_machine(f);
+	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"cpu_dma_latency_0\":%s,"
+		"\"priority\":%d,\"cpus\":[0,1],\"frame_bytes\":%zu,\"spin_rounds\":%llu,\"syscall_rounds\":%llu,"
+		"\"cost\":{\"qiki_publish_ns\":%.2f,\"qiki_read_next_ns\":%.2f,"
+		"\"qiki_read_newest_ns\":%.2f,\"qiki_frames_per_s\":%.0f,"
+		"\"ck_enqueue_ns\":%.2f,\"ck_dequeue_ns\":%.2f},\"handoff\":{",
+		want_rt ? "true" : "false", locked ? "true" : "false", dma ? "true" : "false",
+		want_rt ? PRIO : 0,
+		sizeof(struct qk_sensor_frame), (unsigned long long)spin_rounds,
+		(unsigned long long)sys_rounds, c.publish_ns, c.read_next_ns, c.read_newest_ns,
+		c.frames_per_s, c.ck_enqueue_ns, c.ck_dequeue_ns);
+	const char *sep = "";
+
+	for (int x = 0; x < X_COUNT; x++) {
+		if (!ok[x])
+			continue;
+		fputs(sep, f);
+		json_hist(f, xname[x], &h[x]);
+		sep = ",";
+	}
+	fprintf(f, "},\"handoff_label\":{");
+	for (int x = 0; x < X_COUNT; x++)
+		fprintf(f, "%s\"%s\":\"%s\"", x ? "," : "", xname[x], xwhat[x]);
+	fprintf(f, "}}\n");
+	fclose(f);
 	return 0;
 }

@@ -1,0 +1,321 @@
+/*
+ * bench/tick.c - what one agent tick and one sim step cost, in time and in
+ * instructions.
+ *
+ * The plant and the agent run in lockstep in this one process (the same
+ * calls qiki-sim and qiki-agent make each cycle, without the rings): the
+ * agent boots on the plant's POST report, is sent ACTIVE with a setpoint
+ * 10 m away, and then drives the plant there and holds it.
+ *
+ *  - Time: each call timed with CLOCK_MONOTONIC, pinned to the last CPU,
+ *    SCHED_FIFO when allowed; min, p50, p99, p99.9, max and a histogram.
+ *  - Instructions: the program runs itself under `valgrind --tool=callgrind`
+ *    twice, collecting only inside bench_agent_tick() or bench_sim_step(),
+ *    and divides the total by the number of calls (10000 in either mode:
+ *    the mix of approach and hold ticks, and so the mean, depends on it).
+ *    An instruction count does not move with the machine's load, so it is
+ *    the figure to compare between runs and commits; time is what it costs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rt/agent.h"
+#include "rt/config.h"
+#include "rt/plant.h"
+#include "rt/rt.h"
+#include "shm/hist.h"
+
+extern char **environ;
+
+struct lockstep {
+	struct qk_config cfg;
+	struct qk_plant plant;
+	struct qk_agent agent;
+	struct qk_bios_report bios;
+	struct qk_sensor_frame frame;
+	struct qk_actuator_frame act;
+	double dt;
+	int64_t period_ns, now_ns;
+	uint64_t cycle;
+};
+
+/* The two units measured; noinline so callgrind can toggle on them. */
+__attribute__((noinline)) void bench_sim_step(struct lockstep *l);
+__attribute__((noinline)) void bench_agent_tick(struct lockstep *l);
+
+void bench_sim_step(struct lockstep *l)
+{
+	qk_plant_step(&l->plant, &l->act, l->dt);
+	qk_plant_sense(&l->plant, &l->frame);
+	l->frame.cycle = l->cycle;
+	l->frame.sched_ns = l->frame.wake_ns = l->frame.publish_ns = l->now_ns;
+}
+
+void bench_agent_tick(struct lockstep *l)
+{
+	qk_agent_tick(&l->agent, &l->frame, &l->bios, l->now_ns, &l->act);
+}
+
+static int setup(struct lockstep *l)
+{
+	char why[256];
+	struct qk_cmd c = { .id = 1, .type = QK_CMD_STATE, .u = { QK_ST_ACTIVE } };
+	struct qk_reply r;
+
+	memset(l, 0, sizeof(*l));
+	if (qk_config_profile(&l->cfg, "bot", why, sizeof(why)) ||
+	    qk_plant_init(&l->plant, &l->cfg, 1, why, sizeof(why))) {
+		fprintf(stderr, "tick: %s\n", why);
+		return -1;
+	}
+	l->period_ns = QK_NSEC / (l->cfg.rate_hz ? l->cfg.rate_hz : 1000);
+	l->dt = (double)l->period_ns / 1e9;
+	l->now_ns = QK_NSEC;
+	qk_plant_post(&l->plant, &l->bios);
+	qk_agent_init(&l->agent, &l->cfg, l->now_ns);
+	qk_plant_sense(&l->plant, &l->frame);
+	/* BOOTING -> IDLE on the POST report, then the operator's ACTIVE */
+	bench_agent_tick(l);
+	qk_agent_command(&l->agent, &c, l->now_ns, &r);
+	c = (struct qk_cmd){ .id = 2, .type = QK_CMD_SETPOINT, .arg = { 10, 0, 0 } };
+	qk_agent_command(&l->agent, &c, l->now_ns, &r);
+	return 0;
+}
+
+static void advance(struct lockstep *l)
+{
+	l->cycle++;
+	l->now_ns += l->period_ns;
+}
+
+/* Under callgrind: n lockstep cycles, nothing else. */
+static int inner(uint64_t n)
+{
+	static struct lockstep l;
+
+	if (setup(&l))
+		return 1;
+	for (uint64_t i = 0; i < n; i++) {
+		bench_sim_step(&l);
+		bench_agent_tick(&l);
+		advance(&l);
+	}
+	printf("final state %u, x %.3f m\n", l.agent.fsm.state, l.frame.pos_m[0]);
+	return 0;
+}
+
+/* Instructions inside fn per call, or -1 with why. */
+static double callgrind(const char *self, const char *fn, uint64_t n, const char *dir,
+			char *why, size_t wn)
+{
+	char out[PATH_MAX], log[PATH_MAX], tog[128], a_out[PATH_MAX + 32], a_n[32];
+	char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no", tog, a_out,
+			 (char *)self, "--inner", a_n, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+
+	snprintf(out, sizeof(out), "%s/callgrind.%s.out", dir, fn);
+	snprintf(log, sizeof(log), "%s/callgrind.%s.log", dir, fn);
+	snprintf(tog, sizeof(tog), "--toggle-collect=%s", fn);
+	snprintf(a_out, sizeof(a_out), "--callgrind-out-file=%s", out);
+	snprintf(a_n, sizeof(a_n), "%llu", (unsigned long long)n);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	int e = posix_spawnp(&pid, "valgrind", &fa, NULL, argv, environ);
+
+	posix_spawn_file_actions_destroy(&fa);
+	if (e) {
+		snprintf(why, wn, "valgrind not found (%s): apt-get install valgrind", strerror(e));
+		return -1;
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		snprintf(why, wn, "valgrind failed, see callgrind.%s.log", fn);
+		return -1;
+	}
+	FILE *f = fopen(out, "r");
+	char l[512];
+	unsigned long long total = 0;
+	bool found = false;
+
+	while (f && fgets(l, sizeof(l), f))
+		if (sscanf(l, "totals: %llu", &total) == 1 || sscanf(l, "summary: %llu", &total) == 1)
+			found = true;
+	if (f)
+		fclose(f);
+	if (!found) {
+		snprintf(why, wn, "no totals in callgrind.%s.out", fn);
+		return -1;
+	}
+	unlink(log);
+	return (double)total / (double)n;
+}
+
+static bool go_rt(void)
+{
+	cpu_set_t set;
+	struct sched_param sp = { .sched_priority = 80 };
+
+	CPU_ZERO(&set);
+	CPU_SET((int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	return sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
+}
+
+/* The kernel, whether it is PREEMPT_RT and the CPU, so that this JSON alone
+ * can be compared with another run's (report.py records more). */
+static void json_machine(FILE *f)
+{
+	struct utsname u;
+	char l[256], cpu[128] = "unknown";
+	FILE *c = fopen("/proc/cpuinfo", "r");
+
+	while (c && fgets(l, sizeof(l), c))
+		if (!strncmp(l, "model name", 10) && strchr(l, ':')) {
+			snprintf(cpu, sizeof(cpu), "%.100s", strchr(l, ':') + 2);
+			cpu[strcspn(cpu, "\n\"\\")] = 0;
+			break;
+		}
+	if (c)
+		fclose(c);
+	uname(&u);
+	fprintf(f, "\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu_model\":\"%s\",\"ncpu\":%ld,", u.release,
+		strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0 ? "true" : "false",
+		cpu, sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
+{
+	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
+		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
+		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
+		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
+		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
+	const char *sep = "";
+
+	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
+		uint64_t b = qk_load_relaxed(&h->bucket[i]);
+
+		if (b) {
+			fprintf(f, "%s[%lld,%llu]", sep, (long long)qk_hist_lower(i), (unsigned long long)b);
+			sep = ",";
+		}
+	}
+	fprintf(f, "]}");
+}
+
+int main(int argc, char **argv)
+{
+	static struct lockstep l;
+	static struct qk_hist h_sim, h_agent;
+	const char *json = NULL;
+	uint64_t n = 100000, n_cg = 10000;
+	bool want_rt = true;
+	char self[PATH_MAX], dir[PATH_MAX], why_a[160] = "", why_s[160] = "";
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--inner") && i + 1 < argc)
+			return inner(strtoull(argv[i + 1], NULL, 10));
+		if (!strcmp(argv[i], "--quick")) {
+			n = 30000;	/* callgrind's count stays: comparable across modes */
+		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
+			json = argv[++i];
+		} else if (!strcmp(argv[i], "--no-rt")) {
+			want_rt = false;
+		} else {
+			fprintf(stderr, "usage: tick [--quick] [--no-rt] [--json FILE]\n");
+			return 1;
+		}
+	}
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	self[sl > 0 ? sl : 0] = 0;
+	/* callgrind's files go beside the JSON; without one, to /tmp */
+	snprintf(dir, sizeof(dir), "%s", json ? json : "/tmp/x");
+	char *slash = strrchr(dir, '/');
+
+	if (slash)
+		*slash = 0;
+	if (!slash || !dir[0])
+		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+
+	/* instructions first: valgrind runs while this process is still ordinary */
+	double ins_agent = callgrind(self, "bench_agent_tick", n_cg, dir, why_a, sizeof(why_a));
+	double ins_sim = callgrind(self, "bench_sim_step", n_cg, dir, why_s, sizeof(why_s));
+
+	bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
+	bool rt = want_rt && go_rt();
+
+	if (setup(&l))
+		return 1;
+	qk_hist_reset(&h_sim);
+	qk_hist_reset(&h_agent);
+	for (uint64_t i = 0; i < n; i++) {
+		int64_t t0 = qk_now_ns();
+
+		bench_sim_step(&l);
+		int64_t t1 = qk_now_ns();
+
+		bench_agent_tick(&l);
+		int64_t t2 = qk_now_ns();
+
+		qk_hist_record(&h_sim, t1 - t0);
+		qk_hist_record(&h_agent, t2 - t1);
+		advance(&l);
+		if ((i & 16383) == 16383)
+			usleep(1000);	/* stay far from RT throttling */
+	}
+	printf("tick bench: %llu lockstep cycles, %s, %s; agent ends %s at x = %.2f m\n",
+	       (unsigned long long)n, rt ? "SCHED_FIFO 80" : "SCHED_OTHER (NOT real-time)",
+	       locked ? "mlockall" : "no mlockall", qk_fsm_state_name(l.agent.fsm.state),
+	       l.frame.pos_m[0]);
+	printf("  %-16s p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %7.1f us   ", "agent tick",
+	       qk_hist_quantile(&h_agent, 0.5) / 1e3, qk_hist_quantile(&h_agent, 0.99) / 1e3,
+	       qk_hist_quantile(&h_agent, 0.999) / 1e3, qk_hist_max(&h_agent) / 1e3);
+	if (ins_agent >= 0)
+		printf("%.0f instructions/call (callgrind)\n", ins_agent);
+	else
+		printf("instructions: %s\n", why_a);
+	printf("  %-16s p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %7.1f us   ", "sim step",
+	       qk_hist_quantile(&h_sim, 0.5) / 1e3, qk_hist_quantile(&h_sim, 0.99) / 1e3,
+	       qk_hist_quantile(&h_sim, 0.999) / 1e3, qk_hist_max(&h_sim) / 1e3);
+	if (ins_sim >= 0)
+		printf("%.0f instructions/call (callgrind)\n", ins_sim);
+	else
+		printf("instructions: %s\n", why_s);
+	if (!json)
+		return 0;
+	FILE *f = fopen(json, "w");
+
+	if (!f) {
+		perror(json);
+		return 1;
+	}
+	fprintf(f, "{\"bench\":\"tick\",");
+	json_machine(f);
+	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"ticks\":%llu,"
+		"\"callgrind_ticks\":%llu,\"final_state\":\"%s\",",
+		rt ? "true" : "false", locked ? "true" : "false", (unsigned long long)n,
+		(unsigned long long)n_cg, qk_fsm_state_name(l.agent.fsm.state));
+	fprintf(f, "\"agent_tick\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
+		ins_agent, why_a);
+	json_hist(f, "time", &h_agent);
+	fprintf(f, "},\"sim_step\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
+		ins_sim, why_s);
+	json_hist(f, "time", &h_sim);
+	fprintf(f, "}}\n");
+	fclose(f);
+	return 0;
+}
