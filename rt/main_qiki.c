@@ -44,6 +44,7 @@ struct launch {
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *telemetry_rate;			/* and its --rate */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -74,6 +75,7 @@ static void usage(FILE *f)
 		"      --log-format F    text (default) or json (one object per line)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
+		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -85,7 +87,7 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN };
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -104,6 +106,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "log-dir", required_argument, NULL, O_LOGDIR },
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
+		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -139,6 +142,15 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_TELE_RATE: {
+			int hz;
+
+			l->telemetry_rate = optarg;
+			if ((ret = qk_parse_int(optarg, 1, 100000, &hz)))
+				fprintf(stderr, PROG ": --telemetry-rate '%s': expected a rate in Hz, 1..100000\n",
+					optarg);
+			break;
+		}
 		case O_LOGLEVEL:
 			l->log_level = optarg;
 			if (qk_log_level_parse(optarg) < 0) {
@@ -319,6 +331,10 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	if (l->telemetry_listen) {
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
+	}
+	if (l->telemetry_rate) {
+		argv[n++] = "--rate";
+		argv[n++] = l->telemetry_rate;
 	}
 	char cpu_s[16];
 
