@@ -57,6 +57,17 @@ struct client {
 	uint64_t lost;
 };
 
+struct sensor_msg {
+	Qiki__V1__SensorFrame f;
+	Qiki__V1__SensorReading r[MAX_READINGS], *rp[MAX_READINGS];
+	Qiki__V1__Vector3 v[MAX_READINGS];
+};
+
+struct act_msg {
+	Qiki__V1__ActuatorFrame f;
+	Qiki__V1__ActuatorCommand c[QK_MAX_THRUSTERS + QK_MAX_THERMAL], *cp[QK_MAX_THRUSTERS + QK_MAX_THERMAL];
+};
+
 struct qk_export {
 	struct qk_export_opts o;
 	struct qk_seg seg;
@@ -80,6 +91,8 @@ struct qk_export {
 	int lfd, port;
 	struct client cl[MAX_CLIENTS];
 	uint8_t pack[PACK_MAX];
+	struct sensor_msg sm;		/* the messages being filled, reused */
+	struct act_msg am;
 	char ids[QK_MAX_THRUSTERS + QK_MAX_THERMAL][QK_NAME_LEN + 24];
 	struct qk_export_stats s;
 	bool seen_loop;
@@ -241,11 +254,6 @@ static int log_event(struct qk_export *e, int64_t mono, Foxglove__Log__Level lvl
 	return emit(e, C_LOG, mono, &m.base);
 }
 
-struct sensor_msg {
-	Qiki__V1__SensorFrame f;
-	Qiki__V1__SensorReading r[MAX_READINGS], *rp[MAX_READINGS];
-	Qiki__V1__Vector3 v[MAX_READINGS];
-};
 
 static Qiki__V1__SensorReading *reading(struct sensor_msg *m, const struct qk_sensor_frame *f,
 					const struct qk_device_cfg *d, const char *quantity,
@@ -351,10 +359,6 @@ static void sensor_frame(struct qk_export *e, const struct qk_sensor_frame *f, s
 	}
 }
 
-struct act_msg {
-	Qiki__V1__ActuatorFrame f;
-	Qiki__V1__ActuatorCommand c[QK_MAX_THRUSTERS + QK_MAX_THERMAL], *cp[QK_MAX_THRUSTERS + QK_MAX_THERMAL];
-};
 
 static void actuator_frame(struct qk_export *e, const struct qk_actuator_frame *a, struct act_msg *m)
 {
@@ -481,8 +485,8 @@ static int bios_report(struct qk_export *e, int64_t now)
 
 static int per_cycle(struct qk_export *e)
 {
-	static struct sensor_msg sm;
-	static struct act_msg am;
+	struct sensor_msg *sm = &e->sm;
+	struct act_msg *am = &e->am;
 	int ret = 0;
 
 	/* sensor frames: every one, decimated for export */
@@ -496,8 +500,8 @@ static int per_cycle(struct qk_export *e)
 		if (f->cycle % e->decim)
 			continue;
 		e->s.exported++;
-		sensor_frame(e, f, &sm);
-		if ((ret = emit(e, C_SENSORS, f->publish_ns, &sm.f.base)))
+		sensor_frame(e, f, sm);
+		if ((ret = emit(e, C_SENSORS, f->publish_ns, &sm->f.base)))
 			return ret;
 		if (f->publish_ns - e->last_pose >= e->pose_every_ns) {
 			Foxglove__PoseInFrame p = FOXGLOVE__POSE_IN_FRAME__INIT;
@@ -530,8 +534,8 @@ static int per_cycle(struct qk_export *e)
 
 		if (a->answers_cycle == QK_NO_FRAME || a->answers_cycle % e->decim)
 			continue;
-		actuator_frame(e, a, &am);
-		if ((ret = emit(e, C_ACTUATORS, a->publish_ns, &am.f.base)))
+		actuator_frame(e, a, am);
+		if ((ret = emit(e, C_ACTUATORS, a->publish_ns, &am->f.base)))
 			return ret;
 		if (!paired)
 			continue;
@@ -549,12 +553,12 @@ static int per_cycle(struct qk_export *e)
 			Qiki__V1__TelemetryFrame tf = QIKI__V1__TELEMETRY_FRAME__INIT;
 			Qiki__V1__Vector3 pos = QIKI__V1__VECTOR3__INIT;
 
-			sensor_frame(e, f, &sm);
+			sensor_frame(e, f, sm);
 			tf.cycle = f->cycle;
 			tf.timestamp_ns = f->publish_ns;
 			tf.timing = &t;
-			tf.sensors = &sm.f;
-			tf.actuators = &am.f;
+			tf.sensors = &sm->f;
+			tf.actuators = &am->f;
 			tf.state = (Qiki__V1__FsmState)a->state;
 			pos.x = f->pos_m[0];
 			pos.y = f->pos_m[1];
