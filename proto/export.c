@@ -81,7 +81,8 @@ struct qk_export {
 	struct qk_sim_status sim, scratch_sim;
 	struct qk_bios_report bios, scratch_bios;
 	struct qk_reply rep;
-	uint64_t bios_writes, trans_done, decim, last_cycle_seen;
+	uint64_t bios_writes, trans_done, decim, last_answered;
+	bool answered_any;
 	uint32_t last_state, last_watchdog;
 	bool have_state;
 	int64_t wall_off, last_snapshot, last_pose, last_frame_ns, pose_every_ns;
@@ -537,8 +538,12 @@ static int per_cycle(struct qk_export *e)
 		actuator_frame(e, a, am);
 		if ((ret = emit(e, C_ACTUATORS, a->publish_ns, &am->f.base)))
 			return ret;
-		if (!paired)
+		/* an agent tick without a new sensor frame answers the same cycle
+		 * again: its frame is exported above, the cycle's timing once */
+		if (!paired || (e->answered_any && a->answers_cycle <= e->last_answered))
 			continue;
+		e->answered_any = true;
+		e->last_answered = a->answers_cycle;
 		t.cycle = f->cycle;
 		t.sim_wake_latency_ns = f->wake_ns - f->sched_ns;
 		t.sim_compute_ns = f->publish_ns - f->wake_ns;

@@ -58,13 +58,18 @@ msgs=$(grep -o 'run.mcap: [0-9]* messages' "$out/run.out" | awk '{print $2}')
 [ -n "$msgs" ] || { fail "the exporter did not say how many messages it wrote"; cat "$out/run.out"; }
 read_mcap "$out/run.mcap" --messages "${msgs:-0}" --history "$out/history.json" >"$out/read.json" ||
   { fail "the MCAP file does not read back right"; cat "$out/read.json"; }
-python3 - "$out/read.json" <<'PY' || fail "MCAP content"
+seen=$(grep -o 'qiki-telemetry: [0-9]* cycles seen, [0-9]* exported, frames lost [0-9]* sensor' "$out/run.out")
+python3 - "$out/read.json" "$seen" <<'PY' || fail "MCAP content"
 import json, sys
 d = json.load(open(sys.argv[1]))
+w = sys.argv[2].split()
+seen, exported, lost = int(w[1]), int(w[4]), int(w[8])
 t = d["transitions"]
 assert [x["to"] for x in t][-1] == "FSM_STATE_SHUTDOWN", t        # the orderly stop is in it
 assert [x["index"] for x in t] == list(range(len(t))), t          # each transition once
-assert d["sensors"]["gaps"] == 0, d["sensors"]                    # every cycle, none lost
+# every sensor frame the sim published while the exporter ran (the sim
+# itself skips cycles when it overruns: gaps in the numbering are its own)
+assert lost == 0 and seen == exported == d["channels"]["/sensors"]["count"], (w, d["channels"]["/sensors"])
 assert d["sensors"]["last"] - d["sensors"]["first"] > 4000, d["sensors"]
 assert any("refused" in l and l.startswith("WARNING") for l in d["log"]), d["log"]
 assert d["indexed"] and d["chunks"] >= 2, d
@@ -117,9 +122,14 @@ o_without=$(( $(grep -o 'overruns [0-9]*' "$out/without.out" | awk '{s += $2} EN
 o_with=$(( $(grep -o 'overruns [0-9]*' "$out/with.out" | awk '{s += $2} END {print s}') ))
 echo "overruns at 10 kHz over 5 s: $o_without without the exporter, $o_with with it"
 grep 'qiki-telemetry:' "$out/with.out"
-# a loose bound: the VM's own stalls come and go; an exporter that got in
-# the loop's way (its CPU, its futex) would add thousands
-[ "$o_with" -le $((3 * o_without + 50)) ] || fail "overruns grew with the exporter: $o_without -> $o_with"
+# Overrun counts on this VM are the hypervisor's: one stall of 5 ms is 50
+# overruns at 10 kHz, and runs with and without the exporter have given
+# 385 vs 0 and 10 vs 133.  So the bound here is only for gross
+# interference (the exporter on the loop's CPU gave +330 in 5 s); what
+# proves the exporter stays out of the loop's way is causal and checked
+# below: it never runs on the loop's CPU, and the loop makes no syscall
+# more while it runs.
+[ "$o_with" -le $((10 * o_without + 1000)) ] || fail "overruns grew with the exporter: $o_without -> $o_with"
 read_mcap "$out/full.mcap" >"$out/full.json" || { fail "10 kHz file"; head -c 2000 "$out/full.json"; }
 
 # ---- a killed exporter leaves the loop running, and its file readable
@@ -128,7 +138,25 @@ qiki=$!
 wait_idle
 "$bin/qiki-telemetry" -i "$inst" -o "$out/killed.mcap" --chunk-kb 64 -q &
 tele=$!
-sleep 3
+sleep 0.5
+# while it exports: never on the loop's CPU (the last one), and the sim's
+# loop thread still makes no syscall but its wait
+last=$(( $(nproc) - 1 ))
+allowed=$(awk '/Cpus_allowed_list/ {print $2}' /proc/$tele/status)
+[ "$(nproc)" -lt 2 ] || ! python3 -c 'import sys
+cpus = set()
+for part in sys.argv[1].split(","):
+    a, _, b = part.partition("-")
+    cpus.update(range(int(a), int(b or a) + 1))
+sys.exit(0 if int(sys.argv[2]) in cpus else 1)' "$allowed" "$last" ||
+  fail "the exporter may run on the loop's CPU $last (allowed: $allowed)"
+simpid=$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
+if command -v strace >/dev/null; then
+  timeout -s INT 1.5 strace -c -U name,calls -o "$out/strace" -p "$simpid" 2>/dev/null
+  extra=$(awk 'NR > 2 && $1 !~ /^-/ && $1 != "total" && $1 != "clock_nanosleep" && $1 != "restart_syscall" {print $1}' "$out/strace")
+  [ -z "$extra" ] || { fail "the sim's loop made syscalls beside its wait while exporting: $extra"; cat "$out/strace"; }
+fi
+sleep 2
 kill -9 $tele; wait $tele 2>/dev/null
 c0=$(sim_cycles); sleep 1; c1=$(sim_cycles)
 [ "$c1" -gt "$c0" ] || fail "the loop stopped with its exporter"

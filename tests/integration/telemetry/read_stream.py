@@ -44,8 +44,9 @@ while len(frames) < want:
 s.close()
 
 cycles = [f.cycle for f in frames]
-if any(b <= a for a, b in zip(cycles, cycles[1:])):
-    problems.append("cycles do not increase")
+bad = [(a, b) for a, b in zip(cycles, cycles[1:]) if b <= a]
+if bad:
+    problems.append(f"cycles do not increase: {bad[:3]}")
 for f in frames:
     if f.instance != instance:
         problems.append(f"instance {f.instance!r}")
