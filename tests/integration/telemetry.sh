@@ -160,6 +160,14 @@ sleep 2
 kill -9 $tele; wait $tele 2>/dev/null
 c0=$(sim_cycles); sleep 1; c1=$(sim_cycles)
 [ "$c1" -gt "$c0" ] || fail "the loop stopped with its exporter"
+# by hand, stopped by SIGTERM: a finished file (summary and footer)
+"$bin/qiki-telemetry" -i "$inst" -o "$out/term.mcap" -q &
+tele=$!
+sleep 1
+kill -TERM $tele
+wait $tele || fail "the exporter stopped by SIGTERM: exit $?"
+read_mcap "$out/term.mcap" >"$out/term.json" || { fail "SIGTERM file"; head -c 2000 "$out/term.json"; }
+"$bin/qiki-telemetry" info "$out/term.mcap" | grep -q 'not finished' && fail "SIGTERM left the file unfinished"
 [ "$(ctl state)" = IDLE ] || fail "the agent left IDLE when the exporter was killed"
 read_mcap "$out/killed.mcap" --stream >"$out/killed.json" || { fail "killed file unreadable"; head -c 2000 "$out/killed.json"; }
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"] > 1000, d["total"]' \
