@@ -42,7 +42,7 @@ struct launch {
 	int n_faults;
 	const char *fault[QK_MAX_FAULT_OPTS];
 	struct qk_config cfg;
-	const char *log_dir_opt, *log_level, *log_format;
+	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
 	const char *telemetry_rate;			/* and its --rate */
 	char log_dir[3072];		/* resolved; every process logs there */
@@ -73,6 +73,8 @@ static void usage(FILE *f)
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
 		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
+		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
@@ -87,7 +89,8 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE };
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
+	       O_LOGFSYNC, O_LOGROTATE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -109,6 +112,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
+		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -141,6 +146,25 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_LOGFSYNC: {
+			int v;
+
+			l->log_fsync = optarg;
+			if ((ret = qk_parse_int(optarg, -1, 3600000, &v)) || !v) {
+				ret = -1;
+				fprintf(stderr, PROG ": --log-fsync-ms '%s': expected 1..3600000, or -1 for "
+					"at exit only\n", optarg);
+			}
+			break;
+		}
+		case O_LOGROTATE: {
+			int v;
+
+			l->log_rotate = optarg;
+			if ((ret = qk_parse_int(optarg, 1, 1 << 20, &v)))
+				fprintf(stderr, PROG ": --log-rotate-mb '%s': expected 1..1048576\n", optarg);
+			break;
+		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
 		case O_TELE_RATE: {
 			int hz;
@@ -259,7 +283,7 @@ static int parse(int argc, char **argv, struct launch *l)
 static pid_t spawn(const char *bindir, const char *name, const struct launch *l, int prio)
 {
 	char path[PATH_MAX], prio_s[16], cpu_s[16], cycles_s[32];
-	const char *argv[32];
+	const char *argv[48];	/* 21 + 2 per --fault (at most 8) */
 	int n = 0;
 	posix_spawnattr_t attr;
 	pid_t pid;
@@ -281,6 +305,14 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	argv[n++] = l->log_level;
 	argv[n++] = "--log-format";
 	argv[n++] = l->log_format;
+	if (l->log_fsync) {
+		argv[n++] = "--log-fsync-ms";
+		argv[n++] = l->log_fsync;
+	}
+	if (l->log_rotate) {
+		argv[n++] = "--log-rotate-mb";
+		argv[n++] = l->log_rotate;
+	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
 	if (!strcmp(name, "qiki-sim")) {
@@ -607,7 +639,9 @@ int main(int argc, char **argv)
 	char why[512], path[4096];
 	struct qk_log_opts lo = { .path = path, .proc = PROG, .avoid_cpu = l.cpu,
 				  .level = qk_log_level_parse(l.log_level),
-				  .format = qk_proc_log_format_parse(l.log_format) };
+				  .format = qk_proc_log_format_parse(l.log_format),
+				  .fsync_ms = l.log_fsync ? atoi(l.log_fsync) : 0,
+				  .rotate_bytes = l.log_rotate ? (uint64_t)atoi(l.log_rotate) << 20 : 0 };
 
 	if (qk_proc_log_dir(l.log_dir_opt, l.instance, l.log_dir, sizeof(l.log_dir), why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);

@@ -26,7 +26,9 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		"      --log-dir DIR    write DIR/%s.log (default: $QIKI_LOG_DIR, else\n"
 		"                       /var/log/qiki/INSTANCE as root, ~/.local/state/qiki/INSTANCE)\n"
 		"      --log-level L    debug, info (default), warn, error\n"
-		"      --log-format F   text (default) or json (one object per line)\n",
+		"      --log-format F   text (default) or json (one object per line)\n"
+		"      --log-fsync-ms MS  fsync the log every MS ms (default 1000; -1: at exit only)\n"
+		"      --log-rotate-mb MB rotate the log past MB MiB, keeping 4 (default 64)\n",
 		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
 		which == QK_PROC_SIM ? 80 : 79,
 		which == QK_PROC_SIM ? "      --cycles N       stop after N cycles\n" : "", prog);
@@ -42,7 +44,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		  struct qk_proc_opts *o)
 {
 	enum { O_NORT = 256, O_PRIO, O_CPU, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION,
-	       O_LOGDIR, O_LOGLEVEL, O_LOGFMT };
+	       O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_LOGFSYNC, O_LOGROTATE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "no-rt", no_argument, NULL, O_NORT },
@@ -55,6 +57,8 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		{ "log-dir", required_argument, NULL, O_LOGDIR },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
+		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 }
@@ -111,6 +115,17 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 				fprintf(stderr, "%s: --log-level '%s': expected debug, info, warn or error\n",
 					prog, optarg);
 			}
+			break;
+		case O_LOGFSYNC:
+			if ((ret = qk_parse_int(optarg, -1, 3600000, &o->log_fsync_ms)) || !o->log_fsync_ms) {
+				ret = -1;
+				fprintf(stderr, "%s: --log-fsync-ms '%s': expected 1..3600000, or -1 for "
+					"at exit only\n", prog, optarg);
+			}
+			break;
+		case O_LOGROTATE:
+			if ((ret = qk_parse_int(optarg, 1, 1 << 20, &o->log_rotate_mb)))
+				fprintf(stderr, "%s: --log-rotate-mb '%s': expected 1..1048576\n", prog, optarg);
 			break;
 		case O_LOGFMT:
 			if ((o->log_format = qk_proc_log_format_parse(optarg)) < 0) {
@@ -191,7 +206,9 @@ int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const 
 {
 	char dir[3072], path[4096], err[512];
 	struct qk_log_opts lo = { .path = path, .proc = prog, .format = o->log_format,
-				  .level = o->log_level, .avoid_cpu = o->cpu };
+				  .level = o->log_level, .avoid_cpu = o->cpu,
+				  .fsync_ms = o->log_fsync_ms,
+				  .rotate_bytes = (uint64_t)o->log_rotate_mb << 20 };
 	int ret = qk_proc_log_dir(o->log_dir, o->instance, dir, sizeof(dir), why, n);
 
 	if (ret)

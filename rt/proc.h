@@ -32,7 +32,10 @@ struct qk_proc_opts {
 	const char *log_dir;		/* NULL: qk_proc_log_dir()'s default */
 	int log_level;			/* enum qk_log_level */
 	int log_format;			/* enum qk_log_format */
+	int log_fsync_ms;		/* 0: the logger's default (1000); -1: only at exit */
+	int log_rotate_mb;		/* 0: the logger's default (64) */
 };
+
 
 /* Parses argv for `prog`; prints help, version or a usage error itself
  * (it is only called from main).  Returns 0 to run, 1 to exit 0, -1 to exit
