@@ -78,6 +78,13 @@ grep -q "cannot create log directory /proc/nope: .*pass --log-dir DIR" "$out/bad
   { fail "unwritable --log-dir message"; cat "$out/bad.err"; }
 [ -e "/dev/shm/qiki.$inst" ] && fail "a refused run left its segment"
 
+for bad in "--log-fsync-ms 0" "--log-rotate-mb 0" "--log-level loud" "--log-format xml"; do
+  # shellcheck disable=SC2086
+  "$bin/qiki" run -i "$inst" --duration 1 $bad >/dev/null 2>"$out/opt.err"; rc=$?
+  [ $rc = 1 ] || fail "qiki run $bad: exit $rc, expected 1"
+  grep -q "qiki: ${bad%% *} '${bad#* }': expected" "$out/opt.err" || { fail "qiki run $bad: message"; cat "$out/opt.err"; }
+done
+
 # ---- the file removed under the logger: a new one, said once
 "$bin/qiki" run -i "$inst" -q --duration 60 --log-dir "$out/rm" >/dev/null 2>"$out/rm.err" &
 qiki=$!
