@@ -29,6 +29,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "bench/bench.h"
 #include "rt/log.h"
 
 #define FMT "state %s -> %s at cycle %llu, x=%.3f m, tank %.2f bar"
@@ -227,25 +228,6 @@ static double timer_floor(int64_t *v, size_t n, struct dist *d)
 	return d->p50;
 }
 
-static void machine(char *cpu, size_t n, bool *rt)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[256];
-	struct utsname u;
-
-	snprintf(cpu, n, "unknown");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-			snprintf(cpu, n, "%s", strchr(line, ':') + 2);
-			cpu[strcspn(cpu, "\n")] = 0;
-			break;
-		}
-	if (f)
-		fclose(f);
-	uname(&u);
-	*rt = strstr(u.version, "PREEMPT_RT") != NULL;
-}
-
 static void put_dist(FILE *j, const char *key, const struct dist *d)
 {
 	fprintf(j, "\"%s\": {\"min\": %.0f, \"p50\": %.0f, \"p99\": %.0f, \"p999\": %.0f, \"max\": %.0f}",
@@ -308,7 +290,8 @@ int main(int argc, char **argv)
 		 * MCL_FUTURE would make the rings' maps fail later */
 		locked = fifo && mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	}
-	machine(cpu, sizeof(cpu), &preempt_rt);
+	bench_cpu_model(cpu, sizeof(cpu));
+	preempt_rt = bench_preempt_rt();
 	uname(&u);
 	timer_floor(v, n_call, &tf);
 	for (int k = 0; k < K_COUNT; k++)

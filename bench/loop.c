@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "rt/rt.h"
+#include "bench/bench.h"
 #include "shm/hist.h"
 #include "shm/layout.h"
 #include "shm/ring.h"
@@ -335,47 +336,6 @@ static int loop_run(const struct opts *o, struct run *r)
 
 /* ---- output ----------------------------------------------------------------------- */
 
-/* The kernel, whether it is PREEMPT_RT and the CPU, so that this JSON alone
- * can be compared with another run's (report.py records more). */
-static void json_machine(FILE *f)
-{
-	struct utsname u;
-	char l[256], cpu[128] = "unknown";
-	FILE *c = fopen("/proc/cpuinfo", "r");
-
-	while (c && fgets(l, sizeof(l), c))
-		if (!strncmp(l, "model name", 10) && strchr(l, ':')) {
-			snprintf(cpu, sizeof(cpu), "%.100s", strchr(l, ':') + 2);
-			cpu[strcspn(cpu, "\n\"\\")] = 0;
-			break;
-		}
-	if (c)
-		fclose(c);
-	uname(&u);
-	fprintf(f, "\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu_model\":\"%s\",\"ncpu\":%ld,", u.release,
-		strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0 ? "true" : "false",
-		cpu, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
-{
-	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
-		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
-		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
-		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
-		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
-	const char *sep = "";
-
-	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed(&h->bucket[i]);
-
-		if (b) {
-			fprintf(f, "%s[%lld,%llu]", sep, (long long)qk_hist_lower(i), (unsigned long long)b);
-			sep = ",";
-		}
-	}
-	fprintf(f, "]}");
-}
 
 static void json_proc(FILE *f, const char *name, const struct qk_proc_stats *p, bool agent)
 {
@@ -384,12 +344,12 @@ static void json_proc(FILE *f, const char *name, const struct qk_proc_stats *p, 
 		(unsigned long long)p->cycles, (unsigned long long)p->overruns,
 		(unsigned long long)p->frames_lost, (unsigned long long)p->frames_stale,
 		(unsigned long long)p->missed_cycle, p->flags & QK_PROCF_RT ? "true" : "false");
-	json_hist(f, "wake_latency", &p->wake_latency);
+	bench_json_hist(f, "wake_latency", &p->wake_latency);
 	fputc(',', f);
-	json_hist(f, "compute", &p->compute);
+	bench_json_hist(f, "compute", &p->compute);
 	if (agent) {
 		fputc(',', f);
-		json_hist(f, "sensor_to_actuation", &p->s2a);
+		bench_json_hist(f, "sensor_to_actuation", &p->s2a);
 	}
 	fputc('}', f);
 }
@@ -549,7 +509,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(f, "{\"bench\":\"loop\",");
-	json_machine(f);
+	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"priority\":%d,\"cpu\":%d,"
 		"\"seconds\":%d,\"cyclictest_seconds\":%d,\"window_ms\":%lld,\"skipped\":",
 		o.no_rt ? "false" : "true", o.prio, o.cpu, o.loop_s, o.ct_s, WINDOW_NS / 1000000);
@@ -568,7 +528,7 @@ int main(int argc, char **argv)
 				"\"overflows\":%llu,", k ? "," : "", k ? "after" : "before",
 				c->ok ? "true" : "false", c->builtin ? "builtin" : "cyclictest", c->err,
 				(unsigned long long)c->cycles, (unsigned long long)c->overflows);
-			json_hist(f, "latency", &c->h);
+			bench_json_hist(f, "latency", &c->h);
 			fputc('}', f);
 		}
 		fprintf(f, "},\"runs\":[");

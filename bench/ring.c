@@ -40,6 +40,7 @@
 #include <ck_ring.h>
 
 #include "rt/rt.h"
+#include "bench/bench.h"
 #include "shm/hist.h"
 #include "shm/layout.h"
 #include "shm/ring.h"
@@ -410,27 +411,6 @@ static void single(struct costs *c, uint64_t n)
 
 /* ---- output ---------------------------------------------------------------- */
 
-/* The kernel, whether it is PREEMPT_RT and the CPU, so that this JSON alone
- * can be compared with another run's (report.py records more). */
-static void json_machine(FILE *f)
-{
-	struct utsname u;
-	char l[256], cpu[128] = "unknown";
-	FILE *c = fopen("/proc/cpuinfo", "r");
-
-	while (c && fgets(l, sizeof(l), c))
-		if (!strncmp(l, "model name", 10) && strchr(l, ':')) {
-			snprintf(cpu, sizeof(cpu), "%.100s", strchr(l, ':') + 2);
-			cpu[strcspn(cpu, "\n\"\\")] = 0;
-			break;
-		}
-	if (c)
-		fclose(c);
-	uname(&u);
-	fprintf(f, "\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu_model\":\"%s\",\"ncpu\":%ld,", u.release,
-		strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0 ? "true" : "false",
-		cpu, sysconf(_SC_NPROCESSORS_ONLN));
-}
 
 static void line(const char *what, const struct qk_hist *h)
 {
@@ -438,26 +418,6 @@ static void line(const char *what, const struct qk_hist *h)
 	       qk_hist_min(h) / 1e3, qk_hist_quantile(h, 0.5) / 1e3,
 	       qk_hist_quantile(h, 0.99) / 1e3, qk_hist_quantile(h, 0.999) / 1e3,
 	       qk_hist_max(h) / 1e3);
-}
-
-static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
-{
-	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
-		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
-		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
-		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
-		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
-	const char *sep = "";
-
-	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed(&h->bucket[i]);
-
-		if (b) {
-			fprintf(f, "%s[%lld,%llu]", sep, (long long)qk_hist_lower(i), (unsigned long long)b);
-			sep = ",";
-		}
-	}
-	fprintf(f, "]}");
 }
 
 static int open_objects(void)
@@ -550,7 +510,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(f, "{\"bench\":\"ring\",");
-	json_machine(f);
+	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"cpu_dma_latency_0\":%s,"
 		"\"priority\":%d,\"cpus\":[0,1],\"frame_bytes\":%zu,\"spin_rounds\":%llu,\"syscall_rounds\":%llu,"
 		"\"cost\":{\"qiki_publish_ns\":%.2f,\"qiki_read_next_ns\":%.2f,"
@@ -567,7 +527,7 @@ int main(int argc, char **argv)
 		if (!ok[x])
 			continue;
 		fputs(sep, f);
-		json_hist(f, xname[x], &h[x]);
+		bench_json_hist(f, xname[x], &h[x]);
 		sep = ",";
 	}
 	fprintf(f, "},\"handoff_label\":{");

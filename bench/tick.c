@@ -33,6 +33,7 @@
 #include "rt/config.h"
 #include "rt/plant.h"
 #include "rt/rt.h"
+#include "bench/bench.h"
 #include "shm/hist.h"
 
 extern char **environ;
@@ -174,47 +175,6 @@ static bool go_rt(void)
 	return sched_setscheduler(0, SCHED_FIFO, &sp) == 0;
 }
 
-/* The kernel, whether it is PREEMPT_RT and the CPU, so that this JSON alone
- * can be compared with another run's (report.py records more). */
-static void json_machine(FILE *f)
-{
-	struct utsname u;
-	char l[256], cpu[128] = "unknown";
-	FILE *c = fopen("/proc/cpuinfo", "r");
-
-	while (c && fgets(l, sizeof(l), c))
-		if (!strncmp(l, "model name", 10) && strchr(l, ':')) {
-			snprintf(cpu, sizeof(cpu), "%.100s", strchr(l, ':') + 2);
-			cpu[strcspn(cpu, "\n\"\\")] = 0;
-			break;
-		}
-	if (c)
-		fclose(c);
-	uname(&u);
-	fprintf(f, "\"kernel\":\"%s\",\"preempt_rt\":%s,\"cpu_model\":\"%s\",\"ncpu\":%ld,", u.release,
-		strstr(u.version, "PREEMPT_RT") || access("/sys/kernel/realtime", F_OK) == 0 ? "true" : "false",
-		cpu, sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-static void json_hist(FILE *f, const char *name, const struct qk_hist *h)
-{
-	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
-		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
-		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
-		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
-		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
-	const char *sep = "";
-
-	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed(&h->bucket[i]);
-
-		if (b) {
-			fprintf(f, "%s[%lld,%llu]", sep, (long long)qk_hist_lower(i), (unsigned long long)b);
-			sep = ",";
-		}
-	}
-	fprintf(f, "]}");
-}
 
 int main(int argc, char **argv)
 {
@@ -304,17 +264,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(f, "{\"bench\":\"tick\",");
-	json_machine(f);
+	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"ticks\":%llu,"
 		"\"callgrind_ticks\":%llu,\"final_state\":\"%s\",",
 		rt ? "true" : "false", locked ? "true" : "false", (unsigned long long)n,
 		(unsigned long long)n_cg, qk_fsm_state_name(l.agent.fsm.state));
 	fprintf(f, "\"agent_tick\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
 		ins_agent, why_a);
-	json_hist(f, "time", &h_agent);
+	bench_json_hist(f, "time", &h_agent);
 	fprintf(f, "},\"sim_step\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
 		ins_sim, why_s);
-	json_hist(f, "time", &h_sim);
+	bench_json_hist(f, "time", &h_sim);
 	fprintf(f, "}}\n");
 	fclose(f);
 	return 0;

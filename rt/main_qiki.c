@@ -280,12 +280,27 @@ static int parse(int argc, char **argv, struct launch *l)
 	return 0;
 }
 
+/* Starts path with argv in a process group of its own: the terminal's
+ * Ctrl-C is ours to turn into an orderly shutdown, not a signal that kills
+ * the loop mid-cycle.  0, or the posix_spawn error. */
+static int start(const char *path, const char *const *argv, pid_t *pid)
+{
+	posix_spawnattr_t attr;
+	int ret;
+
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	ret = posix_spawn(pid, path, NULL, &attr, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&attr);
+	return ret;
+}
+
 static pid_t spawn(const char *bindir, const char *name, const struct launch *l, int prio)
 {
 	char path[PATH_MAX], prio_s[16], cpu_s[16], cycles_s[32];
 	const char *argv[48];	/* 21 + 2 per --fault (at most 8) */
 	int n = 0;
-	posix_spawnattr_t attr;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/%s", bindir, name);
@@ -326,14 +341,8 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 		}
 	}
 	argv[n] = NULL;
-	posix_spawnattr_init(&attr);
-	/* own process group: the terminal's Ctrl-C is ours to turn into an
-	 * orderly shutdown, not a signal that kills the loop mid-cycle */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
-	int ret = posix_spawn(&pid, path, NULL, &attr, (char *const *)argv, environ);
+	int ret = start(path, argv, &pid);
 
-	posix_spawnattr_destroy(&attr);
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
 		QK_ERROR(l->log, "cannot start %s: %s", path, strerror(ret));
@@ -374,14 +383,8 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	argv[n++] = "--avoid-cpu";
 	argv[n++] = cpu_s;
 	argv[n] = NULL;
-	posix_spawnattr_t attr;
+	int ret = start(path, argv, &pid);
 
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
-	int ret = posix_spawn(&pid, path, NULL, &attr, (char *const *)argv, environ);
-
-	posix_spawnattr_destroy(&attr);
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s; running without telemetry\n", path,
 			strerror(ret));

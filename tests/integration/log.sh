@@ -4,30 +4,8 @@
 # lines parse, and the logger's own trouble (a full disk, the file removed
 # under it) is said once on stderr while the loop keeps running.
 # usage: tests/integration/log.sh BUILD_DIR
-set -uo pipefail
-B=${1:-build}
-cd "$(dirname "$0")/../.."
-bin=$B/bin
-inst="t-log-$$"
-fails=0
-out=$(mktemp -d)
-cleanup() {
-  pkill -f -- "--instance $inst( |\$)" 2>/dev/null
-  pkill -f -- "-i $inst( |\$)" 2>/dev/null
-  sleep 0.2
-  rm -f "/dev/shm/qiki.$inst"
-  umount "$out/tiny" 2>/dev/null
-  rm -rf "$out"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ctl() { "$bin/qikictl" -i "$inst" "$@"; }
-wait_idle() {
-  for _ in $(seq 100); do [ "$(ctl state 2>/dev/null)" = IDLE ] && return 0; sleep 0.1; done
-  fail "the loop did not boot to IDLE"; return 1
-}
-cycles() { ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["cycles"])'; }
+name=log
+. "$(dirname "$0")/lib.sh"
 
 # ---- one file per process, the loop's events in them
 "$bin/qiki" run -i "$inst" -q --duration 30 --log-dir "$out/logs" >"$out/run.out" 2>"$out/run.err" &
@@ -113,10 +91,10 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   ' _ "$out" "$bin" "$inst" >"$out/full.out" 2>"$out/full.err" &
   qiki=$!
   if wait_idle; then
-    c0=$(cycles)
+    c0=$(sim_cycles)
     for i in $(seq 40); do ctl state IDLE >/dev/null 2>&1; ctl setpoint 1 2 3 >/dev/null; done
     sleep 1.5	# past the logger's fsync and error report
-    c1=$(cycles)
+    c1=$(sim_cycles)
     [ "$c1" -gt "$c0" ] || fail "the loop stopped when the disk filled ($c0 -> $c1)"
     [ "$(ctl state)" = IDLE ] || fail "the agent left IDLE when the disk filled"
     kill -INT $qiki
@@ -136,5 +114,4 @@ else
   echo "SKIP full disk: needs root for a tmpfs in a mount namespace (the unit test uses /dev/full)"
 fi
 
-[ $fails = 0 ] && echo "log: all passed" || echo "log: $fails failed"
-[ $fails = 0 ]
+finish

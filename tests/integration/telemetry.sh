@@ -6,30 +6,9 @@
 # exporter), a slow client, and bad input (unwritable path, port in use,
 # full disk).
 # usage: tests/integration/telemetry.sh BUILD_DIR
-set -uo pipefail
-B=${1:-build}
-cd "$(dirname "$0")/../.."
-bin=$B/bin
-inst="t-tele-$$"
-fails=0
-out=$(mktemp -d)
+name=tele
+. "$(dirname "$0")/lib.sh"
 here=tests/integration/telemetry
-cleanup() {
-  pkill -f -- "--instance $inst( |\$)" 2>/dev/null
-  pkill -f -- "-i $inst( |\$)" 2>/dev/null
-  sleep 0.3
-  rm -f "/dev/shm/qiki.$inst"
-  umount "$out/tiny" 2>/dev/null
-  rm -rf "$out"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ctl() { "$bin/qikictl" -i "$inst" "$@"; }
-wait_idle() {
-  for _ in $(seq 100); do [ "$(ctl state 2>/dev/null)" = IDLE ] && return 0; sleep 0.1; done
-  fail "the loop did not boot to IDLE"; return 1
-}
-sim_cycles() { ctl stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["sim"]["cycles"])'; }
 field() { grep -o "$1 [0-9]*" "$2" | head -1 | awk '{print $NF}'; }
 
 # ---- the independent readers, installed by the test itself (pinned)
@@ -209,5 +188,4 @@ c0=$(sim_cycles); sleep 0.5; c1=$(sim_cycles)
 [ "$c1" -gt "$c0" ] || fail "the loop stopped during the bad-input cases"
 kill -INT $qiki; wait $qiki || fail "last run exit $?"
 
-[ $fails = 0 ] && echo "telemetry: all passed" || echo "telemetry: $fails failed"
-[ $fails = 0 ]
+finish
