@@ -97,6 +97,7 @@ struct qk_export {
 	char ids[QK_MAX_THRUSTERS + QK_MAX_THERMAL][QK_NAME_LEN + 24];
 	struct qk_export_stats s;
 	bool seen_loop;
+	struct qk_proc_stats *slot;	/* ours in the segment, once claimed */
 	int64_t dead_since;
 };
 
@@ -669,6 +670,11 @@ int qk_export_poll(struct qk_export *e, char *err, size_t n)
 			flush_client(e, &e->cl[i], now);
 	if (e->mcap)
 		e->s.bytes = qk_mcap_bytes(e->mcap);
+	if (e->slot) {	/* what qikictl status shows of us; we are its only writer */
+		qk_store_relaxed(&e->slot->cycles, e->s.cycles_seen);
+		qk_store_relaxed(&e->slot->frames_lost, e->s.lost_sensor + e->s.lost_actuator);
+		qk_store_relaxed(&e->slot->heartbeat_ns, now);
+	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	e->s.cpu_ns += (c1.tv_sec - c0.tv_sec) * 1000000000ll + (c1.tv_nsec - c0.tv_nsec);
 	if (ret) {
@@ -795,10 +801,17 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 			}
 		}
 	}
-	if (qk_seg_claim(&e->seg, QK_PROC_TELEMETRY) == -EBUSY) {
+	ret = qk_seg_claim(&e->seg, QK_PROC_TELEMETRY);
+	if (ret == -EBUSY) {
 		snprintf(err, n, "another qiki-telemetry (pid %d) is exporting instance '%s'",
 			 (int)qk_load_relaxed(&e->seg.stats[QK_PROC_TELEMETRY].pid), o->instance);
 		goto fail;
+	}
+	if (!ret) {
+		e->slot = &e->seg.stats[QK_PROC_TELEMETRY];
+		qk_store_relaxed(&e->slot->cycles, 0);
+		qk_store_relaxed(&e->slot->frames_lost, 0);
+		qk_store_relaxed(&e->slot->flags, 0);
 	}
 	return e;
 fail:
