@@ -575,8 +575,10 @@ static size_t put_json_str(char *d, size_t n, const char *s)
 }
 
 /* One line into the buffer being filled. */
+/* One line into the buffer being filled: the message is `msg`, or record
+ * `r` formatted (in text, straight into the buffer: no copy). */
 static void emit(struct qk_log *lg, int64_t t_ns, int level, const char *file, int line,
-		 const char *msg, uint64_t upto)
+		 const char *msg, const struct qk_log_rec *r, uint64_t upto)
 {
 	struct lbuf *b = room(lg);
 	char *d = b->p + b->len;
@@ -596,16 +598,31 @@ static void emit(struct qk_log *lg, int64_t t_ns, int level, const char *file, i
 	if (lg->o.format == QK_LOG_JSON) {
 		char esc[MSG_MAX_BYTES + 64];
 
+		if (r) {
+			qk_log_format_msg(r, lg->msg, sizeof(lg->msg));
+			msg = lg->msg;
+		}
 		put_json_str(esc, sizeof(esc), msg);
 		k = snprintf(d, n, "{\"time\":\"%s.%06ldZ\",\"mono_ns\":%" PRId64 ",\"proc\":\"%s\","
 			     "\"pid\":%d,\"level\":\"%s\",\"file\":\"%s\",\"line\":%d,\"msg\":\"%s\"}\n",
 			     ts, (long)(wall % 1000000000 / 1000), t_ns, lg->proc, lg->pid,
 			     level_lower[level], file, line, esc);
 	} else {
-		k = snprintf(d, n, "%s.%06ldZ %" PRId64 ".%06ld %s[%d] %-5s %s:%d: %s\n",
+		k = snprintf(d, n, "%s.%06ldZ %" PRId64 ".%06ld %s[%d] %-5s %s:%d: ",
 			     ts, (long)(wall % 1000000000 / 1000), t_ns / 1000000000,
 			     (long)(t_ns % 1000000000 / 1000), lg->proc, lg->pid, level_names[level],
-			     file, line, msg);
+			     file, line);
+		if (k < 0 || (size_t)k >= n - 1)
+			return;
+		if (r) {
+			k += (int)qk_log_format_msg(r, d + k, n - 1 - (size_t)k);
+		} else {
+			size_t m = strnlen(msg, n - 2 - (size_t)k);
+
+			memcpy(d + k, msg, m);
+			k += (int)m;
+		}
+		d[k++] = '\n';
 	}
 	if (k < 0)
 		return;
@@ -634,7 +651,7 @@ static void note_drops(struct qk_log *lg, int64_t now)
 		 d - lg->drops_reported, lg->drops_since_ns / 1000000000,
 		 (long)(lg->drops_since_ns % 1000000000 / 1000), last / 1000000000,
 		 (long)(last % 1000000000 / 1000), d, lg->ring.mask + 1);
-	emit(lg, now, QK_LOG_WARN, __FILE__, __LINE__, lg->msg, lg->tail);
+	emit(lg, now, QK_LOG_WARN, __FILE__, __LINE__, lg->msg, NULL, lg->tail);
 	lg->drops_reported = d;
 	lg->drops_since_ns = now;
 }
@@ -655,11 +672,10 @@ static uint64_t drain(struct qk_log *lg)
 		/* pairs with qk__log_commit(): the record before its sequence */
 		if (qk_load_acquire(&c->seq) != lg->tail + 1)
 			break;
-		qk_log_format_msg(c, lg->msg, sizeof(lg->msg));
 		int lvl = c->site->level;
 
 		emit(lg, c->t_ns, (unsigned)lvl < QK_LOG_LEVELS ? lvl : QK_LOG_ERROR, c->site->file,
-		     c->site->line, lg->msg, lg->tail + 1);
+		     c->site->line, NULL, c, lg->tail + 1);
 		/* pairs with the producers' acquire in qk__log_claim(): our reads
 		 * are done before the cell is theirs again */
 		qk_store_release(&c->seq, lg->tail + lg->ring.mask + 1);
