@@ -58,14 +58,14 @@ struct qk_log {
 	struct lbuf buf[NBUF];
 	int fill;			/* buffer being filled, -1 none */
 	int pend[NBUF], n_pend;		/* FIFO of buffers awaiting a write */
-	int inflight;			/* SQEs of the chain in flight */
-	bool fsync_inflight;
+	int inflight;			/* writes of the chain in flight */
+	bool fsync_inflight;		/* an fsync, apart from the chain */
 	struct io_uring uring;
 	bool uring_ok, fixed_bufs;
 	int fd;
 	bool is_reg;
 	uint64_t file_bytes;		/* size of the current file */
-	uint64_t unsynced;
+	uint64_t unsynced, sync_mark;	/* bytes written since an fsync; at its submission */
 	int64_t last_fsync_ns, last_check_ns, drops_since_ns;
 	uint64_t drops_reported;
 	int64_t wall_off_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC */
@@ -317,6 +317,7 @@ static void trouble(struct qk_log *lg, enum errkind kind, int err, const char *w
 static int take_buffer(struct qk_log *lg);
 
 static void reap(struct qk_log *lg, bool wait);
+static void reap_some(struct qk_log *lg, bool wait, bool all);
 
 static void release_done(struct qk_log *lg, struct lbuf *b)
 {
@@ -373,7 +374,10 @@ static void write_plain(struct qk_log *lg)
 	lg->n_pend = 0;
 }
 
-/* Submits every pending buffer as one linked chain, fsync at its end if due. */
+/* Submits every pending buffer as one linked chain, and an fsync if due.
+ * The fsync is not linked: a slow one (tens of ms on a busy disk) must not
+ * hold the next chain back while the ring fills.  It makes durable what was
+ * written before it; shutdown waits for the writes, then syncs. */
 static void submit_chain(struct qk_log *lg, bool want_fsync)
 {
 	struct io_uring_sqe *sqe = NULL;
@@ -408,20 +412,21 @@ static void submit_chain(struct qk_log *lg, bool want_fsync)
 		lg->inflight++;
 	}
 	lg->n_pend = 0;
-	if (want_fsync && (lg->unsynced || lg->inflight) && lg->is_reg) {
+	if (sqe)
+		sqe->flags &= (uint8_t)~IOSQE_IO_LINK;	/* the chain ends here */
+	if (want_fsync && !lg->is_reg)
+		lg->unsynced = 0;	/* a pipe or device: nothing to sync */
+	bool fs = want_fsync && lg->unsynced && !lg->fsync_inflight;
+
+	if (fs) {
 		sqe = io_uring_get_sqe(&lg->uring);
 		io_uring_prep_fsync(sqe, 0, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
 		io_uring_sqe_set_data64(sqe, UD_FSYNC);
-		lg->inflight++;
 		lg->fsync_inflight = true;
-	} else {
-		if (sqe)
-			sqe->flags &= (uint8_t)~IOSQE_IO_LINK;	/* the chain ends here */
-		if (want_fsync && !lg->is_reg)
-			lg->unsynced = 0;	/* a pipe or device: nothing to sync */
+		lg->sync_mark = lg->unsynced;
 	}
-	if (!lg->inflight)
+	if (!lg->inflight && !fs)
 		return;
 	int ret = io_uring_submit(&lg->uring);
 
@@ -440,11 +445,11 @@ static void submit_chain(struct qk_log *lg, bool want_fsync)
 
 static void complete(struct qk_log *lg, uint64_t ud, int res)
 {
-	lg->inflight--;
 	if (ud == UD_FSYNC) {
 		lg->fsync_inflight = false;
 		if (res == 0) {
-			lg->unsynced = 0;
+			/* what was written when it was submitted is durable */
+			lg->unsynced -= lg->sync_mark < lg->unsynced ? lg->sync_mark : lg->unsynced;
 			qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
 		} else if (res != -ECANCELED) {
 			lg->unsynced = 0;	/* reported; retrying would not help */
@@ -454,6 +459,7 @@ static void complete(struct qk_log *lg, uint64_t ud, int res)
 	}
 	struct lbuf *b = &lg->buf[ud];
 
+	lg->inflight--;
 	if (res > 0) {
 		b->off += (uint32_t)res;
 		lg->file_bytes += (uint64_t)res;
@@ -469,16 +475,18 @@ static void complete(struct qk_log *lg, uint64_t ud, int res)
 	}
 }
 
-/* Collects completions; with `wait`, until the chain in flight is done. */
-static void reap(struct qk_log *lg, bool wait)
+/* Collects completions; with `wait`, until the chain in flight is done
+ * (and with `all`, the fsync too). */
+static void reap_some(struct qk_log *lg, bool wait, bool all)
 {
 	struct io_uring_cqe *cqe;
 
 	if (!lg->uring_ok)
 		return;
-	while (lg->inflight) {
-		int ret = wait ? io_uring_wait_cqe(&lg->uring, &cqe) :
-				 io_uring_peek_cqe(&lg->uring, &cqe);
+	while (lg->inflight || lg->fsync_inflight) {
+		bool block = wait && (lg->inflight || all);
+		int ret = block ? io_uring_wait_cqe(&lg->uring, &cqe) :
+				  io_uring_peek_cqe(&lg->uring, &cqe);
 
 		if (ret == -EINTR)
 			continue;
@@ -514,6 +522,11 @@ static void reap(struct qk_log *lg, bool wait)
 	memmove(lg->pend + na, lg->pend, (size_t)lg->n_pend * sizeof(int));
 	memcpy(lg->pend, again, (size_t)na * sizeof(int));
 	lg->n_pend += na;
+}
+
+static void reap(struct qk_log *lg, bool wait)
+{
+	reap_some(lg, wait, false);
 }
 
 /* Queues the buffer being filled, if it holds anything. */
@@ -819,20 +832,21 @@ static void *logger_main(void *arg)
 		bool fsync_due = lg->o.fsync_ms > 0 && now - lg->last_fsync_ns >= lg->o.fsync_ms * 1000000ll;
 
 		if (!lg->inflight) {
-			housekeeping(lg, now);
+			if (!lg->fsync_inflight)	/* swapping the file: nothing may be on it */
+				housekeeping(lg, now);
 			if (fsync_due || stopping)
 				lg->last_fsync_ns = now;
 			if (lg->n_pend || ((fsync_due || stopping) && lg->unsynced))
 				submit_chain(lg, fsync_due || stopping);
 		}
 		if (stopping && n == 0 && !lg->n_pend && (lg->fill < 0 || !lg->buf[lg->fill].len)) {
-			reap(lg, true);
+			reap_some(lg, true, true);
 			if (!lg->n_pend && !lg->unsynced)
 				break;
 			continue;
 		}
 		if (n == 0) {
-			if (lg->inflight) {
+			if (lg->inflight || lg->fsync_inflight) {
 				struct io_uring_cqe *cqe;
 				struct __kernel_timespec ts = { 0, lg->o.poll_ms * 1000000ll };
 
