@@ -52,6 +52,21 @@ static inline void bench_json_machine(FILE *f)
 		bench_preempt_rt() ? "true" : "false", cpu, sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/* Opens a bench's JSON report and writes its name and the machine; NULL
+ * (said on stderr) when the file cannot be created. */
+static inline FILE *bench_json_open(const char *path, const char *bench)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		return NULL;
+	}
+	fprintf(f, "{\"bench\":\"%s\",", bench);
+	bench_json_machine(f);
+	return f;
+}
+
 /* A histogram: percentiles and its non-empty buckets as [lower_ns, count]. */
 static inline void bench_json_hist(FILE *f, const char *name, const struct qk_hist *h)
 {

@@ -502,14 +502,10 @@ int main(int argc, char **argv)
 	}
 	if (!o.json)
 		return fails ? 1 : 0;
-	FILE *f = fopen(o.json, "w");
+	FILE *f = bench_json_open(o.json, "loop");
 
-	if (!f) {
-		perror(o.json);
+	if (!f)
 		return 1;
-	}
-	fprintf(f, "{\"bench\":\"loop\",");
-	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"priority\":%d,\"cpu\":%d,"
 		"\"seconds\":%d,\"cyclictest_seconds\":%d,\"window_ms\":%lld,\"skipped\":",
 		o.no_rt ? "false" : "true", o.prio, o.cpu, o.loop_s, o.ct_s, WINDOW_NS / 1000000);

@@ -503,14 +503,10 @@ int main(int argc, char **argv)
 	}
 	if (!json)
 		return 0;
-	FILE *f = fopen(json, "w");
+	FILE *f = bench_json_open(json, "ring");
 
-	if (!f) {
-		perror(json);
+	if (!f)
 		return 1;
-	}
-	fprintf(f, "{\"bench\":\"ring\",");
-	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"cpu_dma_latency_0\":%s,"
 		"\"priority\":%d,\"cpus\":[0,1],\"frame_bytes\":%zu,\"spin_rounds\":%llu,\"syscall_rounds\":%llu,"
 		"\"cost\":{\"qiki_publish_ns\":%.2f,\"qiki_read_next_ns\":%.2f,"

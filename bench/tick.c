@@ -257,14 +257,10 @@ int main(int argc, char **argv)
 		printf("instructions: %s\n", why_s);
 	if (!json)
 		return 0;
-	FILE *f = fopen(json, "w");
+	FILE *f = bench_json_open(json, "tick");
 
-	if (!f) {
-		perror(json);
+	if (!f)
 		return 1;
-	}
-	fprintf(f, "{\"bench\":\"tick\",");
-	bench_json_machine(f);
 	fprintf(f, "\"sched_fifo\":%s,\"mlockall\":%s,\"ticks\":%llu,"
 		"\"callgrind_ticks\":%llu,\"final_state\":\"%s\",",
 		rt ? "true" : "false", locked ? "true" : "false", (unsigned long long)n,

@@ -416,30 +416,22 @@ int qk_mcap_close(struct qk_mcap *m)
 	end_rec(b, r);
 	summary_start = m->off + b->len;
 	/* summary: schemas and channels, statistics, chunk indexes */
-	groups[ng][0] = OP_SCHEMA;
-	groups[ng][1] = m->off + b->len;
-	for (size_t at = 0; at < m->defs.len;) {	/* schemas first, then channels */
-		uint64_t len;
+	for (int g = 0; g < 2; g++) {	/* a group of schemas, then one of channels */
+		uint8_t op = g ? OP_CHANNEL : OP_SCHEMA;
 
-		memcpy(&len, m->defs.p + at + 1, 8);
-		if (m->defs.p[at] == OP_SCHEMA)
-			put(b, m->defs.p + at, 9 + len);
-		at += 9 + len;
-	}
-	groups[ng][2] = m->off + b->len - groups[ng][1];
-	ng++;
-	groups[ng][0] = OP_CHANNEL;
-	groups[ng][1] = m->off + b->len;
-	for (size_t at = 0; at < m->defs.len;) {
-		uint64_t len;
+		groups[ng][0] = op;
+		groups[ng][1] = m->off + b->len;
+		for (size_t at = 0; at < m->defs.len;) {
+			uint64_t len;
 
-		memcpy(&len, m->defs.p + at + 1, 8);
-		if (m->defs.p[at] == OP_CHANNEL)
-			put(b, m->defs.p + at, 9 + len);
-		at += 9 + len;
+			memcpy(&len, m->defs.p + at + 1, 8);
+			if (m->defs.p[at] == op)
+				put(b, m->defs.p + at, 9 + len);
+			at += 9 + len;
+		}
+		groups[ng][2] = m->off + b->len - groups[ng][1];
+		ng++;
 	}
-	groups[ng][2] = m->off + b->len - groups[ng][1];
-	ng++;
 	groups[ng][0] = OP_STATISTICS;
 	groups[ng][1] = m->off + b->len;
 	r = begin_rec(b, OP_STATISTICS);
