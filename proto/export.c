@@ -19,7 +19,7 @@
 #include "proto/export.h"
 #include "proto/mcap.h"
 #include "qiki/v1/telemetry.pb-c.h"
-#include "rt/fsm.h"
+#include "rt/agent/fsm.h"
 #include "shm/mbox.h"
 #include "shm/ring.h"
 #include "shm/seg.h"
