@@ -93,7 +93,7 @@ const char *qk_wake_mode_name(unsigned mode);
 /* The inverse: an enum qk_wake_mode, or -1. */
 int qk_wake_mode_parse(const char *s);
 
-/* ---- private to rt/config/config.c and rt/config/yaml.c ------------------------
+/* ---- private to rt/config/ ---------------------------------------------------
  * The field tables drive the loader, the checks and the dump alike, so the
  * three cannot disagree about a key's name, type, unit or range. */
 
@@ -134,6 +134,15 @@ enum qk__section {
  * qk_config (element 0 for the lists). */
 const struct qk__field *qk__config_fields(unsigned section, unsigned *count,
 					  const char **key, size_t *base);
+
+/* A whole section: its fields, YAML key, comment for the dump, and offset. */
+struct qk__section_desc {
+	const struct qk__field *f;
+	unsigned count;
+	const char *key, *comment;
+	size_t base;
+};
+const struct qk__section_desc *qk__config_section(unsigned section);
 
 /* "expected ..." text for a field: "a number in kelvin > 0". */
 void qk__config_expect(const struct qk__field *f, char *buf, size_t n);
