@@ -1,5 +1,6 @@
 # qiki build.  `make` builds everything, `make test` runs every test,
 # `make run` runs the loop, `make bench` the benchmarks.  V=1 shows commands.
+# The rooms and what each may include: docs/design.md, mk/layers.sh.
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
@@ -116,11 +117,16 @@ endef
 $(foreach p,$(PROGRAMS),$(eval $(call program,$(firstword $(subst :, ,$(p))),$(lastword $(subst :, ,$(p))))))
 -include $(patsubst %.c,$(rel_DIR)/%.d,$(MAIN_SRCS))
 
-.PHONY: all test test-unit run bench clean install
+.PHONY: all test test-unit layers run bench clean install
 all: $(PROGS) $(rel_TESTS) $(BENCHES) $(ALLOC_PROBE)
 
 test: all $(asan_TESTS) $(tsan_TESTS)
+	$(Q)./mk/layers.sh
 	$(Q)./tests/run.sh $(B)
+
+# The include directions between the rooms (the table is in mk/layers.sh).
+layers:
+	$(Q)./mk/layers.sh
 
 test-unit: $(rel_TESTS)
 	$(Q)./tests/run.sh $(B) unit
