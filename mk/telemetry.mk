@@ -25,16 +25,16 @@ $(1)_TELE_OBJS := $$(patsubst $(TELE_GEN)/%.c,$$($(1)_DIR)/gen/%.o,$(TELE_GEN_C)
 $$($(1)_DIR)/gen/%.o: $(TELE_GEN)/%.c | $(TELE_GEN)/.stamp
 	$$(say) CC $$<
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(CPPFLAGS) -I$(TELE_GEN) -std=c11 -O2 -g -w $(2) -c -o $$@ $$<
+	$$(Q)$$(CC) $$(CPPFLAGS) -I$(TELE_GEN) -std=c11 $$(CFLAGS) -w $(2) -c -o $$@ $$<
 $$($(1)_DIR)/proto/%.o: CPPFLAGS += -I$(TELE_GEN)
 $$(patsubst %.c,$$($(1)_DIR)/%.o,$(TELE_SRCS)) $$($(1)_DIR)/proto/main_qiki-telemetry.o: | $(TELE_GEN)/.stamp
 $$($(1)_DIR)/proto/fds.o: proto/fds.S $(TELE_GEN)/.stamp
 	$$(say) AS $$@
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) -DQK_FDS_PATH='"$(abspath $(TELE_FDS))"' -c -o $$@ $$<
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) $(2) -DQK_FDS_PATH='"$(abspath $(TELE_FDS))"' -c -o $$@ $$<
 $$($(1)_DIR)/libqiki-tele.a: $$($(1)_TELE_OBJS)
 	$$(say) AR $$@
-	$$(Q)rm -f $$@ && ar rcs $$@ $$^
+	$$(Q)rm -f $$@ && $$(AR) rcs $$@ $$^
 -include $$(patsubst %.c,$$($(1)_DIR)/%.d,$(TELE_SRCS) proto/main_qiki-telemetry.c)
 endef
 $(eval $(call tele_variant,rel,))
@@ -43,20 +43,21 @@ $(eval $(call tele_variant,asan,-O1 -fsanitize=address,undefined -fno-omit-frame
 $(B)/bin/qiki-telemetry: $(rel_DIR)/proto/main_qiki-telemetry.o $(rel_DIR)/libqiki-tele.a $(rel_LIB)
 	$(say) LD $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $< $(rel_DIR)/libqiki-tele.a $(rel_LIB) $(TELE_LIBS) $(PKG_LIBS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(rel_DIR)/libqiki-tele.a $(rel_LIB) $(TELE_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # unit tests of the edge: tests/proto/test_*.c
 TELE_TESTS := $(patsubst tests/proto/%.c,%,$(wildcard tests/proto/test_*.c))
 define tele_test
 $$($(1)_DIR)/tests/proto/$(2): $$($(1)_DIR)/tests/proto/$(2).o $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB)
 	$$(say) LD $$@
-	$$(Q)$$(CC) $(3) -o $$@ $$< $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB) $(TELE_LIBS) $$(PKG_LIBS) -lcmocka $$(LDLIBS)
+	$$(Q)$$(CC) $$(CFLAGS) $(3) $$(ALL_LDFLAGS) -o $$@ $$< $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB) $(TELE_LIBS) $$(PKG_LIBS) -lcmocka $$(LDLIBS)
 $$($(1)_DIR)/tests/proto/$(2).o: CPPFLAGS += -I$(TELE_GEN)
-$$($(1)_DIR)/tests/proto/$(2).o: | $(TELE_GEN)/.stamp
+$$($(1)_DIR)/tests/proto/$(2).o: | $(TELE_GEN)/.stamp $(DEPS_TEST)
 -include $$($(1)_DIR)/tests/proto/$(2).d
 endef
 $(foreach t,$(TELE_TESTS),$(eval $(call tele_test,rel,$(t),)))
 $(foreach t,$(TELE_TESTS),$(eval $(call tele_test,asan,$(t),-O1 -fsanitize=address,undefined -fno-omit-frame-pointer)))
 
-all: $(B)/bin/qiki-telemetry $(addprefix $(rel_DIR)/tests/proto/,$(TELE_TESTS))
+all: $(B)/bin/qiki-telemetry
+tests: $(addprefix $(rel_DIR)/tests/proto/,$(TELE_TESTS))
 test: $(addprefix $(asan_DIR)/tests/proto/,$(TELE_TESTS))
