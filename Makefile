@@ -35,7 +35,7 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) -pthread -MMD -MP
 # (a page fault, a lock in ld.so) on the first call, i.e. on the hot path.
 QK_LDFLAGS := -Wl,-z,now -Wl,-z,relro
 ALL_LDFLAGS = $(QK_LDFLAGS) $(LDFLAGS)
-LDLIBS  := -pthread -lm
+LDLIBS  := -pthread -lm -ldl
 
 ifeq ($(V),1)
 Q :=

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -45,6 +47,8 @@ struct launch {
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
 	const char *telemetry_rate;			/* and its --rate */
+	const char *group;		/* --group: the segment's group (mode 0660) */
+	const char *controller;		/* --controller: the agent's shared object */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -79,6 +83,10 @@ static void usage(FILE *f)
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
 		"      --print-config    print the configuration as YAML and exit\n"
+		"      --group NAME      the segment belongs to group NAME, mode 0660: its\n"
+		"                        members use qikictl without root (systemd: qiki)\n"
+		"      --controller SO   the agent runs the controller in shared object SO\n"
+		"                        (<rt/agent/controller.h>; default: the built-in PD)\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
 		"Exit status: 0 clean shutdown; 1 usage or configuration error; 2 the segment\n"
@@ -90,7 +98,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGFSYNC, O_LOGROTATE, O_GROUP, O_CONTROLLER };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -114,6 +122,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "controller", required_argument, NULL, O_CONTROLLER },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -166,6 +176,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			break;
 		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_GROUP: l->group = optarg; break;
+		case O_CONTROLLER: l->controller = optarg; break;
 		case O_TELE_RATE: {
 			int hz;
 
@@ -296,6 +308,47 @@ static int start(const char *path, const char *const *argv, pid_t *pid)
 	return ret;
 }
 
+/* qiki-sim and qiki-agent are qiki's helpers: beside it in a build tree;
+ * installed, in LIBEXECDIR, found relative to the binary first so that a
+ * staged or relocated tree runs its own. */
+#ifndef QK_LIBEXECDIR
+#define QK_LIBEXECDIR "/usr/local/libexec/qiki"
+#endif
+static void helper_dir(const char *bindir, char *out, size_t n)
+{
+	const char *try[] = { "%s", "%s/../libexec/qiki" };
+	char p[PATH_MAX + 64];
+
+	for (size_t i = 0; i < sizeof(try) / sizeof(try[0]); i++) {
+		snprintf(out, n, try[i], bindir);
+		snprintf(p, sizeof(p), "%s/qiki-agent", out);
+		if (!access(p, X_OK))
+			return;
+	}
+	snprintf(out, n, "%s", QK_LIBEXECDIR);
+}
+
+/* --group: the segment file belongs to the group, mode 0660, so that its
+ * members use qikictl without root. */
+static int set_group(struct qk_seg *seg, const char *name, char *why, size_t n)
+{
+	struct group *g = getgrnam(name);
+
+	if (!g) {
+		snprintf(why, n, "--group %s: no such group (create it: groupadd --system %s)",
+			 name, name);
+		return -ENOENT;
+	}
+	if (fchown(seg->fd, (uid_t)-1, g->gr_gid) || fchmod(seg->fd, 0660)) {
+		int ret = -errno;
+
+		snprintf(why, n, "--group %s: cannot give /dev/shm%s to the group: %s (root, or a "
+			 "member of the group, may)", name, seg->path, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
 static pid_t spawn(const char *bindir, const char *name, const struct launch *l, int prio)
 {
 	char path[PATH_MAX], prio_s[16], cpu_s[16], cycles_s[32];
@@ -330,6 +383,10 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (l->controller && !strcmp(name, "qiki-agent")) {
+		argv[n++] = "--controller";
+		argv[n++] = l->controller;
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -617,7 +674,7 @@ int main(int argc, char **argv)
 {
 	static struct launch l;
 	struct qk_seg seg;
-	char bindir[PATH_MAX];
+	char bindir[PATH_MAX], helperdir[PATH_MAX + 32];
 	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
 	bool agent_done = false, sim_done = false;
 
@@ -633,6 +690,7 @@ int main(int argc, char **argv)
 	}
 	bindir[n] = 0;
 	*strrchr(bindir, '/') = 0;
+	helper_dir(bindir, helperdir, sizeof(helperdir));
 
 	struct sigaction sa = { .sa_handler = on_signal };
 
@@ -670,6 +728,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": reclaimed /dev/shm%s, left by a run that died\n", seg.path);
 		QK_WARN(l.log, "reclaimed /dev/shm%s, left by a run that died", seg.path);
 	}
+	if (l.group && set_group(&seg, l.group, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		QK_ERROR(l.log, "%s", why);
+		qk_seg_detach(&seg);
+		qk_seg_unlink(l.instance);
+		qk_log_destroy(l.log);
+		return 2;
+	}
 	qk_seg_publish(&seg);
 	qk_seg_claim(&seg, QK_PROC_LAUNCHER);
 	if (!l.quiet)
@@ -681,8 +747,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
-	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	pid_t agent = spawn(helperdir, "qiki-agent", &l, l.prio - 1);
+	pid_t sim = agent > 0 ? spawn(helperdir, "qiki-sim", &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 

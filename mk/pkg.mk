@@ -50,7 +50,7 @@ $(B)/lib/qiki.pc: mk/pkg.mk rt/proc.h
 		'Description: qiki real-time control loop: segment, rings, command queues, controller interface' \
 		'Version: $(QK_VERSION_STR)' 'Requires.private: liburing yaml-0.1' \
 		'Cflags: -I$${includedir}/qiki -D_GNU_SOURCE' \
-		'Libs: -L$${libdir} -lqiki' 'Libs.private: -lm -pthread' >$@
+		'Libs: -L$${libdir} -lqiki' 'Libs.private: -lm -ldl -pthread' >$@
 
 all: $(SO) $(B)/lib/qiki.pc
 

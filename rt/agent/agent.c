@@ -139,7 +139,13 @@ static void name_winner(struct qk_agent *a)
 	a->active_hit = *h;
 }
 
-static void outputs(struct qk_agent *a, struct qk_actuator_frame *out)
+void qk_agent_use_controller(struct qk_agent *a, struct qk_ctl_instance *ci)
+{
+	a->ctl = ci;
+	a->ctl_was_active = false;
+}
+
+static void outputs(struct qk_agent *a, bool fresh, struct qk_actuator_frame *out)
 {
 	const struct qk_config *c = a->cfg;
 	uint32_t st = a->fsm.state;
@@ -148,15 +154,24 @@ static void outputs(struct qk_agent *a, struct qk_actuator_frame *out)
 	memset(out->heater, 0, sizeof(out->heater));
 	out->state = st;
 	out->flags = st == QK_ST_SAFE || st == QK_ST_ERROR || st == QK_ST_SHUTDOWN ? QK_ACTF_SAFE : 0;
-	if (!a->have_frame)
+	if (!a->have_frame) {
+		a->ctl_was_active = false;
 		return;		/* nothing measured: everything off */
-	if (st == QK_ST_ACTIVE) {
+	}
+	if (st == QK_ST_ACTIVE && a->ctl) {
+		struct qk_ctl_in in = { .f = &a->last, .setpoint = a->setpoint, .now_ns = a->now_ns,
+					.fresh = fresh, .first = !a->ctl_was_active };
+
+		/* a stale tick recomputes from the last frame: the command holds */
+		qk_controller_tick(a->ctl, c, &in, out->throttle);
+	} else if (st == QK_ST_ACTIVE) {
 		double force[3];
 
 		/* a stale tick recomputes from the last frame: the command holds */
 		qk_control_force(c, &a->last, a->setpoint, force);
 		qk_control_allocate(c, qk_control_tank_bar(c, &a->last), force, out->throttle);
 	}
+	a->ctl_was_active = st == QK_ST_ACTIVE;
 	qk_control_heaters(c, &a->last, a->heat_on, out->heater);
 }
 
@@ -194,7 +209,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	out->sensor_publish_ns = a->last.publish_ns;
 	out->wake_ns = now_ns;
 	out->publish_ns = now_ns;
-	outputs(a, out);
+	outputs(a, fresh, out);
 	a->ticks++;
 	return true;
 }

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "rt/agent/bios.h"
+#include "rt/agent/controller.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
 
@@ -82,11 +83,20 @@ struct qk_agent {
 	struct qk_rule_hit active_hit;
 
 	uint8_t heat_on[QK_MAX_THERMAL];	/* thermostat states */
+
+	/* the ACTIVE controller (rt/agent/controller.h); NULL: the built-in PD
+	 * called directly (unit tests); qiki-agent always sets one */
+	struct qk_ctl_instance *ctl;
+	bool ctl_was_active;		/* for qk_ctl_in.first */
 };
 
 /* 0, or -EINVAL for a configuration the agent cannot run (no thrusters,
  * counts beyond the arrays). */
 int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_ns);
+
+/* Drives ACTIVE with `ci` from the next tick on (NULL: the built-in PD
+ * called directly); the agent does not own it. */
+void qk_agent_use_controller(struct qk_agent *a, struct qk_ctl_instance *ci);
 
 /* One tick.  f: the newest sensor frame, NULL when none arrived this tick;
  * bios: the latest POST report, NULL before the first; now_ns: the tick's

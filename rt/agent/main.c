@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rt/agent/agent.h"
+#include "rt/agent/controller.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
 #include "rt/proc.h"
@@ -189,12 +191,101 @@ static void run(struct agent_proc *a)
 	}
 }
 
+/* --controller PATH and --controller-param NAME=VALUE are the agent's own:
+ * taken out of argv before the shared options are parsed. */
+#define MAX_CTL_PARAMS QK_CTL_MAX_PARAMS
+struct ctl_opts {
+	const char *path;		/* NULL: the built-in PD */
+	const char *param[MAX_CTL_PARAMS];
+	int n_params;
+};
+
+static int take_ctl_opts(int *argc, char **argv, struct ctl_opts *co)
+{
+	int n = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *v = NULL, *arg = argv[i];
+		bool is_path = !strncmp(arg, "--controller", 12) && (!arg[12] || arg[12] == '=');
+		bool is_param = !strncmp(arg, "--controller-param", 18) && (!arg[18] || arg[18] == '=');
+
+		if (!strcmp(arg, "--")) {
+			while (i < *argc)
+				argv[n++] = argv[i++];
+			break;
+		}
+		if (!is_path && !is_param) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		v = strchr(arg, '=') && (is_path ? arg[12] : arg[18]) ? strchr(arg, '=') + 1
+		  : i + 1 < *argc ? argv[++i] : NULL;
+		if (!v || !*v) {
+			fprintf(stderr, PROG ": %s needs a value (see man qiki-agent)\n",
+				is_path ? "--controller" : "--controller-param");
+			return -1;
+		}
+		if (is_path) {
+			co->path = v;
+		} else if (co->n_params == MAX_CTL_PARAMS || !strchr(v, '=')) {
+			fprintf(stderr, PROG ": --controller-param '%s': expected NAME=VALUE "
+				"(at most %d)\n", v, MAX_CTL_PARAMS);
+			return -1;
+		} else {
+			co->param[co->n_params++] = v;
+		}
+	}
+	argv[n] = NULL;
+	*argc = n;
+	return 0;
+}
+
+/* Loads the controller and applies its parameters: start-up, before the
+ * loop locks memory and goes real time. */
+static int load_controller(struct agent_proc *a, struct qk_ctl_instance *ci,
+			   const struct ctl_opts *co, char *why, size_t n)
+{
+	struct qk_ctl_setup s;
+	int ret;
+
+	qk_controller_setup(&s, &a->p.cfg, a->p.seg.hdr->period_ns);
+	ret = qk_controller_load(ci, co->path, &s, why, n);
+	for (int i = 0; !ret && i < co->n_params; i++) {
+		char name[QK_CTL_NAME_LEN], *end;
+		const char *eq = strchr(co->param[i], '=');
+		size_t len = (size_t)(eq - co->param[i]);
+		double v = strtod(eq + 1, &end);
+
+		snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1),
+			 co->param[i]);
+		if (end == eq + 1 || *end) {
+			snprintf(why, n, "--controller-param '%s': the value is not a number",
+				 co->param[i]);
+			ret = -EINVAL;
+		} else {
+			ret = qk_controller_set(ci, name, v, why, n);
+		}
+	}
+	if (ret) {
+		qk_controller_unload(ci);
+		return ret;
+	}
+	qk_agent_use_controller(&a->agent, ci);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent_proc a;
+	static struct qk_ctl_instance ctl;
+	struct ctl_opts co = { 0 };
 	struct qk_proc_opts o;
 	char why[512];
-	int ret = qk_proc_parse(argc, argv, PROG, QK_PROC_AGENT, &o);
+	int ret = take_ctl_opts(&argc, argv, &co);
+
+	if (ret)
+		return 1;
+	ret = qk_proc_parse(argc, argv, PROG, QK_PROC_AGENT, &o);
 
 	if (ret)
 		return ret > 0 ? 0 : 1;
@@ -220,6 +311,15 @@ int main(int argc, char **argv)
 		qk_proc_exit(&a.p);
 		return 1;
 	}
+	ret = load_controller(&a, &ctl, &co, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		QK_ERROR(a.p.log, "%s", why);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	QK_INFO(a.p.log, "controller: %s%s%s", ctl.c->name ? ctl.c->name : "(unnamed)",
+		co.path ? " from " : " (built-in)", co.path ? co.path : "");
 	/* a restarted agent takes over rings its predecessor may have left
 	 * mid-write, and starts from the newest sensor frame */
 	qk_ring_producer_recover(a.p.seg.actuators);
