@@ -104,3 +104,14 @@ uninstall:
 	rm -f $(foreach c,$(COMPLETIONS),$(DESTDIR)$(BASHCOMPDIR)/$(firstword $(subst :, ,$(c))))
 	rm -f $(DESTDIR)$(UNITDIR)/qiki@.service $(DESTDIR)$(SYSUSERSDIR)/qiki.conf \
 		$(DESTDIR)$(SYSCONFDIR)/security/limits.d/qiki.conf
+
+# ---- test fixtures: controllers as shared objects, beside test_controller ----
+CTL_FIXTURES := $(patsubst tests/agent/%.c,%,$(wildcard tests/agent/fixture_ctl_*.c))
+define ctl_fixture
+$$($(1)_DIR)/tests/agent/$(2).so: tests/agent/$(2).c rt/agent/controller.h shm/layout.h
+	$$(say) CC $$@
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(CPPFLAGS) -std=c11 $$(WARN) $$(CFLAGS) -fPIC -shared $$(ALL_LDFLAGS) -o $$@ $$<
+$$($(1)_DIR)/tests/agent/test_controller: | $$($(1)_DIR)/tests/agent/$(2).so
+endef
+$(foreach v,rel asan,$(foreach f,$(CTL_FIXTURES),$(eval $(call ctl_fixture,$(v),$(f)))))
