@@ -9,6 +9,7 @@
  * 3 refused by the loop, 4 no answer in time.
  */
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "ctl/client.h"
 #include "ctl/json.h"
@@ -81,6 +83,25 @@ static const char *name_of(const char *const *t, unsigned n, unsigned i)
 	return i < n && t[i] ? t[i] : "?";
 }
 
+/* Permission denied: the segment is its group's (qiki run --group); say
+ * which group to join rather than a bare EACCES. */
+static void access_hint(const char *instance)
+{
+	char path[128];
+	struct stat st;
+	struct group *g;
+
+	snprintf(path, sizeof(path), "/dev/shm/qiki.%s", instance);
+	if (stat(path, &st) || !(g = getgrgid(st.st_gid)) || st.st_gid == 0) {
+		fprintf(stderr, "qikictl: run it as the user who started the instance, or start "
+			"the instance with 'qiki run --group GROUP' and join that group\n");
+		return;
+	}
+	fprintf(stderr, "qikictl: %s belongs to group '%s' (mode %03o): join the group to use "
+		"qikictl without root ('sudo usermod -aG %s $USER', then log in again)\n",
+		path, g->gr_name, (unsigned)(st.st_mode & 0777), g->gr_name);
+}
+
 static int attach(struct ctl *c)
 {
 	int ret = qk_seg_attach(&c->seg, c->instance, 0);
@@ -88,6 +109,8 @@ static int attach(struct ctl *c)
 	c->attached = !ret;
 	if (ret) {
 		fprintf(stderr, "qikictl: %s\n", c->seg.err);
+		if (ret == -EACCES)
+			access_hint(c->instance);
 		return EX_INSTANCE;
 	}
 	if (!qk_seg_any_alive(&c->seg)) {
