@@ -63,9 +63,12 @@ PROFILES := $(wildcard rt/config/profiles/*.yaml)
 SCENARIOS := $(wildcard examples/scenarios/*.yaml)
 EXAMPLES := $(wildcard examples/controller/* examples/reader/*)
 
-# what install puts down, relative to DESTDIR, for uninstall and the test
-inst_bins     = $(filter-out $(HELPERS),$(notdir $(PROGS)))
-inst_helpers  = $(filter $(HELPERS),$(notdir $(PROGS)))
+# Every program: PROGRAMS, and those a fragment links by a rule of its own
+# (it names them in INSTALL_PROGS; build/bin/NAME).
+INSTALL_PROGS += qiki-telemetry
+inst_progs    = $(sort $(notdir $(PROGS)) $(INSTALL_PROGS))
+inst_bins     = $(filter-out $(HELPERS),$(inst_progs))
+inst_helpers  = $(filter $(HELPERS),$(inst_progs))
 
 .PHONY: install uninstall
 install: all
