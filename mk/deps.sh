@@ -44,6 +44,7 @@ deps=(
   "test:binutils:cmd:readelf"
   "test:passwd:cmd:useradd"
   "test:util-linux:cmd:setpriv"
+  "test:dpkg-dev:cmd:dpkg-buildflags"
   "bench:rt-tests:cmd:cyclictest"
   "bench:valgrind:cmd:valgrind"
   "bench:gnuplot-nox:cmd:gnuplot"

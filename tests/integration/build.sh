@@ -7,7 +7,11 @@
 # usage: tests/integration/build.sh BUILD_DIR
 name=build
 source "$(dirname "$0")/lib.sh"
-submake() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
+# a make of its own: none of the make running the tests' flags or variables
+submake() {
+  env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u WERROR -u V -u NO_DEPS -u CFLAGS -u CPPFLAGS \
+    -u LDFLAGS -u CC -u AR -u PKG_CONFIG make --no-print-directory "$@"
+}
 
 # 1. a test package hidden: NO_DEPS=1 names it and gives the apt line
 QK_DEPS_HIDE=libcmocka-dev NO_DEPS=1 ./mk/deps.sh test >"$out/o" 2>"$out/e"
