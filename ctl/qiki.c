@@ -46,6 +46,7 @@ struct launch {
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *foxglove;				/* and its --foxglove */
 	const char *telemetry_rate;			/* and its --rate */
 	const char *group;		/* --group: the segment's group (mode 0660) */
 	const char *controller;		/* --controller: the agent's shared object */
@@ -82,6 +83,8 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --foxglove[=[HOST:]PORT]  serve the run live to Foxglove Studio\n"
+		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"      --group NAME      the segment belongs to group NAME, mode 0660: its\n"
 		"                        members use qikictl without root (systemd: qiki)\n"
@@ -97,7 +100,7 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE,
 	       O_LOGFSYNC, O_LOGROTATE, O_GROUP, O_CONTROLLER };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
@@ -118,6 +121,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
@@ -176,6 +180,7 @@ static int parse(int argc, char **argv, struct launch *l)
 			break;
 		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_FOXGLOVE: l->foxglove = optarg ? optarg : "8765"; break;
 		case O_GROUP: l->group = optarg; break;
 		case O_CONTROLLER: l->controller = optarg; break;
 		case O_TELE_RATE: {
@@ -414,7 +419,7 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
 {
 	char path[PATH_MAX + 32];
-	const char *argv[16];
+	const char *argv[20];
 	int n = 0;
 	pid_t pid;
 
@@ -429,6 +434,10 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	if (l->telemetry_listen) {
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
+	}
+	if (l->foxglove) {
+		argv[n++] = "--foxglove";
+		argv[n++] = l->foxglove;
 	}
 	if (l->telemetry_rate) {
 		argv[n++] = "--rate";
@@ -745,7 +754,8 @@ int main(int argc, char **argv)
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
 	fflush(stdout);
-	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
+	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(helperdir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(helperdir, "qiki-sim", &l, l.prio) : -1;
@@ -807,7 +817,7 @@ int main(int argc, char **argv)
 		summary(&seg, &l);
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
-	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
+	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
 	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),

@@ -35,6 +35,7 @@ deps=(
   "test:libcmocka-dev:pc:cmocka"
   "test:python3:file:/usr/bin/python3"
   "test:python3-protobuf:py:google.protobuf"
+  "test:python3-websockets:py:websockets"
   "test:strace:cmd:strace"
   "test:libcap2-bin:cmd:capsh"
   "test:clang:cmd:clang"
