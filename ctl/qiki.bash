@@ -5,7 +5,7 @@ _qiki()
 	local opts="--instance --profile --config --rate --wake --seed --lockstep --cycles
 		--duration --fault --no-rt --prio --cpu --group --controller --log-dir --log-level
 		--log-format --log-fsync-ms --log-rotate-mb --telemetry --telemetry-listen
-		--telemetry-rate --print-config --quiet --help --version"
+		--telemetry-rate --foxglove --print-config --quiet --help --version"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "run --help --version" -- "$cur"))
 		return

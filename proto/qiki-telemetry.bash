@@ -2,7 +2,7 @@
 _qiki_telemetry()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local opts="--instance --output --listen --rate --compress --chunk-kb --avoid-cpu
+	local opts="--instance --output --listen --foxglove --rate --compress --chunk-kb --avoid-cpu
 		--quiet --help --version"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "run info cat $opts" -- "$cur"))
@@ -24,7 +24,7 @@ _qiki_telemetry()
 		return ;;
 	-o|--output) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--compress) COMPREPLY=($(compgen -W "zstd none" -- "$cur")); return ;;
-	--listen|-r|--rate|--chunk-kb|--avoid-cpu) return ;;
+	--listen|--foxglove|-r|--rate|--chunk-kb|--avoid-cpu) return ;;
 	esac
 	COMPREPLY=($(compgen -W "$opts" -- "$cur"))
 }
