@@ -5,7 +5,7 @@ _qiki()
 	local opts="--instance --profile --config --rate --wake --seed --lockstep --cycles
 		--duration --fault --no-rt --prio --cpu --group --controller --log-dir --log-level
 		--log-format --log-fsync-ms --log-rotate-mb --telemetry --telemetry-listen
-		--telemetry-rate --foxglove --print-config --quiet --help --version"
+		--telemetry-rate --foxglove --scenario --print-config --quiet --help --version"
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "run --help --version" -- "$cur"))
 		return
@@ -16,7 +16,7 @@ _qiki()
 	--log-level) COMPREPLY=($(compgen -W "debug info warn error" -- "$cur")); return ;;
 	--log-format) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
 	--group) COMPREPLY=($(compgen -g -- "$cur")); return ;;
-	-c|--config) COMPREPLY=($(compgen -f -X '!*.y*ml' -- "$cur") $(compgen -d -- "$cur")); return ;;
+	-c|--config|--scenario) COMPREPLY=($(compgen -f -X '!*.y*ml' -- "$cur") $(compgen -d -- "$cur")); return ;;
 	--controller) COMPREPLY=($(compgen -f -X '!*.so' -- "$cur") $(compgen -d -- "$cur")); return ;;
 	--telemetry|--log-dir) COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	-i|--instance|-r|--rate|-s|--seed|--cycles|-d|--duration|--fault|--prio|--cpu|\

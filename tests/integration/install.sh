@@ -24,6 +24,7 @@ for f in usr/bin/qiki usr/bin/qikictl usr/bin/qiki-telemetry \
          usr/share/bash-completion/completions/qiki usr/share/bash-completion/completions/qikictl \
          usr/share/bash-completion/completions/qiki-telemetry \
          usr/share/qiki/proto/qiki/v1/telemetry.proto usr/share/qiki/profiles/bot.yaml \
+         usr/share/qiki/scenarios/demo.yaml \
          usr/include/qiki/shm/layout.h usr/include/qiki/shm/ring.h usr/include/qiki/shm/cmdq.h \
          usr/include/qiki/shm/mbox.h usr/include/qiki/shm/seg.h \
          usr/include/qiki/rt/agent/controller.h \
