@@ -130,6 +130,10 @@ $(ALLOC_PROBE): tests/preload/allocount.c | $(DEPS_TEST)
 		$(ALL_LDFLAGS) -o $@ $<
 
 # Parts with build rules of their own (telemetry, tracer, ...): mk/*.mk.
+# Their rules compile with $(CC) $(CPPFLAGS) $(ALL_CFLAGS), link with
+# $(CC) $(CFLAGS) $(ALL_LDFLAGS), archive with $(AR), ask $(PKG_CONFIG),
+# order their objects after $(DEPS_STAMP) (or $(DEPS_TEST) for tests), and
+# name a program with a link rule of its own in INSTALL_PROGS (mk/pkg.mk).
 include $(wildcard mk/*.mk)
 
 # Programs, after the fragments have added theirs: build/bin/NAME.

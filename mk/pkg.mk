@@ -118,3 +118,9 @@ $$($(1)_DIR)/tests/agent/$(2).so: tests/agent/$(2).c rt/agent/controller.h shm/l
 $$($(1)_DIR)/tests/agent/test_controller: | $$($(1)_DIR)/tests/agent/$(2).so
 endef
 $(foreach v,rel asan,$(foreach f,$(CTL_FIXTURES),$(eval $(call ctl_fixture,$(v),$(f)))))
+
+# `make NO_DEPS=1 run` with every test, bench and tracer package hidden (a
+# mount namespace; a full build of its own, so not part of `make test`)
+.PHONY: test-nodeps
+test-nodeps:
+	$(Q)./tests/pkg/nodeps_run.sh

@@ -102,6 +102,17 @@ done
 [ "$reached" = yes ] || fail "the example PID did not reach the setpoint: $reached"
 ictl state SHUTDOWN >/dev/null
 wait $qpid || fail "installed qiki run exit $?"
+# a controller built for another interface version: the agent refuses it
+# at start-up, naming both versions, and the run fails
+v2=$B/rel/tests/agent/fixture_ctl_v2.so
+if [ -e "$v2" ]; then
+  "$stage/usr/bin/qiki" run -i "$inst-v2" -q --duration 3 --controller "$v2" >"$out/v2.log" 2>&1
+  rc=$?
+  [ $rc != 0 ] || fail "a version-2 controller ran"
+  grep -q "qiki-agent: controller $v2 refused: controller interface version 2, but this qiki-agent speaks version 1" "$out/v2.log" ||
+    { fail "the refusal does not name both versions"; cat "$out/v2.log"; }
+  grep -m1 "refused" "$out/v2.log"
+fi
 unset LD_LIBRARY_PATH
 
 submake uninstall DESTDIR="$stage" PREFIX=/usr >"$out/uninstall.log" 2>&1 || fail "make uninstall"
