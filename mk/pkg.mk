@@ -27,6 +27,11 @@ QK_VERSION_STR = $(shell sed -n 's/^\#define QK_VERSION "\(.*\)"/\1/p' rt/proc.h
 # The launcher looks beside itself first (a build tree), then there.
 HELPERS := qiki-sim qiki-agent qiki-hil
 $(rel_DIR)/ctl/qiki.o: CPPFLAGS += -DQK_LIBEXECDIR='"$(LIBEXECDIR)"'
+# ... and is rebuilt when LIBEXECDIR changes (`make` then `make install PREFIX=/usr`)
+QK_DIRS_STAMP := $(B)/.libexecdir
+$(shell mkdir -p $(B) && { echo '$(LIBEXECDIR)' | cmp -s - $(QK_DIRS_STAMP) || \
+	echo '$(LIBEXECDIR)' >$(QK_DIRS_STAMP); })
+$(rel_DIR)/ctl/qiki.o: $(QK_DIRS_STAMP)
 
 # ---- libqiki.so and qiki.pc -------------------------------------------------
 SO_NAME := libqiki.so.$(QK_SOVERSION)
@@ -42,17 +47,17 @@ $(SO): $(B)/pic/libqiki.a
 # mailboxes (status), the segment API and the controller interface
 PUB_HDRS := $(wildcard shm/*.h) rt/agent/controller.h
 
-$(B)/lib/qiki.pc: mk/pkg.mk rt/proc.h
-	$(say) GEN $@
-	@mkdir -p $(@D)
-	$(Q)printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' \
+# written at install time: it names the directories install was given
+define qiki_pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' \
 		'' 'Name: qiki' \
 		'Description: qiki real-time control loop: segment, rings, command queues, controller interface' \
 		'Version: $(QK_VERSION_STR)' 'Requires.private: liburing yaml-0.1' \
 		'Cflags: -I$${includedir}/qiki -D_GNU_SOURCE' \
-		'Libs: -L$${libdir} -lqiki' 'Libs.private: -lm -ldl -pthread' >$@
+		'Libs: -L$${libdir} -lqiki' 'Libs.private: -lm -ldl -pthread' >$(1)
+endef
 
-all: $(SO) $(B)/lib/qiki.pc
+all: $(SO)
 
 # ---- install / uninstall ----------------------------------------------------
 MAN1 := ctl/qiki.1 ctl/qikictl.1 rt/sim/qiki-sim.1 rt/agent/qiki-agent.1 proto/qiki-telemetry.1
@@ -81,7 +86,8 @@ install: all
 	install -m 644 $(rel_LIB) $(DESTDIR)$(LIBDIR)/libqiki.a
 	install -m 755 $(SO) $(DESTDIR)$(LIBDIR)/$(SO_NAME)
 	ln -sf $(SO_NAME) $(DESTDIR)$(LIBDIR)/libqiki.so
-	install -m 644 $(B)/lib/qiki.pc $(DESTDIR)$(LIBDIR)/pkgconfig/qiki.pc
+	$(call qiki_pc,$(DESTDIR)$(LIBDIR)/pkgconfig/qiki.pc)
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/qiki.pc
 	for h in $(PUB_HDRS); do install -D -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/qiki/$$h || exit 1; done
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/

@@ -34,6 +34,7 @@ for f in usr/bin/qiki usr/bin/qikictl usr/bin/qiki-telemetry \
          usr/share/doc/qiki/examples/controller/pid.c usr/share/doc/qiki/examples/reader/reader.c; do
   [ -e "$stage/$f" ] || fail "make install did not put /$f"
 done
+grep -qx "prefix=/usr" "$stage/usr/lib/pkgconfig/qiki.pc" || fail "qiki.pc does not name PREFIX=/usr"
 [ -e "$stage/usr/bin/qiki-agent" ] && fail "qiki-agent is a helper: LIBEXECDIR, not bin"
 grep -q "ExecStart=/usr/bin/qiki run" "$stage/usr/lib/systemd/system/qiki@.service" ||
   fail "the unit does not start /usr/bin/qiki"
