@@ -102,12 +102,17 @@ install: all
 	install -m 644 systemd/qiki.sysusers $(DESTDIR)$(SYSUSERSDIR)/qiki.conf
 	install -m 644 systemd/qiki.limits $(DESTDIR)$(SYSCONFDIR)/security/limits.d/qiki.conf
 
+# only what install put down: a LIBEXECDIR or DOCDIR shared with others keeps theirs
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(inst_bins))
-	rm -rf $(DESTDIR)$(LIBEXECDIR)
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(inst_helpers))
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 	rm -f $(DESTDIR)$(LIBDIR)/libqiki.a $(DESTDIR)$(LIBDIR)/$(SO_NAME) \
 		$(DESTDIR)$(LIBDIR)/libqiki.so $(DESTDIR)$(LIBDIR)/pkgconfig/qiki.pc
-	rm -rf $(DESTDIR)$(INCLUDEDIR)/qiki $(DESTDIR)$(DATADIR)/qiki $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/qiki $(DESTDIR)$(DATADIR)/qiki
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES))
+	-rmdir $(addprefix $(DESTDIR)$(DOCDIR)/,examples/controller examples/reader examples) \
+		$(DESTDIR)$(DOCDIR) 2>/dev/null
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(foreach c,$(COMPLETIONS),$(DESTDIR)$(BASHCOMPDIR)/$(firstword $(subst :, ,$(c))))
