@@ -38,6 +38,13 @@ grep -qx "prefix=/usr" "$stage/usr/lib/pkgconfig/qiki.pc" || fail "qiki.pc does 
 [ -e "$stage/usr/bin/qiki-agent" ] && fail "qiki-agent is a helper: LIBEXECDIR, not bin"
 grep -q "ExecStart=/usr/bin/qiki run" "$stage/usr/lib/systemd/system/qiki@.service" ||
   fail "the unit does not start /usr/bin/qiki"
+# the unit as systemd reads it: no unknown key, no bad value (paths pointed
+# into the stage so that its commands exist)
+if command -v systemd-analyze >/dev/null; then
+  sed "s|/usr/bin/|$stage/usr/bin/|g" "$stage/usr/lib/systemd/system/qiki@.service" >"$out/qiki@.service"
+  systemd-analyze verify --man=no "$out/qiki@.service" >"$out/verify" 2>&1 || fail "systemd-analyze verify exit $?"
+  [ -s "$out/verify" ] && { fail "systemd-analyze verify complains"; cat "$out/verify"; }
+fi
 for f in "$stage"/usr/share/bash-completion/completions/*; do
   bash -n "$f" || fail "completion $f does not parse"
 done
