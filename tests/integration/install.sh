@@ -108,6 +108,16 @@ print("yes" if ok and d["state"] == "ACTIVE" else "no %s %s %s" % (d["state"], p
   [ "$reached" = yes ] && { echo "setpoint reached after $((i / 2)) s"; break; }
 done
 [ "$reached" = yes ] || fail "the example PID did not reach the setpoint: $reached"
+# a user's controller keeps the hot path clean: the agent's loop thread
+# (its main thread) makes no syscall but its wait while pid.so drives
+apid=$(ictl status --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["agent"]["pid"])')
+if command -v strace >/dev/null && [ -n "$apid" ]; then
+  timeout -s INT 1.5 strace -c -U name,calls -o "$out/strace" -p "$apid" 2>/dev/null
+  extra=$(awk 'NR > 2 && $1 !~ /^-/ && $1 != "total" && $1 != "clock_nanosleep" && $1 != "restart_syscall" {print $1}' "$out/strace")
+  [ -z "$extra" ] || { fail "the agent's loop made syscalls beside its wait with pid.so: $extra"; cat "$out/strace"; }
+  grep -q clock_nanosleep "$out/strace" || { fail "strace saw the agent make no wait"; cat "$out/strace"; }
+  [ "$(ictl state)" = ACTIVE ] || fail "the agent left ACTIVE under strace"
+fi
 ictl state SHUTDOWN >/dev/null
 wait $qpid || fail "installed qiki run exit $?"
 # a controller built for another interface version: the agent refuses it
