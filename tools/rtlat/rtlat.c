@@ -516,7 +516,7 @@ int main(int argc, char **argv)
 				"CAP_PERFMON (sudo setcap cap_bpf,cap_perfmon+ep $(command -v " PROG "))\n");
 		goto out;
 	}
-	if (!t.o.quiet && !t.o.json) {
+	if (!t.o.quiet) {	/* on stderr: scripts wait for it */
 		fprintf(stderr, PROG ": tracing %d thread%s of instance %s:", t.r.n_threads,
 			t.r.n_threads == 1 ? "" : "s", t.o.instance);
 		for (int i = 0; i < t.r.n_threads; i++)
