@@ -126,7 +126,12 @@ static void print_span(struct rtlat_report *r, const struct rtlat_span *s, uint6
 		snprintf(what, sizeof(what), "%s %s", s->kind == RTLAT_K_IRQ ? "irq    " : "softirq", name);
 		break;
 	case RTLAT_K_HRTIMER:
-		snprintf(what, sizeof(what), "hrtimer %s", ksym(s->extra));
+		lt = s->id ? loop_thread(r, s->id) : NULL;
+		if (lt)
+			snprintf(what, sizeof(what), "hrtimer %s for %s/%u, %.1f us after its expiry",
+				 ksym(s->extra), lt->comm, s->id, (double)s->aux / 1000.0);
+		else
+			snprintf(what, sizeof(what), "hrtimer %s", ksym(s->extra));
 		break;
 	case RTLAT_K_WAKE:
 		lt = loop_thread(r, s->id);
@@ -224,8 +229,13 @@ void rtlat_report_late(struct rtlat_report *r, const struct rtlat_late *e)
 			qk_json_str(&j, "kind", sp[i].kind < RTLAT_K_COUNT ? kinds[sp[i].kind] : "?");
 			qk_json_f64(&j, "at_us", ((double)sp[i].start - (double)e->wake_ts) / 1000.0);
 			qk_json_f64(&j, "dur_us", (double)(sp[i].end - sp[i].start) / 1000.0);
-			if (sp[i].kind == RTLAT_K_HRTIMER)
+			if (sp[i].kind == RTLAT_K_HRTIMER) {
 				qk_json_str(&j, "name", ksym(sp[i].extra));
+				if (sp[i].id) {
+					qk_json_u64(&j, "tid", sp[i].id);
+					qk_json_f64(&j, "late_us", (double)sp[i].aux / 1000.0);
+				}
+			}
 			else if (sp[i].kind == RTLAT_K_THREAD || sp[i].kind == RTLAT_K_IRQ ||
 				 sp[i].kind == RTLAT_K_SOFTIRQ) {
 				rtlat_name(&sk, sp[i].name, nm, sizeof(nm));
@@ -291,18 +301,40 @@ static int by_stolen(const void *a, const void *b)
 	return x->total_ns > y->total_ns ? -1 : x->total_ns < y->total_ns;
 }
 
-static void hist_of(const struct rtlat_thread *t, struct qk_hist *h)
+static void hist_from(struct qk_hist *h, const __u64 *b, uint64_t n, uint64_t sum, uint64_t max)
 {
 	memset(h, 0, sizeof(*h));
-	h->count = t->count;
-	h->max = (int64_t)t->max_ns;
+	h->count = n;
+	h->max = (int64_t)max;
 	h->min = INT64_MAX;
-	h->sum = t->sum_ns;
+	h->sum = sum;
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		h->bucket[i] = t->hist[i];
-		if (t->hist[i] && h->min == INT64_MAX)
+		h->bucket[i] = b[i];
+		if (b[i] && h->min == INT64_MAX)
 			h->min = qk_hist_lower(i);
 	}
+}
+
+static void hist_of(const struct rtlat_thread *t, struct qk_hist *h)
+{
+	hist_from(h, t->hist, t->count, t->sum_ns, t->max_ns);
+}
+
+static void json_hist(struct qk_json *j, const char *key, const struct qk_hist *h)
+{
+	qk_json_obj(j, key);
+	qk_json_u64(j, "count", h->count);
+	qk_json_i64(j, "min_ns", h->count ? h->min : 0);
+	qk_json_i64(j, "p50_ns", qk_hist_quantile(h, 0.5));
+	qk_json_i64(j, "p99_ns", qk_hist_quantile(h, 0.99));
+	qk_json_i64(j, "p999_ns", qk_hist_quantile(h, 0.999));
+	qk_json_i64(j, "max_ns", h->count ? h->max : 0);
+	qk_json_arr(j, "histogram");	/* [bucket lower bound ns, count] */
+	for (uint32_t b = 0; b < QK_HIST_BUCKETS; b++)
+		if (h->bucket[b])
+			qk_json_pair(j, qk_hist_lower(b), h->bucket[b]);
+	qk_json_close(j);
+	qk_json_close(j);
 }
 
 void rtlat_report_summary(struct rtlat_report *r)
@@ -352,11 +384,9 @@ void rtlat_report_summary(struct rtlat_report *r)
 			qk_json_u64(&j, "irq_ns", t->irq_ns);
 			qk_json_u64(&j, "softirq_ns", t->softirq_ns);
 			qk_json_u64(&j, "cycle_irq_max_ns", t->cycle_irq_max_ns);
-			qk_json_arr(&j, "hist");	/* [bucket lower bound ns, count] */
-			for (uint32_t b = 0; b < QK_HIST_BUCKETS; b++)
-				if (t->hist[b])
-					qk_json_pair(&j, qk_hist_lower(b), t->hist[b]);
-			qk_json_close(&j);
+			json_hist(&j, "wake", &h);
+			hist_from(&h, t->timer_hist, t->timer_count, t->timer_sum_ns, t->timer_max_ns);
+			json_hist(&j, "timer_late", &h);
 			qk_json_close(&j);
 		}
 		qk_json_close(&j);
@@ -411,18 +441,20 @@ void rtlat_report_summary(struct rtlat_report *r)
 
 	fprintf(r->out, "qiki-rtlat summary: instance %s, %.1f s, %" PRIu64 " loop cycles, late = "
 		"wake-up over %.0f us\n", r->instance, r->seconds, r->cycles, (double)r->late_ns / 1000.0);
-	fprintf(r->out, "  %-16s %7s %3s %9s %8s %8s %8s %9s %6s %9s %14s\n", "thread", "tid", "cpu",
-		"wake-ups", "p50 us", "p99 us", "max us", "preempted", "late", "irq us", "irq us/cycle");
+	fprintf(r->out, "  %-16s %7s %3s %9s %8s %8s %8s %9s %6s %9s %8s %8s\n", "thread", "tid", "cpu",
+		"wake-ups", "p50 us", "p99 us", "max us", "preempted", "late", "irq us", "timer p50", "p99");
 	for (int i = 0; i < r->n_threads; i++) {
 		const struct rtlat_thread *t = &r->stats[i];
 
 		hist_of(t, &h);
-		fprintf(r->out, "  %-16s %7d %3d %9llu %8.1f %8.1f %8.1f %9llu %6llu"
-			" %9.1f %14.1f\n", r->thread[i].comm, r->thread[i].tid, r->thread[i].cpu,
-			t->count, qk_hist_quantile(&h, 0.5) / 1000.0, qk_hist_quantile(&h, 0.99) / 1000.0,
+		double p50 = qk_hist_quantile(&h, 0.5) / 1000.0, p99 = qk_hist_quantile(&h, 0.99) / 1000.0;
+
+		hist_from(&h, t->timer_hist, t->timer_count, t->timer_sum_ns, t->timer_max_ns);
+		fprintf(r->out, "  %-16s %7d %3d %9llu %8.1f %8.1f %8.1f %9llu %6llu %9.1f %8.1f %8.1f\n",
+			r->thread[i].comm, r->thread[i].tid, r->thread[i].cpu, t->count, p50, p99,
 			(double)t->max_ns / 1000.0, t->preempted, t->late,
 			(double)(t->irq_ns + t->softirq_ns) / 1000.0,
-			t->cycles ? (double)(t->irq_ns + t->softirq_ns) / 1000.0 / (double)t->cycles : 0);
+			qk_hist_quantile(&h, 0.5) / 1000.0, qk_hist_quantile(&h, 0.99) / 1000.0);
 	}
 	if (r->n_off) {
 		fprintf(r->out, "  top offenders (time stolen from the loop threads on their CPU):\n");
@@ -440,6 +472,8 @@ void rtlat_report_summary(struct rtlat_report *r)
 			o[i]->count, (double)o[i]->total_ns / 1000.0, (double)o[i]->max_ns / 1000.0,
 			o[i]->preempts);
 	}
+	fprintf(r->out, "  (wake-up: sched_waking to running; timer: how late each thread's sleep timer\n"
+		"   fired after its expiry, which the loop's own wake-up latency adds)\n");
 	for (int i = 0; i < r->n_lost; i++)
 		fprintf(r->out, "  not traced: %s\n", r->lost[i]);
 	if (r->late_dropped)

@@ -28,6 +28,7 @@ const volatile __u32 n_tids = 0;
 const volatile __u32 tids[RTLAT_MAX_THREADS] = {};
 const volatile __u64 cpu_mask = 0;	/* the loop's CPUs (bit per CPU < 64) */
 const volatile __u64 late_ns = 0;	/* 0: ship no chains */
+const volatile __u64 hrtimer_wakeup_fn = 0;	/* its address, from /proc/kallsyms */
 
 /* results, read by user space through the skeleton's mmapped .bss */
 struct rtlat_thread threads[RTLAT_MAX_THREADS] = {};
@@ -47,7 +48,8 @@ struct cpustate {
 	__u64 cur_start;	/* the current task got the CPU */
 	__s32 cur_loop;		/* its loop index, -1 if another task */
 	__u32 irq;
-	__u64 irq_start, softirq_start, hrt_start, hrt_fn;
+	__u64 irq_start, softirq_start, hrt_start, hrt_fn, hrt_late;
+	__u32 hrt_tid, pad;
 	__u32 vec;
 	__u32 head;		/* spans pushed so far */
 	char irq_name[RTLAT_COMM_LEN];
@@ -107,6 +109,7 @@ static __always_inline struct rtlat_span *push(struct cpustate *cs, __u32 kind, 
 	s->prio = 0;
 	s->policy = 0;
 	s->extra = 0;
+	s->aux = 0;
 	s->name[0] = 0;
 	return s;
 }
@@ -412,8 +415,35 @@ int BPF_PROG(on_hrtimer_entry, struct hrtimer *t, ktime_t *now)
 
 	if (!cs)
 		return 0;
-	cs->hrt_start = bpf_ktime_get_ns();
+	__u64 at = bpf_ktime_get_ns();
+
+	cs->hrt_start = at;
 	cs->hrt_fn = (__u64)t->function;
+	cs->hrt_tid = 0;
+	/* a loop thread's sleep timer: how late it fires is the part of the
+	 * loop's own wake-up latency that comes before sched_waking */
+	if (hrtimer_wakeup_fn && cs->hrt_fn == hrtimer_wakeup_fn) {
+		struct hrtimer_sleeper *sl = (struct hrtimer_sleeper *)t;
+		__u32 tid = BPF_CORE_READ(sl, task, pid);
+		__s64 exp = BPF_CORE_READ(t, node.expires);
+		int i = loop_idx(tid);
+
+		if (i >= 0 && i < RTLAT_MAX_THREADS && exp > 0 && at >= (__u64)exp) {
+			struct rtlat_thread *th = &threads[i];
+			__u64 late_by = at - (__u64)exp;
+			__u32 b = rtlat_hist_index(late_by);
+
+			if (b >= RTLAT_HIST_BUCKETS)
+				b = RTLAT_HIST_BUCKETS - 1;
+			__sync_fetch_and_add(&th->timer_hist[b], 1);
+			__sync_fetch_and_add(&th->timer_count, 1);
+			__sync_fetch_and_add(&th->timer_sum_ns, late_by);
+			if (late_by > th->timer_max_ns)
+				th->timer_max_ns = late_by;
+			cs->hrt_tid = tid;
+			cs->hrt_late = late_by;
+		}
+	}
 	return 0;
 }
 
@@ -425,7 +455,10 @@ int BPF_PROG(on_hrtimer_exit, struct hrtimer *t)
 
 	if (!cs || !cs->hrt_start)
 		return 0;
-	push(cs, RTLAT_K_HRTIMER, 0, cs->hrt_start, bpf_ktime_get_ns())->extra = cs->hrt_fn;
+	struct rtlat_span *s = push(cs, RTLAT_K_HRTIMER, cs->hrt_tid, cs->hrt_start, bpf_ktime_get_ns());
+
+	s->extra = cs->hrt_fn;
+	s->aux = cs->hrt_tid ? cs->hrt_late : 0;
 	cs->hrt_start = 0;
 	return 0;
 }

@@ -344,6 +344,22 @@ static int optional_tp(struct tracer *t, struct bpf_program *a, struct bpf_progr
 	return 1;
 }
 
+/* The address of a kernel function (0 when /proc/kallsyms hides it). */
+static uint64_t kaddr(const char *fn)
+{
+	char line[256], name[128], ty;
+	unsigned long long a;
+	uint64_t found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &a, &ty, name) == 3 && !strcmp(name, fn))
+			found = a;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static int on_late(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -381,6 +397,7 @@ static int load(struct tracer *t)
 		s->rodata->tids[i] = (__u32)t->r.thread[i].tid;
 	s->rodata->cpu_mask = t->cpu_mask;
 	s->rodata->late_ns = t->r.late_ns;
+	s->rodata->hrtimer_wakeup_fn = kaddr("hrtimer_wakeup");
 	optional_tp(t, s->progs.on_wakeup, NULL, "sched_wakeup",
 		    "sched_wakeup (the CPU is taken at waking: exact for pinned threads)");
 	optional_tp(t, s->progs.on_irq_entry, s->progs.on_irq_exit, "irq_handler_entry",

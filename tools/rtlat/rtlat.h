@@ -27,7 +27,8 @@ enum rtlat_kind {
 	RTLAT_K_THREAD = 1,	/* another task ran (id: pid) */
 	RTLAT_K_IRQ,		/* a hard IRQ handler (id: irq number) */
 	RTLAT_K_SOFTIRQ,	/* a softirq vector (id: vector) */
-	RTLAT_K_HRTIMER,	/* an hrtimer expiry (extra: its function) */
+	RTLAT_K_HRTIMER,	/* an hrtimer expiry (extra: its function; id: the
+				 * loop thread it wakes, aux: how late it fired) */
 	RTLAT_K_WAKE,		/* a loop thread was woken (id: its tid, extra: waker pid) */
 	RTLAT_K_LOOP,		/* a loop thread ran (id: its tid) */
 	RTLAT_K_COUNT
@@ -41,6 +42,7 @@ struct rtlat_span {
 	__s32 prio;		/* threads: rt_priority for RT, else nice */
 	__u32 policy;		/* threads: SCHED_* */
 	__u64 extra;
+	__u64 aux;
 	char name[RTLAT_COMM_LEN];
 };
 
@@ -79,6 +81,9 @@ struct rtlat_thread {
 	__u64 cycles;				/* wake .. sleep cycles */
 	__u64 irq_ns, softirq_ns;		/* inside those cycles, summed */
 	__u64 cycle_irq_max_ns;			/* IRQ + softirq inside one cycle, the most */
+	/* its sleep timer (hrtimer_wakeup): expiry run - the time it was set for */
+	__u64 timer_count, timer_sum_ns, timer_max_ns;
+	__u64 timer_hist[RTLAT_HIST_BUCKETS];
 };
 
 /* Same formula as qk_hist_index() (shm/hist.h), without clz: the BPF side
