@@ -260,10 +260,13 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
 	     unsigned int prev_state)
 {
-	__u64 now = bpf_ktime_get_ns();
 	int pi = loop_idx(prev->pid), ni = loop_idx(next->pid);
 	__u32 cpu;
 	struct cpustate *cs = this_cpu(&cpu);
+
+	if (pi < 0 && ni < 0 && !cs)
+		return 0;	/* most switches of the machine: not ours, no clock read */
+	__u64 now = bpf_ktime_get_ns();
 
 	if (pi >= 0 && pi < RTLAT_MAX_THREADS) {
 		if (preempt || prev_state == 0) {	/* TASK_RUNNING: it wants back on */
