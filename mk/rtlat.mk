@@ -36,3 +36,13 @@ $(B)/bin/qiki-rtlat: $(RTLAT_OBJS) $(rel_LIB)
 ifneq ($(wildcard $(RTLAT_BTF)),)
 all: $(B)/bin/qiki-rtlat
 endif
+
+# bench/run.sh runs every program in build/bench/bin: the tracer's bench
+# goes there only where the tracer is built.
+$(B)/bench/bin/rtlat: bench/rtlat.sh
+	@mkdir -p $(@D)
+	$(Q)install -m 755 $< $@
+
+ifneq ($(wildcard $(RTLAT_BTF)),)
+all: $(B)/bench/bin/rtlat
+endif
