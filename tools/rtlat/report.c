@@ -101,11 +101,11 @@ static int by_start(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void print_span(struct rtlat_report *r, const struct rtlat_span *s, uint64_t wake,
+static void print_span(struct rtlat_report *r, const struct rtlat_span *s, uint64_t due,
 		       uint64_t run)
 {
 	char name[64], what[96];
-	double at = ((double)s->start - (double)wake) / 1000.0;
+	double at = ((double)s->start - (double)due) / 1000.0;
 	double dur = (double)(s->end - s->start) / 1000.0;
 	struct rtlat_key k = { s->kind, s->id };
 	const struct rtlat_loop_thread *lt;
@@ -116,8 +116,8 @@ static void print_span(struct rtlat_report *r, const struct rtlat_span *s, uint6
 		snprintf(what, sizeof(what), "%s %s", s->id ? "thread " : "idle   ", name);
 		fprintf(r->out, "  %+10.1f us %9.1f us  %-40s %s %d", at, dur, what,
 			policy_name(s->policy), s->prio);
-		if (s->id && overlap(s, wake, run))
-			fprintf(r->out, "  stole %.1f us", (double)overlap(s, wake, run) / 1000.0);
+		if (s->id && overlap(s, due, run))
+			fprintf(r->out, "  stole %.1f us", (double)overlap(s, due, run) / 1000.0);
 		fputc('\n', r->out);
 		return;
 	case RTLAT_K_IRQ:
@@ -139,6 +139,11 @@ static void print_span(struct rtlat_report *r, const struct rtlat_span *s, uint6
 			 s->id, (unsigned)s->extra);
 		fprintf(r->out, "  %+10.1f us %12s  %s\n", at, "", what);
 		return;
+	case 0:
+		lt = loop_thread(r, s->id);
+		fprintf(r->out, "  %+10.1f us %12s  expiry  of %s/%u's sleep timer: due\n", at, "",
+			lt ? lt->comm : "?", s->id);
+		return;
 	case RTLAT_K_LOOP:
 		lt = loop_thread(r, s->id);
 		snprintf(what, sizeof(what), "loop    %s/%u", lt ? lt->comm : "?", s->id);
@@ -153,25 +158,30 @@ void rtlat_report_late(struct rtlat_report *r, const struct rtlat_late *e)
 {
 	struct rtlat_span sp[RTLAT_CHAIN];
 	const struct rtlat_span *worst = NULL;
-	uint64_t most = 0, lat = e->run_ts - e->wake_ts;
+	uint64_t most = 0, lat = e->run_ts - e->due_ts;
 	int n = 0;
 
 	r->late_total++;
 	for (uint32_t i = 0; i < e->n && i < RTLAT_CHAIN; i++) {
 		const struct rtlat_span *s = &e->span[(e->first + i) % RTLAT_CHAIN];
 
-		if (s->end + LEAD_NS < e->wake_ts || s->start > e->run_ts)
+		if (s->end + LEAD_NS < e->due_ts || s->start > e->run_ts)
 			continue;
 		sp[n++] = *s;
 		if ((s->kind == RTLAT_K_THREAD && s->id) || s->kind == RTLAT_K_IRQ ||
 		    s->kind == RTLAT_K_SOFTIRQ) {
-			uint64_t o = overlap(s, e->wake_ts, e->run_ts);
+			uint64_t o = overlap(s, e->due_ts, e->run_ts);
 
 			if (o > most) {
 				most = o;
 				worst = s;
 			}
 		}
+	}
+	if (e->due_ts < e->wake_ts && n < RTLAT_CHAIN) {	/* the timer's expiry, as a mark */
+		memset(&sp[n], 0, sizeof(sp[n]));
+		sp[n].start = sp[n].end = e->due_ts;
+		sp[n++].id = e->tid;
 	}
 	qsort(sp, (size_t)n, sizeof(sp[0]), by_start);
 
@@ -215,19 +225,21 @@ void rtlat_report_late(struct rtlat_report *r, const struct rtlat_late *e)
 		qk_json_u64(&j, "tid", e->tid);
 		qk_json_u64(&j, "cpu", e->cpu);
 		qk_json_f64(&j, "latency_us", (double)lat / 1000.0);
+		qk_json_f64(&j, "timer_late_us", (double)(e->wake_ts - e->due_ts) / 1000.0);
+		qk_json_f64(&j, "wake_to_run_us", (double)(e->run_ts - e->wake_ts) / 1000.0);
 		qk_json_str(&j, "cause", name);
 		qk_json_f64(&j, "cause_us", (double)most / 1000.0);
 		qk_json_arr(&j, "chain");
 		for (int i = 0; i < n; i++) {
 			char nm[64];
 			static const char *const kinds[RTLAT_K_COUNT] = {
-				"?", "thread", "irq", "softirq", "hrtimer", "waking", "loop"
+				"expiry", "thread", "irq", "softirq", "hrtimer", "waking", "loop"
 			};
 			struct rtlat_key sk = { sp[i].kind, sp[i].id };
 
 			qk_json_obj(&j, NULL);
 			qk_json_str(&j, "kind", sp[i].kind < RTLAT_K_COUNT ? kinds[sp[i].kind] : "?");
-			qk_json_f64(&j, "at_us", ((double)sp[i].start - (double)e->wake_ts) / 1000.0);
+			qk_json_f64(&j, "at_us", ((double)sp[i].start - (double)e->due_ts) / 1000.0);
 			qk_json_f64(&j, "dur_us", (double)(sp[i].end - sp[i].start) / 1000.0);
 			if (sp[i].kind == RTLAT_K_HRTIMER) {
 				qk_json_str(&j, "name", ksym(sp[i].extra));
@@ -252,10 +264,17 @@ void rtlat_report_late(struct rtlat_report *r, const struct rtlat_late *e)
 		qk_json_close(&j);
 		qk_json_end(&j);
 	} else {
-		fprintf(r->out, "late wake-up: %s/%u on CPU %u: %.1f us from sched_waking to running\n",
-			lt ? lt->comm : "?", e->tid, e->cpu, (double)lat / 1000.0);
+		if (e->due_ts < e->wake_ts)
+			fprintf(r->out, "late wake-up: %s/%u on CPU %u: %.1f us from its timer's expiry to "
+				"running (timer %.1f us, sched_waking to running %.1f us)\n",
+				lt ? lt->comm : "?", e->tid, e->cpu, (double)lat / 1000.0,
+				(double)(e->wake_ts - e->due_ts) / 1000.0,
+				(double)(e->run_ts - e->wake_ts) / 1000.0);
+		else
+			fprintf(r->out, "late wake-up: %s/%u on CPU %u: %.1f us from sched_waking to "
+				"running\n", lt ? lt->comm : "?", e->tid, e->cpu, (double)lat / 1000.0);
 		for (int i = 0; i < n; i++)
-			print_span(r, &sp[i], e->wake_ts, e->run_ts);
+			print_span(r, &sp[i], e->due_ts, e->run_ts);
 		fprintf(r->out, "  %+10.1f us %12s  running %s/%u\n", (double)lat / 1000.0, "",
 			lt ? lt->comm : "?", e->tid);
 		fprintf(r->out, "  cause: %s (%.1f us of %.1f us)\n\n", name, (double)most / 1000.0,
@@ -439,8 +458,9 @@ void rtlat_report_summary(struct rtlat_report *r)
 		return;
 	}
 
-	fprintf(r->out, "qiki-rtlat summary: instance %s, %.1f s, %" PRIu64 " loop cycles, late = "
-		"wake-up over %.0f us\n", r->instance, r->seconds, r->cycles, (double)r->late_ns / 1000.0);
+	fprintf(r->out, "qiki-rtlat summary: instance %s, %.1f s, %" PRIu64 " loop cycles, late = over "
+		"%.0f us from the timer's expiry (or sched_waking) to running\n", r->instance, r->seconds,
+		r->cycles, (double)r->late_ns / 1000.0);
 	fprintf(r->out, "  %-16s %7s %3s %9s %8s %8s %8s %9s %6s %9s %8s %8s\n", "thread", "tid", "cpu",
 		"wake-ups", "p50 us", "p99 us", "max us", "preempted", "late", "irq us", "timer p50", "p99");
 	for (int i = 0; i < r->n_threads; i++) {

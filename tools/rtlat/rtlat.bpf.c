@@ -39,6 +39,7 @@ struct tstate {
 	__u64 wait_ts;		/* wants the CPU since (0: does not) */
 	__u64 run_ts;		/* on the CPU since */
 	__u64 cyc_irq, cyc_softirq;
+	__u64 due;		/* its sleep timer's expiry, when that woke it */
 	__u32 wait_cpu;
 	__u32 wait_kind;	/* 1 woken, 2 preempted */
 };
@@ -202,8 +203,8 @@ static __always_inline void intr(struct cpustate *cs, __u32 cpu, __u32 kind, __u
 	charge(v, ns);
 }
 
-static __always_inline void ship_late(struct cpustate *cs, __u32 cpu, __u32 tid, __u64 wake,
-				      __u64 now)
+static __always_inline void ship_late(struct cpustate *cs, __u32 cpu, __u32 tid, __u64 due,
+				      __u64 wake, __u64 now)
 {
 	struct rtlat_late *e = bpf_ringbuf_reserve(&late, sizeof(*e), 0);
 
@@ -211,6 +212,7 @@ static __always_inline void ship_late(struct cpustate *cs, __u32 cpu, __u32 tid,
 		__sync_fetch_and_add(&late_dropped, 1);
 		return;
 	}
+	e->due_ts = due;
 	e->wake_ts = wake;
 	e->run_ts = now;
 	e->tid = tid;
@@ -295,6 +297,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 				t->cycle_irq_max_ns = c;
 			ts[pi].cyc_irq = ts[pi].cyc_softirq = 0;
 			ts[pi].wait_ts = 0;
+			ts[pi].due = 0;
 		}
 		if (cs)
 			push(cs, RTLAT_K_LOOP, prev->pid, ts[pi].run_ts, now);
@@ -338,15 +341,18 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			__sync_fetch_and_add(&t->sum_ns, lat);
 			if (lat > t->max_ns)
 				t->max_ns = lat;
-			if (late_ns && lat > late_ns) {
+			__u64 due = ts[ni].due && ts[ni].due <= w ? ts[ni].due : w;
+
+			if (late_ns && now - due > late_ns) {
 				__sync_fetch_and_add(&t->late, 1);
 				if (cs)
-					ship_late(cs, cpu, next->pid, w, now);
+					ship_late(cs, cpu, next->pid, due, w, now);
 			}
 		} else if (w) {
 			__sync_fetch_and_add(&threads[ni].preempt_wait_ns, now - w);
 		}
 		ts[ni].wait_ts = 0;
+		ts[ni].due = 0;
 	}
 	return 0;
 }
@@ -445,6 +451,7 @@ int BPF_PROG(on_hrtimer_entry, struct hrtimer *t, ktime_t *now)
 				th->timer_max_ns = late_by;
 			cs->hrt_tid = tid;
 			cs->hrt_late = late_by;
+			ts[i].due = (__u64)exp;
 		}
 	}
 	return 0;

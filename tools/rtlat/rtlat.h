@@ -47,8 +47,11 @@ struct rtlat_span {
 };
 
 /* A wake-up over the late threshold: the CPU's recent spans, oldest first
- * from `first` (a ring of RTLAT_CHAIN, `n` of them valid). */
+ * from `first` (a ring of RTLAT_CHAIN, `n` of them valid).  Late is counted
+ * as the loop counts it: from the sleep timer's expiry where the thread was
+ * woken by its timer, else from sched_waking. */
 struct rtlat_late {
+	__u64 due_ts;		/* the timer's expiry, or wake_ts */
 	__u64 wake_ts, run_ts;	/* sched_waking, and sched_switch onto the CPU */
 	__u32 tid, cpu;
 	__u32 first, n;
@@ -75,7 +78,7 @@ struct rtlat_offender {
 struct rtlat_thread {
 	__u64 count, sum_ns, max_ns;		/* wake-up to run */
 	__u64 hist[RTLAT_HIST_BUCKETS];
-	__u64 late;				/* wake-ups over the threshold */
+	__u64 late;				/* due to running over the threshold */
 	__u64 preempted;			/* involuntary switch-outs */
 	__u64 preempt_wait_ns;			/* preempted until back on the CPU */
 	__u64 cycles;				/* wake .. sleep cycles */
