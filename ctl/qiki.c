@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -45,6 +46,7 @@ struct launch {
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
 	const char *telemetry_rate;			/* and its --rate */
+	bool trace;					/* qiki-rtlat beside the loop */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -78,6 +80,8 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
+		"                        its report in the log directory (qiki-rtlat.txt)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -90,7 +94,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -110,6 +114,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
@@ -146,6 +151,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_TRACE: l->trace = true; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -683,6 +689,13 @@ int main(int argc, char **argv)
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	char trace_report[4096 + 32], verdict[512];
+	struct qk_trace *trace = NULL;
+
+	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
+	if (l.trace && agent > 0 && sim > 0 &&
+	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
+		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -733,13 +746,18 @@ int main(int argc, char **argv)
 	if (!l.quiet && tty)
 		printf("\n");
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (trace)	/* before the shutdown, which is not the loop's timing */
+		qk_trace_stop(trace, verdict, sizeof(verdict));
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+	{
 		summary(&seg, &l);
-	else
+		if (trace)
+			printf("  tracer: %s (report: %s)\n", verdict, trace_report);
+	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */

@@ -112,9 +112,27 @@ assert any(c["name"] == spin for c in s["late_causes"]), s["late_causes"]
 assert spin in s["verdict"], s["verdict"]
 PY
 
-# ---- the loop allocated nothing (probe preloaded into a second, short run)
+# ---- qiki run --trace: the tracer's verdict in the launcher's summary
 kill -INT $qiki
 wait $qiki || fail "qiki run exit $?"
+"$bin/qiki" run -i "$inst" -q --trace --duration 5 --log-dir "$out/tlogs" >"$out/trace.out" 2>"$out/trace.err" &
+qiki=$!
+wait_idle
+for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/trace.err" && break; sleep 0.1; done
+# the tracer keeps off the loop's CPU (it moves itself before it loads)
+rtpid=$(pgrep -f -- "^qiki-rtlat --instance $inst " | head -1)
+allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$rtpid/status" 2>/dev/null)
+[ "$cpu" = 0 ] || [ "$allowed" = "0-$((cpu - 1))" ] || [ "$allowed" = 0 ] ||
+  fail "qiki run --trace: the tracer (pid '$rtpid') may run on CPUs '$allowed', the loop's is $cpu"
+python3 tests/integration/rtlat/spin.py "$cpu" 95 3 4 &
+spin=$!
+wait $spin || fail "the spinner failed (exit $?)"
+wait $qiki || fail "qiki run --trace exit $?: $(cat "$out/trace.err")"
+grep -q "^  tracer: [0-9]* late cycles\?:.* qk-spin/$spin (max [0-9]* us)" "$out/trace.out" ||
+  fail "qiki run --trace: no verdict naming qk-spin/$spin: $(grep tracer: "$out/trace.out") $(cat "$out/trace.err")"
+[ -s "$out/tlogs/qiki-rtlat.txt" ] || fail "qiki run --trace left no report in its log directory"
+
+# ---- the loop allocated nothing (probe preloaded into a second, short run)
 LD_PRELOAD=$PWD/$B/rel/tests/libqkalloc.so "$bin/qiki" run -i "$inst" -q --duration 4 \
   >"$out/run2.out" 2>"$out/run2.err" &
 qiki=$!
