@@ -21,6 +21,8 @@ deps=(
   "libck-dev:hdr:/usr/include/ck_ring.h"
   "clang:cmd:clang"
   "bpftool:cmd:bpftool"
+  "libelf-dev:pc:libelf"		# qiki-rtlat links libbpf's own dependencies
+  "zlib1g-dev:pc:zlib"
   "rt-tests:cmd:cyclictest"
   "strace:cmd:strace"
   "libcap2-bin:cmd:capsh"

@@ -406,6 +406,8 @@ void rtlat_report_summary(struct rtlat_report *r)
 			json_hist(&j, "wake", &h);
 			hist_from(&h, t->timer_hist, t->timer_count, t->timer_sum_ns, t->timer_max_ns);
 			json_hist(&j, "timer_late", &h);
+			hist_from(&h, t->due_hist, t->due_count, t->due_sum_ns, t->due_max_ns);
+			json_hist(&j, "due_to_run", &h);
 			qk_json_close(&j);
 		}
 		qk_json_close(&j);

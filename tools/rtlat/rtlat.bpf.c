@@ -343,6 +343,19 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 				t->max_ns = lat;
 			__u64 due = ts[ni].due && ts[ni].due <= w ? ts[ni].due : w;
 
+			if (due < w) {
+				__u64 d = now - due;
+
+				b = rtlat_hist_index(d);
+				if (b >= RTLAT_HIST_BUCKETS)
+					b = RTLAT_HIST_BUCKETS - 1;
+				__sync_fetch_and_add(&t->due_hist[b], 1);
+				__sync_fetch_and_add(&t->due_count, 1);
+				__sync_fetch_and_add(&t->due_sum_ns, d);
+				if (d > t->due_max_ns)
+					t->due_max_ns = d;
+			}
+
 			if (late_ns && now - due > late_ns) {
 				__sync_fetch_and_add(&t->late, 1);
 				if (cs)

@@ -87,6 +87,10 @@ struct rtlat_thread {
 	/* its sleep timer (hrtimer_wakeup): expiry run - the time it was set for */
 	__u64 timer_count, timer_sum_ns, timer_max_ns;
 	__u64 timer_hist[RTLAT_HIST_BUCKETS];
+	/* timer expiry to running, for timer wake-ups: what the loop's own
+	 * wake-up latency measures, less its return to user space */
+	__u64 due_count, due_sum_ns, due_max_ns;
+	__u64 due_hist[RTLAT_HIST_BUCKETS];
 };
 
 /* Same formula as qk_hist_index() (shm/hist.h), without clz: the BPF side
