@@ -117,7 +117,7 @@ kill -INT $qiki
 wait $qiki || fail "qiki run exit $?"
 "$bin/qiki" run -i "$inst" -q --trace --duration 5 --log-dir "$out/tlogs" >"$out/trace.out" 2>"$out/trace.err" &
 qiki=$!
-wait_idle
+wait_idle || cat "$out/trace.err" "$out/trace.out"
 for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/trace.err" && break; sleep 0.1; done
 # the tracer keeps off the loop's CPU (it moves itself before it loads)
 rtpid=$(pgrep -f -- "^qiki-rtlat --instance $inst " | head -1)
@@ -136,7 +136,7 @@ grep -q "^  tracer: [0-9]* late cycles\?:.* qk-spin/$spin (max [0-9]* us)" "$out
 LD_PRELOAD=$PWD/$B/rel/tests/libqkalloc.so "$bin/qiki" run -i "$inst" -q --duration 4 \
   >"$out/run2.out" 2>"$out/run2.err" &
 qiki=$!
-wait_idle
+wait_idle || cat "$out/run2.err" "$out/run2.out"
 "$rtlat" -i "$inst" -d 2 -q 2>"$out/e" || fail "tracer (alloc run) exit $?: $(cat "$out/e")"
 wait $qiki || fail "qiki run (alloc) exit $?"
 [ "$(grep -c 'allocations in the loop after start-up: 0$' "$out/run2.out")" = 2 ] ||
