@@ -46,3 +46,12 @@ $(B)/bench/bin/rtlat: bench/rtlat.sh
 ifneq ($(wildcard $(RTLAT_BTF)),)
 all: $(B)/bench/bin/rtlat
 endif
+
+.PHONY: install-rtlat
+install-rtlat: $(B)/bin/qiki-rtlat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/bin/qiki-rtlat $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 tools/rtlat/qiki-rtlat.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+ifneq ($(wildcard $(RTLAT_BTF)),)
+install: install-rtlat
+endif
