@@ -21,7 +21,9 @@ struct qk_trace *qk_trace_start(const char *bindir, const char *instance, const 
 				char *why, size_t n)
 {
 	char path[4096];
-	const char *argv[] = { "qiki-rtlat", "--instance", instance, "--output", report, NULL };
+	/* a loaded machine may take long to start the loop: wait for it */
+	const char *argv[] = { "qiki-rtlat", "--instance", instance, "--output", report,
+			       "--wait", "30", NULL };
 	posix_spawnattr_t attr;
 	struct qk_trace *t = calloc(1, sizeof(*t));
 	int ret;

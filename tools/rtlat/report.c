@@ -206,8 +206,10 @@ void rtlat_report_late(struct rtlat_report *r, const struct rtlat_late *e)
 	}
 	if (c < RTLAT_MAX_CAUSES) {
 		r->cause[c].count++;
-		if (lat > r->cause[c].max_lat_ns)
+		if (lat > r->cause[c].max_lat_ns) {	/* named as it was at its worst */
 			r->cause[c].max_lat_ns = lat;
+			snprintf(r->cause[c].name, sizeof(r->cause[c].name), "%s", name);
+		}
 		if (most > r->cause[c].max_stolen_ns)
 			r->cause[c].max_stolen_ns = most;
 	}

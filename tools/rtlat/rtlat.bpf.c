@@ -156,12 +156,17 @@ static __always_inline struct rtlat_offender *offender(__u32 kind, __u32 id)
 	return v;
 }
 
-static __always_inline void charge(struct rtlat_offender *v, __u64 ns)
+/* Whether ns is its largest so far: its name and priority are then taken
+ * anew, so that a task that changed policy is shown as it was when it did
+ * the most harm. */
+static __always_inline bool charge(struct rtlat_offender *v, __u64 ns)
 {
 	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->total_ns, ns);
-	if (ns > v->max_ns)
-		v->max_ns = ns;	/* a racing larger value may be lost: a statistic */
+	if (ns <= v->max_ns)
+		return false;
+	v->max_ns = ns;	/* a racing larger value may be lost: a statistic */
+	return true;
 }
 
 /* An IRQ or softirq of `ns` ended on a loop CPU: charge it if a loop thread
@@ -279,8 +284,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			if (ni < 0) {
 				struct rtlat_offender *v = offender(RTLAT_K_THREAD, next->pid);
 
-				if (v) {
-					__sync_fetch_and_add(&v->preempts, 1);
+				if (v && !__sync_fetch_and_add(&v->preempts, 1) && !v->max_ns) {
 					bpf_probe_read_kernel_str(v->name, sizeof(v->name), next->comm);
 					v->prio = task_prio(next);
 					v->policy = next->policy;
@@ -314,8 +318,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			if (st && prev->pid) {	/* idle (pid 0) steals nothing */
 				struct rtlat_offender *v = offender(RTLAT_K_THREAD, prev->pid);
 
-				if (v) {
-					charge(v, st);
+				if (v && (charge(v, st) || !v->name[0])) {
 					bpf_probe_read_kernel_str(v->name, sizeof(v->name), prev->comm);
 					v->prio = s->prio;
 					v->policy = s->policy;
