@@ -102,12 +102,23 @@ PY
 # ---- a SCHED_FIFO spinner above the loop, on its CPU: named as the cause
 "$rtlat" -i "$inst" -d 6 --json -t 1000 >"$out/spin.json" 2>"$out/spin.err" &
 tracer=$!
+# and beside it, threshold mode with --stop: it ends by itself at one chain
+"$rtlat" -i "$inst" -d 60 --json -t 1000 --stop >"$out/stop.json" 2>"$out/stop.err" &
+stopper=$!
 for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/spin.err" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/stop.err" && break; sleep 0.1; done
 python3 tests/integration/rtlat/spin.py "$cpu" 95 4 4 &
 spin=$!
 wait $spin || fail "the spinner failed (exit $?)"
 kill -INT $tracer
 wait $tracer || fail "tracer (spinner) exit $?: $(cat "$out/spin.err")"
+for _ in $(seq 50); do kill -0 $stopper 2>/dev/null || break; sleep 0.1; done
+if kill -0 $stopper 2>/dev/null; then
+  fail "--stop: still running after the spinner's late cycles"; kill -INT $stopper
+fi
+wait $stopper || fail "--stop: exit $?: $(cat "$out/stop.err")"
+[ "$(grep -c '"event":"late"' "$out/stop.json")" = 1 ] && tail -1 "$out/stop.json" | grep -q '"event":"summary"' ||
+  fail "--stop: not one chain then the summary: $(cut -c1-200 "$out/stop.json")"
 python3 - "$out/spin.json" "$spin" <<'PY' || fail "the spinner qk-spin/$spin was not named"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]

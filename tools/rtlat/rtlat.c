@@ -364,8 +364,8 @@ static int on_late(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
 
-	if (size < sizeof(struct rtlat_late))
-		return 0;
+	if (size < sizeof(struct rtlat_late) || (t->o.stop && stop_flag))
+		return 0;	/* --stop: the first chain only, however many are queued */
 	rtlat_report_late(&t->r, data);
 	if (t->o.stop)
 		stop_flag = 1;
