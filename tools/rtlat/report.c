@@ -452,6 +452,15 @@ void rtlat_report_summary(struct rtlat_report *r)
 		qk_json_u64(&j, "prog_ns", run_ns);
 		qk_json_f64(&j, "ns_per_run", runs ? (double)run_ns / (double)runs : 0);
 		qk_json_f64(&j, "ns_per_loop_cycle", r->cycles ? (double)run_ns / (double)r->cycles : 0);
+		qk_json_arr(&j, "programs");
+		for (int i = 0; i < r->n_progs; i++) {
+			qk_json_obj(&j, NULL);
+			qk_json_str(&j, "name", r->prog[i].name);
+			qk_json_u64(&j, "runs", r->prog[i].run_cnt);
+			qk_json_u64(&j, "ns", r->prog[i].run_time_ns);
+			qk_json_close(&j);
+		}
+		qk_json_close(&j);
 		qk_json_close(&j);
 		qk_json_arr(&j, "missing_tracepoints");
 		for (int i = 0; i < r->n_lost; i++)
