@@ -16,7 +16,8 @@ $(RTLAT_GEN)/vmlinux.h: | $(DEPS_STAMP)
 
 $(RTLAT_GEN)/rtlat.bpf.o: tools/rtlat/rtlat.bpf.c tools/rtlat/rtlat.h $(RTLAT_GEN)/vmlinux.h
 	$(say) BPF $@
-	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function \
+	$(Q)$(BPF_CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wextra \
+		-Wno-unused-parameter -Wno-unused-function -Werror \
 		-I$(RTLAT_GEN) -I. -c -o $@ $<
 
 $(RTLAT_GEN)/rtlat.skel.h: $(RTLAT_GEN)/rtlat.bpf.o

@@ -79,7 +79,7 @@ struct {
 static __always_inline int loop_idx(__u32 pid)
 {
 	for (int i = 0; i < RTLAT_MAX_THREADS; i++) {
-		if (i >= n_tids)
+		if (i >= (int)n_tids)
 			break;
 		if (tids[i] == pid)
 			return i;
@@ -128,7 +128,7 @@ static __always_inline __u64 stolen(__u32 cpu, __u64 start, __u64 now)
 	__u64 most = 0;
 
 	for (int i = 0; i < RTLAT_MAX_THREADS; i++) {
-		if (i >= n_tids)
+		if (i >= (int)n_tids)
 			break;
 		__u64 w = ts[i].wait_ts;
 
@@ -186,7 +186,7 @@ static __always_inline void intr(struct cpustate *cs, __u32 cpu, __u32 kind, __u
 			ts[cur].cyc_softirq += ns;
 	}
 	for (int i = 0; i < RTLAT_MAX_THREADS; i++) {
-		if (i >= n_tids)
+		if (i >= (int)n_tids)
 			break;
 		if (!ts[i].wait_ts || ts[i].wait_cpu != cpu)
 			continue;
