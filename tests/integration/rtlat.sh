@@ -39,6 +39,8 @@ boot() {
 grep -q "no such instance\|does not exist\|$inst" "$out/e" || fail "no instance: message: $(cat "$out/e")"
 "$rtlat" -i "$inst" --threshold-us 0 >/dev/null 2>"$out/e"; rc=$?
 [ $rc = 1 ] || fail "--threshold-us 0: exit $rc, expected 1"
+"$rtlat" -i "$inst" -o /nonexistent/dir/report >/dev/null 2>"$out/e"; rc=$?
+[ $rc = 1 ] && grep -q -- "--output '/nonexistent/dir/report'" "$out/e" || fail "bad --output: exit $rc: $(cat "$out/e")"
 "$rtlat" -i "$inst" --stop >/dev/null 2>"$out/e"; rc=$?
 [ $rc = 1 ] && grep -q -- '--stop needs --threshold-us' "$out/e" || fail "--stop alone: exit $rc: $(cat "$out/e")"
 
@@ -71,7 +73,7 @@ PY
 # ---- quiet CPU: the tracer attached, the loop threads make only their wait
 "$rtlat" -i "$inst" -d 4 --json -t 1000 >"$out/quiet.json" 2>"$out/quiet.err" &
 tracer=$!
-for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/quiet.err" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/quiet.err" && break; sleep 0.1; done
 # the slots' pids, as the launcher's children: the tracer must find the same
 sim=$(pgrep -f -- "^qiki-sim .*--instance $inst( |\$)" | head -1)
 agent=$(pgrep -f -- "^qiki-agent .*--instance $inst( |\$)" | head -1)
@@ -100,13 +102,15 @@ assert s["loop_cycles"] > 1000 and s["cost"]["prog_runs"] > 0, s
 PY
 
 # ---- a SCHED_FIFO spinner above the loop, on its CPU: named as the cause
-"$rtlat" -i "$inst" -d 6 --json -t 1000 >"$out/spin.json" 2>"$out/spin.err" &
+# (durations are bounds: each is stopped once the spinner is done, which on
+# a loaded machine may take seconds to even start)
+"$rtlat" -i "$inst" -d 60 --json -t 1000 >"$out/spin.json" 2>"$out/spin.err" &
 tracer=$!
 # and beside it, threshold mode with --stop: it ends by itself at one chain
 "$rtlat" -i "$inst" -d 60 --json -t 1000 --stop >"$out/stop.json" 2>"$out/stop.err" &
 stopper=$!
-for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/spin.err" && break; sleep 0.1; done
-for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/stop.err" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/spin.err" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/stop.err" && break; sleep 0.1; done
 python3 tests/integration/rtlat/spin.py "$cpu" 95 4 4 &
 spin=$!
 wait $spin || fail "the spinner failed (exit $?)"
@@ -136,10 +140,10 @@ PY
 # ---- qiki run --trace: the tracer's verdict in the launcher's summary
 kill -INT $qiki
 wait $qiki || fail "qiki run exit $?"
-"$bin/qiki" run -i "$inst" -q --trace --duration 5 --log-dir "$out/tlogs" >"$out/trace.out" 2>"$out/trace.err" &
+"$bin/qiki" run -i "$inst" -q --trace --duration 60 --log-dir "$out/tlogs" >"$out/trace.out" 2>"$out/trace.err" &
 qiki=$!
 boot || cat "$out/trace.err" "$out/trace.out"
-for _ in $(seq 50); do grep -q '^qiki-rtlat: tracing' "$out/trace.err" && break; sleep 0.1; done
+for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/trace.err" && break; sleep 0.1; done
 # the tracer keeps off the loop's CPU (it moves itself before it loads)
 rtpid=$(pgrep -f -- "^qiki-rtlat --instance $inst " | head -1)
 allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$rtpid/status" 2>/dev/null)
@@ -148,6 +152,7 @@ allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$rtpid/status" 2>/dev/n
 python3 tests/integration/rtlat/spin.py "$cpu" 95 3 4 &
 spin=$!
 wait $spin || fail "the spinner failed (exit $?)"
+kill -INT $qiki
 wait $qiki || fail "qiki run --trace exit $?: $(cat "$out/trace.err")"
 grep -q "^  tracer: [0-9]* late cycles\?:.* qk-spin/$spin (max [0-9]* us)" "$out/trace.out" ||
   fail "qiki run --trace: no verdict naming qk-spin/$spin: $(grep tracer: "$out/trace.out") $(cat "$out/trace.err")"

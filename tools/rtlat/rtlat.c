@@ -498,9 +498,16 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	libbpf_set_print(libbpf_print);
 
+	t.out = stdout;	/* a bad --output is said before anything waits */
+	if (t.o.output && !(t.out = fopen(t.o.output, "w"))) {
+		fprintf(stderr, PROG ": --output '%s': %s\n", t.o.output, strerror(errno));
+		return EX_USAGE;
+	}
+	t.r.out = t.out;
 	if ((ret = qk_seg_attach(&t.seg, t.o.instance, 0))) {
 		fprintf(stderr, PROG ": %s\n", t.seg.err);
-		return EX_INSTANCE;
+		rc = EX_INSTANCE;
+		goto out;
 	}
 	t.attached = true;
 	if (check_caps()) {
@@ -517,14 +524,10 @@ int main(int argc, char **argv)
 	t.r.instance = t.o.instance;
 	t.r.json = t.o.json;
 	t.r.print_chains = t.o.threshold_us > 0;
-	t.r.late_ns = t.o.threshold_us ? t.o.threshold_us * 1000 : (uint64_t)t.seg.hdr->period_ns / 2;
-	t.out = stdout;
-	if (t.o.output && !(t.out = fopen(t.o.output, "w"))) {
-		fprintf(stderr, PROG ": --output '%s': %s\n", t.o.output, strerror(errno));
-		rc = EX_USAGE;
-		goto out;
-	}
-	t.r.out = t.out;
+	int64_t period = t.seg.hdr->period_ns;	/* shared data: only a sane one */
+
+	t.r.late_ns = t.o.threshold_us ? t.o.threshold_us * 1000 :
+		      period > 0 && period <= 10 * QK_NSEC ? (uint64_t)period / 2 : 500000;
 	avoid_loop_cpus(t.cpu_mask);
 	if ((ret = load(&t))) {
 		rc = ret == -EPERM || ret == -EACCES ? EX_PRIV : EX_BPF;
