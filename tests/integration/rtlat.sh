@@ -48,6 +48,10 @@ grep -q "no such instance\|does not exist\|$inst" "$out/e" || fail "no instance:
 qiki=$!
 boot || { cat "$out/run.err"; exit 1; }
 
+attached() {	# FILE: the tracer says it traces (it has loaded) within 30 s
+  for _ in $(seq 300); do grep -qs '^qiki-rtlat: tracing' "$1" && return 0; sleep 0.1; done
+  fail "the tracer did not attach within 30 s: $(cat "$1")"; return 1
+}
 caps() {	# capsh DROP: exit 3, the missing capability named, how to grant it
   capsh --drop="$1" -- -c "exec $rtlat -i $inst -d 1" >"$out/o" 2>"$out/e"; local rc=$?
   [ $rc = 3 ] || fail "capsh --drop=$1: exit $rc, expected 3: $(cat "$out/e")"
@@ -71,9 +75,9 @@ assert all(t["wakeups"] > 100 for t in s["threads"]), s["threads"]
 PY
 
 # ---- quiet CPU: the tracer attached, the loop threads make only their wait
-"$rtlat" -i "$inst" -d 4 --json -t 1000 >"$out/quiet.json" 2>"$out/quiet.err" &
+"$rtlat" -i "$inst" -d 60 --json -t 1000 >"$out/quiet.json" 2>"$out/quiet.err" &
 tracer=$!
-for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/quiet.err" && break; sleep 0.1; done
+attached "$out/quiet.err"
 # the slots' pids, as the launcher's children: the tracer must find the same
 sim=$(pgrep -f -- "^qiki-sim .*--instance $inst( |\$)" | head -1)
 agent=$(pgrep -f -- "^qiki-agent .*--instance $inst( |\$)" | head -1)
@@ -90,6 +94,8 @@ only_wait() {	# pid who: strace the loop thread for 1.5 s; only its wait may sho
 }
 only_wait "$sim" qiki-sim
 only_wait "$agent" qiki-agent
+kill -0 $tracer 2>/dev/null || fail "the tracer was gone before strace was done"
+kill -INT $tracer
 wait $tracer || fail "tracer (quiet) exit $?: $(cat "$out/quiet.err")"
 grep -q 'qk-spin' "$out/quiet.json" && fail "a run without the spinner names one: $(grep qk-spin "$out/quiet.json")"
 python3 - "$out/quiet.json" <<'PY' || fail "the quiet run's summary is wrong"
@@ -109,8 +115,8 @@ tracer=$!
 # and beside it, threshold mode with --stop: it ends by itself at one chain
 "$rtlat" -i "$inst" -d 60 --json -t 1000 --stop >"$out/stop.json" 2>"$out/stop.err" &
 stopper=$!
-for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/spin.err" && break; sleep 0.1; done
-for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/stop.err" && break; sleep 0.1; done
+attached "$out/spin.err"
+attached "$out/stop.err"
 python3 tests/integration/rtlat/spin.py "$cpu" 95 4 4 &
 spin=$!
 wait $spin || fail "the spinner failed (exit $?)"
@@ -143,7 +149,7 @@ wait $qiki || fail "qiki run exit $?"
 "$bin/qiki" run -i "$inst" -q --trace --duration 60 --log-dir "$out/tlogs" >"$out/trace.out" 2>"$out/trace.err" &
 qiki=$!
 boot || cat "$out/trace.err" "$out/trace.out"
-for _ in $(seq 50); do grep -qs '^qiki-rtlat: tracing' "$out/trace.err" && break; sleep 0.1; done
+attached "$out/trace.err"
 # the tracer keeps off the loop's CPU (it moves itself before it loads)
 rtpid=$(pgrep -f -- "^qiki-rtlat --instance $inst " | head -1)
 allowed=$(awk '/^Cpus_allowed_list/ { print $2 }' "/proc/$rtpid/status" 2>/dev/null)
