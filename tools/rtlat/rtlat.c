@@ -304,11 +304,12 @@ static void avoid_loop_cpus(uint64_t mask)
 
 /* ---- eBPF ----------------------------------------------------------------- */
 
+/* libbpf's own messages (and the verifier's log) only when asked: ours say
+ * what went wrong in the user's terms. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	if (level == LIBBPF_DEBUG || !getenv("QIKI_RTLAT_VERBOSE"))
-		return level == LIBBPF_WARN && getenv("QIKI_RTLAT_VERBOSE") ? vfprintf(stderr, fmt, ap) : 0;
-	return vfprintf(stderr, fmt, ap);
+	(void)level;
+	return getenv("QIKI_RTLAT_VERBOSE") ? vfprintf(stderr, fmt, ap) : 0;
 }
 
 /* A tracepoint this kernel lacks (or QIKI_RTLAT_SKIP_TP names, for tests)
