@@ -719,6 +719,7 @@ int main(int argc, char **argv)
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
 	char trace_report[4096 + 32], verdict[512];
 	struct qk_trace *trace = NULL;
+	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
 
 	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
 	if (l.trace && agent > 0 && sim > 0 &&
@@ -787,7 +788,8 @@ int main(int argc, char **argv)
 		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
 	if (trace)	/* before the shutdown, which is not the loop's timing */
-		qk_trace_stop(trace, verdict, sizeof(verdict));
+		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
+	trace = NULL;
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
@@ -795,8 +797,9 @@ int main(int argc, char **argv)
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
 	{
 		summary(&seg, &l);
-		if (trace)
-			printf("  tracer: %s (report: %s)\n", verdict, trace_report);
+		if (traced < 1)
+			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
+			       traced ? "" : trace_report, traced ? "" : ")");
 	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && want_tele && !rc)
