@@ -20,6 +20,7 @@
 
 #include "ctl/client.h"
 #include "ctl/scenario.h"
+#include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -51,6 +52,7 @@ struct launch {
 	const char *scenario_path;	/* --scenario: steps played against the run */
 	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
+	bool trace;					/* qiki-rtlat beside the loop */
 	const char *group;		/* --group: the segment's group (mode 0660) */
 	const char *controller;		/* --controller: the agent's shared object */
 	char log_dir[3072];		/* resolved; every process logs there */
@@ -90,6 +92,8 @@ static void usage(FILE *f)
 		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
 		"      --scenario FILE   play a scenario (YAML steps with expectations) against\n"
 		"                        the run; the run ends when it passes or fails\n"
+		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
+		"                        its report in the log directory (qiki-rtlat.txt)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"      --group NAME      the segment belongs to group NAME, mode 0660: its\n"
 		"                        members use qikictl without root (systemd: qiki)\n"
@@ -107,7 +111,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
-	       O_LOGFSYNC, O_LOGROTATE, O_GROUP, O_CONTROLLER };
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_GROUP, O_CONTROLLER };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -129,6 +133,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
 		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
 		{ "scenario", required_argument, NULL, O_SCENARIO },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
@@ -167,6 +172,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_TRACE: l->trace = true; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -777,6 +783,14 @@ int main(int argc, char **argv)
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(helperdir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(helperdir, "qiki-sim", &l, l.prio) : -1;
+	char trace_report[4096 + 32], verdict[512];
+	struct qk_trace *trace = NULL;
+	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
+
+	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
+	if (l.trace && agent > 0 && sim > 0 &&
+	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
+		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -839,13 +853,20 @@ int main(int argc, char **argv)
 					   false) == QK_SCN_RUNNING)
 		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (trace)	/* before the shutdown, which is not the loop's timing */
+		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
+	trace = NULL;
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+	{
 		summary(&seg, &l);
-	else
+		if (traced < 1)
+			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
+			       traced ? "" : trace_report, traced ? "" : ")");
+	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */

@@ -55,6 +55,8 @@ deps=(
   "tracer:llvm:cmd:llvm-strip"
   "tracer:bpftool:cmd:bpftool"
   "tracer:libbpf-dev:pc:libbpf"
+  "tracer:libelf-dev:pc:libelf"
+  "tracer:zlib1g-dev:pc:zlib"
 )
 groups_all="build test bench tracer"
 

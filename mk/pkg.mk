@@ -60,8 +60,8 @@ endef
 all: $(SO)
 
 # ---- install / uninstall ----------------------------------------------------
-MAN1 := ctl/qiki.1 ctl/qikictl.1 rt/sim/qiki-sim.1 rt/agent/qiki-agent.1 proto/qiki-telemetry.1
-MAN5 := rt/config/qiki.yaml.5
+MAN1 += ctl/qiki.1 ctl/qikictl.1 rt/sim/qiki-sim.1 rt/agent/qiki-agent.1 proto/qiki-telemetry.1
+MAN5 += rt/config/qiki.yaml.5
 COMPLETIONS := qiki:ctl/qiki.bash qikictl:ctl/qikictl.bash qiki-telemetry:proto/qiki-telemetry.bash
 PROTOS := $(shell find proto -name '*.proto' 2>/dev/null)
 PROFILES := $(wildcard rt/config/profiles/*.yaml)

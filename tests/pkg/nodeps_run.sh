@@ -21,11 +21,13 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 trap 'rm -f "/dev/shm/qiki.$inst"; rm -rf "$out"' EXIT
 
-# what a build-only machine would still have: the build group, and what the
-# compiler and the base system bring (binutils, util-linux, passwd, python3,
-# man-db, dpkg-dev)
+# what a build-only machine would still have: the build group, what it
+# depends on, and the base system (util-linux, passwd, python3, man-db, dpkg-dev)
 build_pkgs=$(sed -n 's/^  "build:\([^:]*\):.*/\1/p' mk/deps.sh | sort -u)
-keep="binutils util-linux passwd python3 man-db dpkg-dev"
+# ... and whatever the build packages depend on (libbpf-dev brings libelf-dev)
+keep="util-linux passwd python3 man-db dpkg-dev $(apt-cache depends --recurse --installed \
+  --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances \
+  $build_pkgs 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u | tr '\n' ' ')"
 hide=$(sed -n 's/^  "\(test\|bench\|tracer\):\([^:]*\):.*/\2/p' mk/deps.sh | sort -u |
   comm -23 - <(echo "$build_pkgs") | grep -vxF -f <(tr ' ' '\n' <<<"$keep"))
 mkdir -p "$out/empty"
