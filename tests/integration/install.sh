@@ -35,6 +35,11 @@ for f in usr/bin/qiki usr/bin/qikictl usr/bin/qiki-telemetry \
   [ -e "$stage/$f" ] || fail "make install did not put /$f"
 done
 grep -qx "prefix=/usr" "$stage/usr/lib/pkgconfig/qiki.pc" || fail "qiki.pc does not name PREFIX=/usr"
+if [ -x "$bin/qiki-rtlat" ]; then	# built where the kernel has BTF
+  for f in usr/bin/qiki-rtlat usr/share/man/man1/qiki-rtlat.1; do
+    [ -e "$stage/$f" ] || fail "make install did not put /$f"
+  done
+fi
 [ -e "$stage/usr/bin/qiki-agent" ] && fail "qiki-agent is a helper: LIBEXECDIR, not bin"
 grep -q "ExecStart=/usr/bin/qiki run" "$stage/usr/lib/systemd/system/qiki@.service" ||
   fail "the unit does not start /usr/bin/qiki"
