@@ -77,7 +77,7 @@ hidden=" ${QK_DEPS_HIDE:-} "
 present() {	# kind what
   case $1 in
     pc)   ${PKG_CONFIG:-pkg-config} --exists "$2" 2>/dev/null ;;
-    cmd)  command -v "$2" >/dev/null 2>&1 ;;
+    cmd)  local p; p=$(command -v "$2" 2>/dev/null) && [ -f "$p" ] && [ -x "$p" ] ;;
     file) [ -e "$2" ] ;;
     py)   /usr/bin/python3 -c "import $2" 2>/dev/null ;;
   esac
