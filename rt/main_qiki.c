@@ -45,6 +45,7 @@ struct launch {
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
 	const char *telemetry_rate;			/* and its --rate */
+	const char *hil, *hil_bind;	/* qiki-hil instead of qiki-sim: --peer, --bind */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -78,6 +79,9 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --hil udp://HOST:PORT  a device on UDP in the simulator's place (qiki-hil,\n"
+		"                        docs/hil-protocol.md)\n"
+		"      --hil-bind ADDR:PORT   the bridge's local address (default any)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -90,7 +94,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGFSYNC, O_LOGROTATE, O_HIL, O_HIL_BIND };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -114,6 +118,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "hil", required_argument, NULL, O_HIL },
+		{ "hil-bind", required_argument, NULL, O_HIL_BIND },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -146,6 +152,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_HIL: l->hil = optarg; break;
+		case O_HIL_BIND: l->hil_bind = optarg; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -273,6 +281,15 @@ static int parse(int argc, char **argv, struct launch *l)
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (l->hil_bind && !l->hil) {
+		fprintf(stderr, PROG ": --hil-bind needs --hil udp://HOST:PORT\n");
+		return -1;
+	}
+	if (l->hil && (l->lockstep || l->n_faults)) {
+		fprintf(stderr, PROG ": --hil runs a device in real time: no --lockstep, and faults "
+			"are injected on the device, not with --fault\n");
+		return -1;
+	}
 	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
@@ -330,6 +347,18 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-hil")) {
+		argv[n++] = "--peer";
+		argv[n++] = l->hil;
+		if (l->hil_bind) {
+			argv[n++] = "--bind";
+			argv[n++] = l->hil_bind;
+		}
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -608,7 +637,7 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
-		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
 }
@@ -682,7 +711,8 @@ int main(int argc, char **argv)
 	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -708,7 +738,7 @@ int main(int argc, char **argv)
 			sim_done = true;
 			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
 				break;	/* --cycles done */
-			rc = died("qiki-sim", sim, sim_st, &l);
+			rc = died(sim_name, sim, sim_st, &l);
 		}
 		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
 			char b[48];

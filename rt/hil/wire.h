@@ -64,6 +64,13 @@ enum qk_hil_err {
 	QK_HIL_E_COUNT
 };
 
+/* ACTUATORS flags beside qiki's QK_ACTF_* (bit 0: the agent commands safe
+ * outputs): the bridge has no frame of the agent's to send (its watchdog),
+ * so the device applies no actuation at all: everything off. */
+#define QK_HIL_ACTF_OFF (1u << 31)
+/* SENSORS flags */
+#define QK_HIL_SENSF_WATCHDOG (1u << 0)	/* the device's watchdog holds actuation off */
+
 /* HELLO-ACK verdicts */
 enum qk_hil_status { QK_HIL_ACCEPT = 0, QK_HIL_REFUSE_VERSION = 1, QK_HIL_REFUSE_PROFILE = 2 };
 
