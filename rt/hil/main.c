@@ -414,7 +414,8 @@ static void usage(FILE *f)
 		"      --link-stale-cycles N   cycles without SENSORS before the device is stale\n"
 		"                              (default 2/5 of the profile's sensor_stale_cycles)\n"
 		"      --hello-ms MS           HELLO interval while no session (default 100)\n"
-		"      --stats-file PATH       write the link's counters there at exit (key=value)\n"
+		"      --stats-file PATH       write the link's counters there at exit (key=value;\n"
+		"                              default: qiki-hil.stats beside the log)\n"
 		"      --protocol-version N    speak another protocol version (tests only)\n"
 		"and the loop process options (qiki-sim's, without --fault):\n");
 }
@@ -599,8 +600,14 @@ int main(int argc, char **argv)
 	size_t n = qk_hil_link_bye(&h.link, qk_now_ns(), h.tx[0], sizeof(h.tx[0]));
 
 	sendto(h.fd, h.tx[0], n, 0, (struct sockaddr *)&h.peer, sizeof(h.peer));
+	/* the counters outlive us: beside the log unless asked elsewhere */
+	char dir[3072], path[3200];
+
 	if (h.ho.stats_file)
 		write_stats(&h, h.ho.stats_file, ret);
+	else if (!qk_proc_log_dir(o.log_dir, o.instance, dir, sizeof(dir), why, sizeof(why)) &&
+		 snprintf(path, sizeof(path), "%s/" PROG ".stats", dir) < (int)sizeof(path))
+		write_stats(&h, path, ret);
 	if (ret == -EPROTO) {
 		qk_hil_link_refusal(&h.link, why, sizeof(why));
 		fprintf(stderr, PROG ": %s\n", why);

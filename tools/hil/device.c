@@ -236,6 +236,8 @@ static void datagram(struct dev *d, size_t n, const struct sockaddr_in *from, in
 	enum qk_hil_err e = qk_hil_decode(d->buf, n, &d->in);
 
 	d->st.received++;
+	if (!e && d->in.hdr.version != d->version)
+		e = QK_HIL_E_VERSION;	/* we were told to speak another (tests) */
 	if (e == QK_HIL_E_VERSION && d->in.hdr.type == QK_HIL_HELLO) {
 		d->st.dropped[e]++;
 		refuse_version(d, from);
