@@ -476,13 +476,14 @@ static int parse_hil(int *argc, char **argv, struct hil_opts *ho)
 	return 0;
 }
 
-static void write_stats(const struct hil *h, const char *path, int64_t ret)
+static void write_stats(const struct hil *h, const char *path, int ret)
 {
 	const struct qk_hil_link_stats *s = &h->link.st;
-	FILE *f = fopen(path, "w");
+	FILE *f = path[0] ? fopen(path, "w") : NULL;
 
 	if (!f) {
-		fprintf(stderr, PROG ": --stats-file %s: %s\n", path, strerror(errno));
+		if (path[0])
+			fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(errno));
 		return;
 	}
 	fprintf(f, "state=%s\nexit=%lld\nsent=%llu\nreceived=%llu\ntaken=%llu\nlost=%llu\n"
@@ -589,6 +590,14 @@ int main(int argc, char **argv)
 		"stale after %u cycles, pid %d", QK_VERSION, o.instance, h.p.cfg.rate_hz,
 		qk_hil_addr_str(&h.peer, a1, sizeof(a1)), qk_hil_addr_str(&h.bind, a2, sizeof(a2)),
 		h.ho.version, h.link.cfg.stale_cycles, (int)getpid());
+	/* the counters outlive us: beside the log unless asked elsewhere */
+	char dir[3072], stats[3200];
+
+	if (h.ho.stats_file)
+		snprintf(stats, sizeof(stats), "%s", h.ho.stats_file);
+	else if (qk_proc_log_dir(o.log_dir, o.instance, dir, sizeof(dir), why, sizeof(why)) ||
+		 snprintf(stats, sizeof(stats), "%s/" PROG ".stats", dir) >= (int)sizeof(stats))
+		stats[0] = 0;
 	ret = qk_proc_go_rt(&h.p, &o, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);
@@ -600,14 +609,6 @@ int main(int argc, char **argv)
 	size_t n = qk_hil_link_bye(&h.link, qk_now_ns(), h.tx[0], sizeof(h.tx[0]));
 
 	sendto(h.fd, h.tx[0], n, 0, (struct sockaddr *)&h.peer, sizeof(h.peer));
-	/* the counters outlive us: beside the log unless asked elsewhere */
-	char dir[3072], path[3200];
-
-	if (h.ho.stats_file)
-		write_stats(&h, h.ho.stats_file, ret);
-	else if (!qk_proc_log_dir(o.log_dir, o.instance, dir, sizeof(dir), why, sizeof(why)) &&
-		 snprintf(path, sizeof(path), "%s/" PROG ".stats", dir) < (int)sizeof(path))
-		write_stats(&h, path, ret);
 	if (ret == -EPROTO) {
 		qk_hil_link_refusal(&h.link, why, sizeof(why));
 		fprintf(stderr, PROG ": %s\n", why);
@@ -618,11 +619,14 @@ int main(int argc, char **argv)
 		QK_ERROR(h.p.log, "io_uring_enter: %s", strerror(-ret));
 		ret = 1;
 	} else {
+		/* first: what the loop allocated, before stdio does */
 		ret = qk_proc_finish(&h.p, &o, PROG);
+		write_stats(&h, stats, 0);
 		io_uring_queue_exit(&h.ring);
 		close(h.fd);
 		return ret;
 	}
+	write_stats(&h, stats, -1);
 out:
 	io_uring_queue_exit(&h.ring);
 	close(h.fd);

@@ -57,7 +57,7 @@ start_relay() {
 }
 start_loop() {	# instance, extra options...
   local i=$1; shift
-  ip netns exec $nsB "$bin/qiki" run -i "$i" --quiet -c "$out/hil.yaml" "${rt[@]}" \
+  ${preload:+env LD_PRELOAD=$preload} ip netns exec $nsB "$bin/qiki" run -i "$i" --quiet -c "$out/hil.yaml" "${rt[@]}" \
     --hil udp://10.77.1.2:7701 --hil-bind 10.77.1.1:7700 "$@" >"$out/run.out" 2>"$out/run.err" &
   pids+=($!); loop=$!
 }
@@ -76,7 +76,9 @@ status_field() { ctl status --json | python3 -c "import json,sys; d=json.load(sy
 inst="t-hil-a-$$"
 start_device --seed 7
 start_relay --start-clean --data-only --loss 0.05 --jitter-ms 2 --corrupt 0.01 --seed 11
+preload=$PWD/$B/rel/tests/libqkalloc.so	# the loops count their allocations
 start_loop "$inst"
+preload=
 wait_state IDLE 10
 ctl setpoint 1 0 0 >/dev/null || fail "setpoint refused"
 ctl state ACTIVE >/dev/null || fail "ACTIVE refused"
@@ -89,6 +91,20 @@ for _ in $(seq 150); do
 done
 [ $reached = 1 ] || fail "setpoint 1 0 0 not reached over HIL in 15 s: $(ctl status | grep position)"
 echo "hil: setpoint reached over HIL"
+
+# the bridge's loop thread: one syscall per cycle, io_uring_enter (strace
+# attaching interrupts the wait in progress: restart_syscall is that wait)
+bpid=$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
+c0=$(sim_cycles)
+strace -c -U name,calls -o "$out/strace" -p "$bpid" 2>/dev/null &
+tracer=$!; sleep 2; kill -INT $tracer; wait $tracer
+c1=$(sim_cycles)
+enters=$(awk '$1 == "io_uring_enter" { print $2 }' "$out/strace")
+others=$(awk '$1 != "io_uring_enter" && $1 != "restart_syscall" && $1 != "total" && $2 ~ /^[0-9]+$/' "$out/strace")
+[ -z "$others" ] || fail "the bridge's loop made other syscalls: $others"
+[ "${enters:-0}" -ge 1000 ] || fail "only ${enters:-0} io_uring_enter in 2 s"
+[ "${enters:-0}" -le $((c1 - c0 + 2)) ] || fail "$enters io_uring_enter for $((c1 - c0)) cycles"
+echo "hil: bridge loop: $enters io_uring_enter, nothing else, over $((c1 - c0)) cycles"
 
 c0=$(sim_cycles)
 kill -USR1 "$relay"	# impairments on
@@ -107,6 +123,8 @@ sleep 0.5
 [ $((c1 - c0)) -ge 2500 ] || fail "only $((c1 - c0)) cycles in 5 s under loss"
 ctl history | grep -q SAFE && fail "a SAFE transition under 5% loss: $(ctl history)"
 stop_all
+[ "$(grep -c 'allocations in the loop after start-up: 0$' "$out/run.out")" = 2 ] ||
+  fail "a loop allocated after start-up: $(grep allocations "$out/run.out")"
 bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
 [ -s "$bs" ] || fail "the bridge wrote no counters ($bs)"
 rs=$out/relay.stats ds=$out/device.stats
