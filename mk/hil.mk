@@ -1,34 +1,12 @@
-# The HIL rig (issue 18): the bridge qiki-hil (rt/hil/), the device emulator
-# and the link impairment relay (tools/hil/), the wire codec's unit test, its
-# freestanding and Cortex-M4 builds, and its libFuzzer target.
-HIL_SRCS     := $(filter-out rt/hil/main.c,$(wildcard rt/hil/*.c))
-HIL_REL_OBJS := $(patsubst %.c,$(rel_DIR)/%.o,$(HIL_SRCS))
-HIL_ASAN_OBJS := $(patsubst %.c,$(asan_DIR)/%.o,$(HIL_SRCS))
-HIL_PROGS    := $(if $(wildcard rt/hil/main.c),$(B)/bin/qiki-hil) \
-                $(patsubst tools/hil/%.c,$(B)/bin/qiki-hil-%,$(wildcard tools/hil/*.c))
-HIL_TESTS    := $(patsubst tests/hil/%.c,%,$(wildcard tests/hil/test_*.c))
+# The HIL rig (issue 18): the bridge qiki-hil (rt/hil/, whose other sources
+# are in libqiki.a with every room's), the device emulator and the link
+# impairment relay (tools/hil/); the codec's freestanding and Cortex-M4 builds
+# and its libFuzzer target.  The unit tests in tests/hil/ build as every
+# room's do.
+PROGRAMS += qiki-hil:rt/hil/main.c qiki-hil-device:tools/hil/device.c \
+            qiki-hil-relay:tools/hil/relay.c
 
-$(B)/bin/qiki-hil: $(rel_DIR)/rt/hil/main.o $(HIL_REL_OBJS) $(rel_LIB)
-	$(say) LD $@
-	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-$(B)/bin/qiki-hil-%: $(rel_DIR)/tools/hil/%.o $(HIL_REL_OBJS) $(rel_LIB)
-	$(say) LD $@
-	@mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-
-$(rel_DIR)/tests/test_%: $(rel_DIR)/tests/hil/test_%.o $(HIL_REL_OBJS) $(rel_LIB)
-	$(say) LD $@
-	$(Q)$(CC) -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
-$(asan_DIR)/tests/test_%: $(asan_DIR)/tests/hil/test_%.o $(HIL_ASAN_OBJS) $(asan_LIB)
-	$(say) LD $@
-	$(Q)$(CC) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -o $@ $^ $(PKG_LIBS) -lcmocka $(LDLIBS)
-
--include $(HIL_REL_OBJS:.o=.d) $(HIL_ASAN_OBJS:.o=.d) $(rel_DIR)/rt/hil/main.d \
-	 $(wildcard $(rel_DIR)/tools/hil/*.d) $(wildcard $(rel_DIR)/tests/hil/*.d $(asan_DIR)/tests/hil/*.d)
-
-all: $(HIL_PROGS) $(addprefix $(rel_DIR)/tests/,$(HIL_TESTS))
-test: $(addprefix $(asan_DIR)/tests/,$(HIL_TESTS)) hil-check
+test: hil-check
 
 # The decoder under libFuzzer (clang): `make fuzz-hil` runs FUZZ_RUNS inputs
 # (1 M by default) and keeps what it finds in build/fuzz/corpus; `make test`

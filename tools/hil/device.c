@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "rt/cli.h"
-#include "rt/config.h"
+#include "rt/config/config.h"
 #include "rt/hil/net.h"
 #include "rt/hil/wire.h"
-#include "rt/plant.h"
+#include "rt/sim/plant.h"
 #include "rt/rt.h"
 
 #define PROG "qiki-hil-device"
