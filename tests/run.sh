@@ -38,7 +38,7 @@ run() {	# variant program [timeout]
 # the cmocka programs of a variant, room by room (the rooms' order: bottom up)
 programs() {	# variant
   local room p
-  for room in shm rt config agent sim ctl proto integration; do
+  for room in shm rt config agent sim hil ctl proto integration; do
     for p in "$B/$1/tests/$room"/test_* "$B/$1/tests/$room"/stress_*; do
       [ -x "$p" ] && [ -f "$p" ] && echo "$p"
     done
