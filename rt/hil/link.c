@@ -36,6 +36,8 @@ static void measure(struct qk_hil_link *l, const struct qk_hil_hdr *h, int64_t t
 	l->st.offset_ns = ((t2 - t1) + (t3 - t4)) / 2;
 	l->st.samples++;
 	qk_hist_record(&l->rtt, rtt);
+	if (l->shared_rtt)
+		qk_hist_record(l->shared_rtt, rtt);
 }
 
 static void take_ack(struct qk_hil_link *l, const struct qk_hil_msg *m)

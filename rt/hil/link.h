@@ -84,6 +84,7 @@ struct qk_hil_link {
 	struct qk_hil_msg scratch;
 	struct qk_hil_link_stats st;
 	struct qk_hist rtt;		/* ns */
+	struct qk_hist *shared_rtt;	/* also recorded here when set (the segment's) */
 };
 
 void qk_hil_link_init(struct qk_hil_link *l, const struct qk_hil_link_cfg *cfg);

@@ -38,6 +38,8 @@
 #define WAIT_NR 64			/* more than a cycle's completions: the timeout wakes us */
 #define CMDS_PER_CYCLE 4
 #define SENT_MEMORY 64			/* cycles whose ACTUATORS we remember */
+_Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts every drop reason");
+
 #define UD_RX 0x100u
 #define UD_TX 0x200u
 
@@ -305,6 +307,47 @@ static void take_commands(struct hil *h)
 	}
 }
 
+/* The link's counters into the segment for qikictl: single writer, relaxed
+ * stores; a reader's snapshot may be a cycle apart between words. */
+static void publish_link(struct hil *h)
+{
+	struct qk_link_stats *ls = h->p.seg.link;
+	const struct qk_hil_link_stats *s = &h->link.st;
+	static const uint32_t states[] = { [QK_HIL_LINK_HELLO] = QK_LINK_HELLO,
+		[QK_HIL_LINK_UP] = QK_LINK_UP, [QK_HIL_LINK_REFUSED] = QK_LINK_REFUSED };
+
+	qk_store_relaxed(&ls->state, states[h->link.state]);
+	qk_store_relaxed(&ls->sent, s->sent);
+	qk_store_relaxed(&ls->received, s->received);
+	qk_store_relaxed(&ls->taken, s->taken);
+	qk_store_relaxed(&ls->lost, s->lost);
+	qk_store_relaxed(&ls->superseded, s->superseded);
+	qk_store_relaxed(&ls->wrong_peer, s->wrong_peer);
+	qk_store_relaxed(&ls->unexpected, s->unexpected);
+	qk_store_relaxed(&ls->sessions, s->sessions);
+	qk_store_relaxed(&ls->link_losses, s->link_losses);
+	qk_store_relaxed(&ls->send_errors, s->send_errors);
+	for (int i = 0; i < QK_LINK_DROP_REASONS; i++)
+		qk_store_relaxed(&ls->dropped[i], s->dropped[i + 1]);
+	qk_store_relaxed(&ls->offset_ns, s->offset_ns);
+	qk_store_relaxed(&ls->samples, s->samples);
+}
+
+static void link_start(struct hil *h)
+{
+	struct qk_link_stats *ls = h->p.seg.link;
+	char a[64];
+
+	/* a bridge restarted by hand starts its counters again */
+	qk_store_relaxed(&ls->state, QK_LINK_NONE);
+	memset(ls->peer, 0, sizeof(ls->peer));
+	snprintf(ls->peer, sizeof(ls->peer), "udp://%s", qk_hil_addr_str(&h->peer, a, sizeof(a)));
+	ls->stale_cycles = h->link.cfg.stale_cycles;
+	qk_hist_reset(&ls->rtt);
+	h->link.shared_rtt = &ls->rtt;
+	publish_link(h);
+}
+
 static void log_events(struct hil *h, unsigned ev, uint64_t overruns, int64_t late)
 {
 	const struct qk_hil_link_stats *s = &h->link.st;
@@ -364,8 +407,10 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			continue;	/* a signal: the cycle is not due yet */
 		unsigned ev = qk_hil_link_cycle(&h->link);
 
-		if (ev & QK_HIL_EV_REFUSED)
+		if (ev & QK_HIL_EV_REFUSED) {
+			publish_link(h);
 			return -EPROTO;
+		}
 		if (ev & QK_HIL_EV_UP)
 			publish_post(h, false);
 		if (ev & QK_HIL_EV_STALE)
@@ -383,6 +428,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 		h->status.time_ns = wake;
 		h->status.stream_hash = h->hash;
 		qk_mbox_write(seg->sim_status, &h->status);
+		publish_link(h);
 		qk_proc_account(h->p.st, due, wake, qk_now_ns(), overruns);
 		log_events(h, ev, overruns, wake - due);
 		/* the next point of the grid still ahead: late cycles are skipped
@@ -585,6 +631,7 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(h.p.seg.sensors);
 	qk_ring_producer_recover(h.p.seg.sim_replies);
 	qk_ring_reader_init(&h.act_rd, h.p.seg.actuators, QK_RING_FROM_NOW);
+	link_start(&h);
 	h.hash = 0xcbf29ce484222325ull;
 	QK_INFO(h.p.log, PROG " %s started: instance %s, %u Hz, device %s from %s, protocol v%d, "
 		"stale after %u cycles, pid %d", QK_VERSION, o.instance, h.p.cfg.rate_hz,

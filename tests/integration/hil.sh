@@ -71,6 +71,7 @@ wait_state() {	# state seconds
   fail "not $1 within $2 s (state $(ctl state 2>&1))"; return 1
 }
 status_field() { ctl status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+link_field() { ctl link --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # --- 1. the setpoint over HIL, then 5% loss, 2 ms jitter and 1% corruption --
 inst="t-hil-a-$$"
@@ -121,6 +122,10 @@ c1=$(sim_cycles)
 sleep 0.5
 [ "$(ctl state)" = ACTIVE ] || fail "the loop left ACTIVE under 5% loss: $(ctl status | grep state)"
 [ $((c1 - c0)) -ge 2500 ] || fail "only $((c1 - c0)) cycles in 5 s under loss"
+# qikictl shows the link live, from the segment
+ctl link | sed 's/^/hil: qikictl link: /'
+[ "$(link_field 'd["state"], d["peer"], d["wrong_peer"], d["lost"] > 0, d["dropped"]["crc"] > 0, d["rtt_samples"] > 1000')" = \
+  "UP udp://10.77.1.2:7701 25 True True True" ] || fail "qikictl link: $(ctl link --json)"
 ctl history | grep -q SAFE && fail "a SAFE transition under 5% loss: $(ctl history)"
 stop_all
 [ "$(grep -c 'allocations in the loop after start-up: 0$' "$out/run.out")" = 2 ] ||
@@ -160,12 +165,14 @@ echo "hil: cut: $why"
 case $why in *guard-bios*"no response (link down)"*) ;; *) fail "SAFE, but not for the link: $why";; esac
 ctl devices | grep -q TIMEOUT_RESPONSE || fail "POST does not show the devices timed out: $(ctl devices)"
 ctl state RESET >/dev/null 2>&1 && fail "RESET accepted while the link is down"
+[ "$(link_field 'd["state"], d["link_losses"]')" = "HELLO 1" ] || fail "qikictl link while cut: $(ctl link --json)"
 kill -USR2 "$relay"	# restored
 ok=0
 for _ in $(seq 50); do ctl devices | grep -q TIMEOUT_RESPONSE || { ok=1; break; }; sleep 0.1; done
 [ $ok = 1 ] || fail "POST still bad 5 s after the link came back"
 ctl state RESET >/dev/null || fail "RESET refused after the link came back: $(ctl status | grep -i state)"
 wait_state IDLE 5
+[ "$(link_field 'd["state"], d["sessions"]')" = "UP 2" ] || fail "qikictl link after the cut: $(ctl link --json)"
 stop_all
 bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
 [ "$(stat "$bs" link_losses)" = 1 ] || fail "link losses $(stat "$bs" link_losses), expected 1"
