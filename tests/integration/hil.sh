@@ -151,13 +151,19 @@ b2d_lost=$(( $(stat "$rs" b2d_dropped) + $(stat "$rs" b2d_corrupted) ))
   fail "device refused $(stat "$ds" dropped_crc) by CRC, the relay corrupted $(stat "$rs" b2d_corrupted)"
 [ "$(stat "$bs" wrong_peer)" = 25 ] || fail "bridge counted $(stat "$bs" wrong_peer) stranger packets, not 25"
 [ "$(stat "$bs" rtt_samples)" -gt 1000 ] || fail "no round trips measured"
+[ "$(stat "$ds" byes)" = 1 ] || fail "the device did not get the bridge's BYE"
 
-# --- 2. a cut link: SAFE naming the link; restored: HELLO, RESET, IDLE -------
+# --- 2. duplicates and reordering dropped as such; a cut link: SAFE naming
+# the link; restored: HELLO, RESET, IDLE ------------------------------------
 inst="t-hil-b-$$"
 start_device --seed 7
-start_relay
+start_relay --start-clean --data-only --dup 0.05 --reorder 0.05 --seed 5
 start_loop "$inst"
 wait_state IDLE 10
+kill -USR1 "$relay"; sleep 2; kill -USR1 "$relay"; sleep 0.3
+[ "$(link_field 'd["dropped"]["duplicate"] > 0, d["dropped"]["stale"] > 0, d["link_losses"]')" = \
+  "True True 0" ] || fail "duplicates and late frames not dropped as such: $(ctl link --json)"
+[ "$(ctl state)" = IDLE ] || fail "duplicates and reordering moved the agent: $(ctl status | grep state)"
 kill -USR2 "$relay"	# cut
 wait_state SAFE 5
 why=$(status_field 'd["reason"] + " / " + d["proposal"]')
