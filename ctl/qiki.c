@@ -51,6 +51,7 @@ struct launch {
 	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
 	bool trace;					/* qiki-rtlat beside the loop */
+	const char *hil, *hil_bind;	/* qiki-hil instead of qiki-sim: --peer, --bind */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -90,6 +91,9 @@ static void usage(FILE *f)
 		"                        the run; the run ends when it passes or fails\n"
 		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
 		"                        its report in the log directory (qiki-rtlat.txt)\n"
+		"      --hil udp://HOST:PORT  a device on UDP in the simulator's place (qiki-hil,\n"
+		"                        docs/hil-protocol.md)\n"
+		"      --hil-bind ADDR:PORT   the bridge's local address (default any)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -103,7 +107,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
-	       O_LOGFSYNC, O_LOGROTATE, O_TRACE };
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_HIL, O_HIL_BIND };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -130,6 +134,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "hil", required_argument, NULL, O_HIL },
+		{ "hil-bind", required_argument, NULL, O_HIL_BIND },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -163,6 +169,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
 		case O_TRACE: l->trace = true; break;
+		case O_HIL: l->hil = optarg; break;
+		case O_HIL_BIND: l->hil_bind = optarg; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -292,6 +300,15 @@ static int parse(int argc, char **argv, struct launch *l)
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (l->hil_bind && !l->hil) {
+		fprintf(stderr, PROG ": --hil-bind needs --hil udp://HOST:PORT\n");
+		return -1;
+	}
+	if (l->hil && (l->lockstep || l->n_faults)) {
+		fprintf(stderr, PROG ": --hil runs a device in real time: no --lockstep, and faults "
+			"are injected on the device, not with --fault\n");
+		return -1;
+	}
 	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
@@ -359,6 +376,18 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-hil")) {
+		argv[n++] = "--peer";
+		argv[n++] = l->hil;
+		if (l->hil_bind) {
+			argv[n++] = "--bind";
+			argv[n++] = l->hil_bind;
+		}
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -641,7 +670,7 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
-		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
 }
@@ -716,7 +745,8 @@ int main(int argc, char **argv)
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
 	char trace_report[4096 + 32], verdict[512];
 	struct qk_trace *trace = NULL;
 	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
@@ -750,7 +780,7 @@ int main(int argc, char **argv)
 			sim_done = true;
 			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
 				break;	/* --cycles done */
-			rc = died("qiki-sim", sim, sim_st, &l);
+			rc = died(sim_name, sim, sim_st, &l);
 		}
 		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
 			char b[48];
