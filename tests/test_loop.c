@@ -526,8 +526,29 @@ static void hot_path(const char *wake, const char *const *sim_ok, const char *co
 {
 	struct run r;
 	struct qk_agent_status st;
-	char probe[300], trace[1024], v[128];
+	char probe[300], trace[1024], v[128], cs[64];
+	const char *sim_all[8], *agent_all[8];
+	int ns = 0, na = 0;
 
+	/* On a clocksource the vDSO cannot read (hpet, acpi_pm: some real
+	 * machines, and QEMU without an invariant TSC) every clock read is a
+	 * syscall the loop cannot avoid: that part of the check is skipped,
+	 * and said; every other syscall still fails it. */
+	while (sim_ok[ns] && ns < 6)
+		sim_all[ns] = sim_ok[ns], ns++;
+	while (agent_ok[na] && na < 6)
+		agent_all[na] = agent_ok[na], na++;
+	if (qk_rt_clocksource(qk_rt_sysroot(), cs, sizeof(cs)) == 0) {
+		print_message("test_loop: SKIPPED the no-clock_gettime part of the hot-path check: "
+			      "clocksource '%s' is not read by the vDSO, so every clock read is a "
+			      "syscall (fix: boot with clocksource=tsc tsc=reliable)\n", cs);
+		sim_all[ns++] = "clock_gettime";
+		agent_all[na++] = "clock_gettime";
+	}
+	sim_all[ns] = NULL;
+	agent_all[na] = NULL;
+	sim_ok = sim_all;
+	agent_ok = agent_all;
 	snprintf(probe, sizeof(probe), "%s/../rel/tests/libqkalloc.so", bindir);
 	assert_int_equal(access(probe, R_OK), 0);
 	setenv("LD_PRELOAD", probe, 1);
