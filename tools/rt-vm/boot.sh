@@ -77,12 +77,18 @@ echo "$append" > "$out/append"
 echo "rt-vm: booting $(cat "$rv/kernel/release") (${append})"
 start=$EPOCHREALTIME
 set +e
+# timeout(1) runs in a process group of its own: a kill of ours must reach it
 timeout "${QK_RTVM_TIMEOUT:-1800}" "${qemu_base[@]}" "${accel_args[@]}" -smp "${QK_RTVM_SMP:-2}" \
   -append "$append" \
   -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \
   -virtfs "local,path=$out,mount_tag=out,security_model=none" \
-  </dev/null > "$out/console.log" 2>&1
+  </dev/null > "$out/console.log" 2>&1 &
+qpid=$!
+trap 'kill $qpid 2>/dev/null' EXIT
+trap 'kill $qpid 2>/dev/null; exit 130' INT TERM
+wait $qpid
 qrc=$?
+trap - EXIT INT TERM
 set -e
 awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f\n", b - a }' > "$out/seconds"
 if [ ! -s "$out/verdict" ]; then

@@ -11,7 +11,7 @@ t0=$EPOCHREALTIME
 ts=$(date -u +%Y%m%dT%H%M%SZ)
 top=$B/rt-vm/$ts
 mkdir -p "$top"
-cycles=${QK_RTVM_CYCLES:-20000} seed=${QK_RTVM_SEED:-7}
+cycles=${QK_RTVM_CYCLES:-$([ "$mode" = full ] && echo 20000 || echo 5000)} seed=${QK_RTVM_SEED:-7}
 ./tools/rt-vm/prepare.sh "$B" || exit 2
 
 # The host's hash: the same binary, this kernel.
