@@ -29,9 +29,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rt/agent.h"
-#include "rt/config.h"
-#include "rt/plant.h"
+#include "rt/agent/agent.h"
+#include "rt/config/config.h"
+#include "rt/sim/plant.h"
 #include "rt/rt.h"
 #include "bench/bench.h"
 #include "shm/hist.h"

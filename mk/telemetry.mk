@@ -7,7 +7,7 @@ TELE_WKT    := google/protobuf/timestamp.proto
 TELE_GEN_C  := $(patsubst proto/%.proto,$(TELE_GEN)/%.pb-c.c,$(TELE_PROTOS)) \
                $(TELE_GEN)/google/protobuf/timestamp.pb-c.c
 TELE_FDS    := $(TELE_GEN)/qiki-telemetry.fds
-TELE_SRCS   := proto/mcap.c proto/export.c
+TELE_SRCS   := proto/mcap.c proto/export.c proto/net.c proto/stream.c proto/ws.c
 TELE_LIBS   := -lprotobuf-c -lzstd
 
 $(TELE_GEN)/.stamp: $(TELE_PROTOS) mk/telemetry.mk | $(DEPS_STAMP)
@@ -48,7 +48,7 @@ $(B)/bin/qiki-telemetry: $(rel_DIR)/proto/main_qiki-telemetry.o $(rel_DIR)/libqi
 # unit tests of the edge: tests/proto/test_*.c
 TELE_TESTS := $(patsubst tests/proto/%.c,%,$(wildcard tests/proto/test_*.c))
 define tele_test
-$$($(1)_DIR)/tests/$(2): $$($(1)_DIR)/tests/proto/$(2).o $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB)
+$$($(1)_DIR)/tests/proto/$(2): $$($(1)_DIR)/tests/proto/$(2).o $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB)
 	$$(say) LD $$@
 	$$(Q)$$(CC) $(3) -o $$@ $$< $$($(1)_DIR)/libqiki-tele.a $$($(1)_LIB) $(TELE_LIBS) $$(PKG_LIBS) -lcmocka $$(LDLIBS)
 $$($(1)_DIR)/tests/proto/$(2).o: CPPFLAGS += -I$(TELE_GEN)
@@ -58,5 +58,5 @@ endef
 $(foreach t,$(TELE_TESTS),$(eval $(call tele_test,rel,$(t),)))
 $(foreach t,$(TELE_TESTS),$(eval $(call tele_test,asan,$(t),-O1 -fsanitize=address,undefined -fno-omit-frame-pointer)))
 
-all: $(B)/bin/qiki-telemetry $(addprefix $(rel_DIR)/tests/,$(TELE_TESTS))
-test: $(addprefix $(asan_DIR)/tests/,$(TELE_TESTS))
+all: $(B)/bin/qiki-telemetry $(addprefix $(rel_DIR)/tests/proto/,$(TELE_TESTS))
+test: $(addprefix $(asan_DIR)/tests/proto/,$(TELE_TESTS))

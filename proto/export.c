@@ -1,16 +1,9 @@
 /* proto/export.c - the telemetry exporter; see proto/export.h. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,8 +11,10 @@
 #include "foxglove/PoseInFrame.pb-c.h"
 #include "proto/export.h"
 #include "proto/mcap.h"
+#include "proto/stream.h"
+#include "proto/ws.h"
 #include "qiki/v1/telemetry.pb-c.h"
-#include "rt/fsm.h"
+#include "rt/agent/fsm.h"
 #include "shm/mbox.h"
 #include "shm/ring.h"
 #include "shm/seg.h"
@@ -28,9 +23,6 @@
 extern const uint8_t qk_tele_fds[], qk_tele_fds_end[];
 
 #define MAX_READINGS 96
-#define MAX_CLIENTS 8
-#define CLIENT_BUF (512 * 1024)
-#define CLIENT_STALL_NS (5 * 1000000000ll)
 #define HIST 256		/* sensor frames kept to pair with their answers */
 #define PACK_MAX (64 * 1024)
 #define POSE_MAX_HZ 100
@@ -47,14 +39,6 @@ static const struct { const char *topic, *schema; } chans[C_COUNT] = {
 	[C_BIOS] = { "/bios", "qiki.v1.BiosStatusReport" },
 	[C_POSE] = { "/pose", "foxglove.PoseInFrame" },
 	[C_LOG] = { "/log", "foxglove.Log" },
-};
-
-struct client {
-	int fd;
-	uint8_t *buf;
-	size_t len;
-	int64_t last_progress_ns;
-	uint64_t lost;
 };
 
 struct sensor_msg {
@@ -89,8 +73,9 @@ struct qk_export {
 	int chan[C_COUNT];
 	uint64_t last_log[C_COUNT];
 	struct qk_mcap *mcap;
-	int lfd, port;
-	struct client cl[MAX_CLIENTS];
+	struct qk_stream *stream;	/* the TCP clients, or NULL */
+	struct qk_ws *ws;		/* the Foxglove WebSocket clients, or NULL */
+	struct qk_ws_channel ws_ch[C_COUNT];
 	uint8_t pack[PACK_MAX];
 	struct sensor_msg sm;		/* the messages being filled, reused */
 	struct act_msg am;
@@ -109,18 +94,35 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* ---- output: MCAP channels and TCP clients -------------------------------- */
+/* ---- output: MCAP channels and the TCP stream ------------------------------ */
+
+/* One message to the stream's clients (proto/stream.h). */
+static void stream(struct qk_export *e, const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+
+	if (len > sizeof(e->pack))
+		return;
+	protobuf_c_message_pack(msg, e->pack);
+	qk_stream_send(e->stream, e->pack, len);
+}
 
 static int emit(struct qk_export *e, enum chan c, int64_t mono, const ProtobufCMessage *msg)
 {
 	size_t len;
 	int ret;
 
-	if (!e->mcap)
+	bool live = e->ws && qk_ws_wanted(e->ws, c);
+
+	if (!e->mcap && !live)
 		return 0;
 	if (protobuf_c_message_get_packed_size(msg) > sizeof(e->pack))
 		return 0;	/* cannot happen with the bounded messages here */
 	len = protobuf_c_message_pack(msg, e->pack);
+	if (live)
+		qk_ws_send(e->ws, c, (uint64_t)(mono + e->wall_off), e->pack, len);
+	if (!e->mcap)
+		return 0;
 	/* log_time never goes back on a channel: an event seen late (a POST
 	 * published before the transition we read first) is logged when seen;
 	 * publish_time keeps when it happened */
@@ -131,98 +133,6 @@ static int emit(struct qk_export *e, enum chan c, int64_t mono, const ProtobufCM
 	if (!ret)
 		e->s.messages++;
 	return ret;
-}
-
-static void drop_client(struct qk_export *e, struct client *c)
-{
-	close(c->fd);
-	free(c->buf);
-	c->fd = -1;
-	c->buf = NULL;
-	e->s.clients_dropped++;
-}
-
-static void flush_client(struct qk_export *e, struct client *c, int64_t now)
-{
-	while (c->len) {
-		ssize_t w = send(c->fd, c->buf, c->len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w <= 0) {
-			drop_client(e, c);	/* gone */
-			return;
-		}
-		memmove(c->buf, c->buf + w, c->len - (size_t)w);
-		c->len -= (size_t)w;
-		c->last_progress_ns = now;
-	}
-	if (!c->len)
-		c->last_progress_ns = now;
-	else if (now - c->last_progress_ns > CLIENT_STALL_NS)
-		drop_client(e, c);	/* took nothing for 5 s: it is not reading */
-}
-
-static void accept_clients(struct qk_export *e, int64_t now)
-{
-	for (;;) {
-		int fd = accept4(e->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), i;
-		int one = 1;
-
-		if (fd < 0)
-			return;
-		for (i = 0; i < MAX_CLIENTS && e->cl[i].fd >= 0; i++)
-			;
-		if (i == MAX_CLIENTS || !(e->cl[i].buf = malloc(CLIENT_BUF))) {
-			close(fd);	/* full house */
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		e->cl[i].fd = fd;
-		e->cl[i].len = 0;
-		e->cl[i].lost = 0;
-		e->cl[i].last_progress_ns = now;
-		e->s.clients++;
-	}
-}
-
-static bool any_client(const struct qk_export *e)
-{
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (e->cl[i].fd >= 0)
-			return true;
-	return false;
-}
-
-/* One length-delimited message to every client that has room for it. */
-static void stream(struct qk_export *e, const ProtobufCMessage *msg)
-{
-	uint8_t hdr[10];
-	size_t len = protobuf_c_message_get_packed_size(msg), h = 0, v;
-
-	if (len > sizeof(e->pack))
-		return;
-	protobuf_c_message_pack(msg, e->pack);
-	for (v = len; v >= 0x80; v >>= 7)
-		hdr[h++] = (uint8_t)(v | 0x80);
-	hdr[h++] = (uint8_t)v;
-	e->s.stream_frames++;
-	for (int i = 0; i < MAX_CLIENTS; i++) {
-		struct client *c = &e->cl[i];
-
-		if (c->fd < 0)
-			continue;
-		if (c->len + h + len > CLIENT_BUF) {
-			c->lost++;	/* slow client: it loses frames, we never wait */
-			e->s.stream_lost++;
-			continue;
-		}
-		memcpy(c->buf + c->len, hdr, h);
-		memcpy(c->buf + c->len + h, e->pack, len);
-		c->len += h + len;
-	}
 }
 
 /* ---- conversions ------------------------------------------------------------ */
@@ -555,7 +465,7 @@ static int per_cycle(struct qk_export *e)
 		t.exporter_frames_lost = e->sens_rd.lost;
 		if ((ret = emit(e, C_TIMING, a->publish_ns, &t.base)))
 			return ret;
-		if (any_client(e)) {
+		if (e->stream && qk_stream_has_clients(e->stream)) {
 			Qiki__V1__TelemetryFrame tf = QIKI__V1__TELEMETRY_FRAME__INIT;
 			Qiki__V1__Vector3 pos = QIKI__V1__VECTOR3__INIT;
 
@@ -660,14 +570,17 @@ int qk_export_poll(struct qk_export *e, char *err, size_t n)
 	int ret;
 
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
-	if (e->lfd >= 0)
-		accept_clients(e, now);
+	if (e->stream)
+		qk_stream_poll(e->stream, now);
+	if (e->ws)
+		qk_ws_poll(e->ws, now);
 	ret = per_cycle(e);
 	if (!ret)
 		ret = events(e, now);
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (e->cl[i].fd >= 0)
-			flush_client(e, &e->cl[i], now);
+	if (e->stream)
+		qk_stream_poll(e->stream, now);
+	if (e->ws)
+		qk_ws_poll(e->ws, now);
 	if (e->mcap)
 		e->s.bytes = qk_mcap_bytes(e->mcap);
 	if (e->slot) {	/* what qikictl status shows of us; we are its only writer */
@@ -698,51 +611,6 @@ int qk_export_poll(struct qk_export *e, char *err, size_t n)
 
 /* ---- open, close ---------------------------------------------------------- */
 
-static int listen_on(struct qk_export *e, const char *spec, char *err, size_t n)
-{
-	char host[256] = "", port[16];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE }, *ai;
-	int one = 1, ret;
-
-	if (colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else {
-		snprintf(port, sizeof(port), "%s", spec);
-	}
-	char *end;
-	long p = strtol(port, &end, 10);
-
-	if (!port[0] || *end || p < 0 || p > 65535) {
-		snprintf(err, n, "--listen '%s': expected [HOST:]PORT with PORT 0..65535", spec);
-		return -EINVAL;
-	}
-	ret = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints, &ai);
-	if (ret) {
-		snprintf(err, n, "--listen '%s': %s", spec, gai_strerror(ret));
-		return -EINVAL;
-	}
-	e->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	setsockopt(e->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (e->lfd < 0 || bind(e->lfd, ai->ai_addr, ai->ai_addrlen) || listen(e->lfd, 8)) {
-		ret = -errno;
-		snprintf(err, n, "--listen '%s': %s%s", spec, strerror(errno), errno == EADDRINUSE ?
-			 ": another program holds that port; choose another, or 0 for any free one" : "");
-		freeaddrinfo(ai);
-		return ret;
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage sa;
-	socklen_t sl = sizeof(sa);
-
-	getsockname(e->lfd, (struct sockaddr *)&sa, &sl);
-	e->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port :
-			((struct sockaddr_in *)&sa)->sin_port);
-	return 0;
-}
-
 struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size_t n, int *code)
 {
 	struct qk_export *e = calloc(1, sizeof(*e));
@@ -755,9 +623,6 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 		return NULL;
 	}
 	e->o = *o;
-	e->lfd = -1;
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		e->cl[i].fd = -1;
 	ret = qk_seg_attach(&e->seg, o->instance, 0);
 	if (ret) {
 		snprintf(err, n, "%s", e->seg.err);
@@ -778,7 +643,13 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 	clock_gettime(CLOCK_MONOTONIC, &mo);
 	e->wall_off = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000 + (rt.tv_nsec - mo.tv_nsec);
 	e->last_frame_ns = mono_ns();
-	if (o->listen && (ret = listen_on(e, o->listen, err, n)))
+	if (o->listen && !(e->stream = qk_stream_listen(o->listen, err, n, &ret)))
+		goto fail;
+	for (int c = 0; c < C_COUNT; c++)
+		e->ws_ch[c] = (struct qk_ws_channel){ chans[c].topic, chans[c].schema, qk_tele_fds,
+						      (size_t)(qk_tele_fds_end - qk_tele_fds) };
+	if (o->foxglove && !(e->ws = qk_ws_listen(o->foxglove, "qiki-telemetry", e->ws_ch, C_COUNT,
+						  err, n, &ret)))
 		goto fail;
 	if (o->mcap_path) {
 		struct qk_mcap_opts mo2 = { .path = o->mcap_path, .zstd = o->zstd,
@@ -817,8 +688,8 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 fail:
 	if (e->mcap)
 		qk_mcap_close(e->mcap);
-	if (e->lfd >= 0)
-		close(e->lfd);
+	qk_stream_close(e->stream);
+	qk_ws_close(e->ws);
 	qk_seg_detach(&e->seg);
 	free(e);
 	return NULL;
@@ -835,13 +706,8 @@ int qk_export_close(struct qk_export *e, char *err, size_t n)
 		if (ret)
 			snprintf(err, n, "finishing %s failed: %s", e->o.mcap_path, strerror(-ret));
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (e->cl[i].fd >= 0) {
-			close(e->cl[i].fd);
-			free(e->cl[i].buf);
-		}
-	if (e->lfd >= 0)
-		close(e->lfd);
+	qk_stream_close(e->stream);
+	qk_ws_close(e->ws);
 	qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
 	qk_seg_detach(&e->seg);
 	free(e);
@@ -851,11 +717,33 @@ int qk_export_close(struct qk_export *e, char *err, size_t n)
 void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s)
 {
 	*s = e->s;
+	if (e->stream) {
+		struct qk_stream_stats ss;
+
+		qk_stream_get_stats(e->stream, &ss);
+		s->stream_frames = ss.frames;
+		s->stream_lost = ss.lost;
+		s->clients = ss.clients;
+		s->clients_dropped = ss.clients_dropped;
+	}
+	if (e->ws) {
+		struct qk_ws_stats ws;
+
+		qk_ws_get_stats(e->ws, &ws);
+		s->ws_clients = ws.clients;
+		s->ws_messages = ws.messages;
+		s->ws_lost = ws.lost;
+	}
 	if (e->mcap)
 		s->messages = qk_mcap_messages(e->mcap, -1);
 }
 
 int qk_export_port(const struct qk_export *e)
 {
-	return e->port;
+	return e->stream ? qk_stream_port(e->stream) : -1;
+}
+
+int qk_export_ws_port(const struct qk_export *e)
+{
+	return e->ws ? qk_ws_port(e->ws) : -1;
 }

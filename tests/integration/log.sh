@@ -19,7 +19,7 @@ wait $qiki || fail "qiki run exit $?"
 for p in qiki qiki-sim qiki-agent; do
   [ -s "$out/logs/$p.log" ] || fail "no $out/logs/$p.log"
 done
-grep -q 'INFO  rt/main_qiki-agent.c:[0-9]*: state BOOTING -> IDLE (bios-ok)' "$out/logs/qiki-agent.log" ||
+grep -q 'INFO  rt/agent/main.c:[0-9]*: state BOOTING -> IDLE (bios-ok)' "$out/logs/qiki-agent.log" ||
   fail "agent log lacks BOOTING -> IDLE"
 grep -q 'state IDLE -> ACTIVE (operator, asked by pid [0-9]*)' "$out/logs/qiki-agent.log" ||
   fail "agent log lacks IDLE -> ACTIVE"

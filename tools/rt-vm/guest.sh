@@ -132,9 +132,10 @@ timerlat() {	# seconds
 unit_tests() {
   local p n rc t0 log
   mkdir -p "$o/unit"
-  for p in "$B"/rel/tests/test_* "$B"/rel/tests/stress_*; do
-    [ -x "$p" ] && [[ $p != *.so ]] || continue
-    n=$(basename "$p")
+  for p in "$B"/rel/tests/*/test_* "$B"/rel/tests/*/stress_*; do
+    [ -x "$p" ] && [[ $p != *.so ]] && [[ $p != *.d ]] && [[ $p != *.o ]] || continue
+    n=${p#"$B"/rel/tests/}
+    n=${n//\//-}
     log=$o/unit/$n.log
     t0=$EPOCHREALTIME
     timeout 900 "$p" > "$log" 2>&1
@@ -180,14 +181,14 @@ case $mode in
       result hpet-run-warns FAIL "$n of 2 loop processes warned: $(head -c 300 "$o/hpet-run.err")"
     fi
     if [ "${QK_RTVM_HPET_TESTS:-0}" = 1 ]; then
-      for t in test_log test_loop; do
-        timeout 900 "$B/rel/tests/$t" > "$o/hpet-$t.log" 2>&1
+      for t in rt/test_log integration/test_loop; do
+        timeout 900 "$B/rel/tests/$t" > "$o/hpet-${t#*/}.log" 2>&1
         rc=$?
-        msg=$(grep -m1 -o "$t: SKIPPED[^(]*" "$o/hpet-$t.log")
+        msg=$(grep -m1 -o "${t#*/}: SKIPPED[^(]*" "$o/hpet-${t#*/}.log")
         if [ $rc = 0 ] && [ -n "$msg" ]; then
           result "hpet/$t" PASS "$msg"
         else
-          result "hpet/$t" FAIL "exit $rc; ${msg:-no skip message}: $(grep -m2 ERROR "$o/hpet-$t.log" | tr '\n' ' ')"
+          result "hpet/$t" FAIL "exit $rc; ${msg:-no skip message}: $(grep -m2 ERROR "$o/hpet-${t#*/}.log" | tr '\n' ' ')"
         fi
       done
     fi

@@ -1,0 +1,782 @@
+/*
+ * qiki: the launcher.  `qiki run` creates the instance's segment, starts
+ * qiki-agent and qiki-sim (each in its own process group, so a terminal's
+ * Ctrl-C reaches only us), prints a live status line, and shuts everything
+ * down in order: agent to SHUTDOWN (its last frame is safe actuation), sim
+ * applies it and stops, segment unlinked, summary printed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctl/client.h"
+#include "ctl/doctor.h"
+#include "rt/cli.h"
+#include "rt/config/config.h"
+#include "rt/agent/fsm.h"
+#include "rt/proc.h"
+
+#define PROG "qiki"
+
+extern char **environ;
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct launch {
+	const char *instance, *profile, *config_file;
+	double duration;		/* seconds, 0 = until a signal */
+	uint64_t cycles;
+	bool no_rt, lockstep, quiet, print_config;
+	int prio, cpu;
+	int n_faults;
+	const char *fault[QK_MAX_FAULT_OPTS];
+	struct qk_config cfg;
+	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
+	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *foxglove;				/* and its --foxglove */
+	const char *telemetry_rate;			/* and its --rate */
+	char log_dir[3072];		/* resolved; every process logs there */
+	struct qk_log *log;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: qiki run [options]\n"
+		"       qiki doctor [--json] [--cpu N]   what this machine lacks for real time\n"
+		"Runs a qiki instance: the plant simulator and the controller agent as\n"
+		"SCHED_FIFO processes closing the loop through shared memory.\n\n"
+		"  -i, --instance NAME   instance name (default: default)\n"
+		"  -p, --profile NAME    built-in hardware profile: bot (default), ship\n"
+		"  -c, --config FILE     YAML configuration on top of the profile\n"
+		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
+		"  -w, --wake MODE       agent wake-up: timer (default), futex, spin\n"
+		"  -s, --seed N          plant noise seed\n"
+		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible\n"
+		"      --cycles N        stop after N sim cycles\n"
+		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C)\n"
+		"      --fault DEV:KIND[:VALUE]  start with a fault (KIND: stuck noise bias dropout post-fail)\n"
+		"      --no-rt           run without real time (figures marked NOT real-time)\n"
+		"      --prio N          SCHED_FIFO priority of the sim (agent: N-1; default 80)\n"
+		"      --cpu N           CPU for the loop processes (default: the last one)\n"
+		"      --log-dir DIR     log files (qiki.log, qiki-sim.log, qiki-agent.log) go here;\n"
+		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
+		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
+		"      --log-level L     debug, info (default), warn, error\n"
+		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
+		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
+		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
+		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
+		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --foxglove[=[HOST:]PORT]  serve the run live to Foxglove Studio\n"
+		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
+		"      --print-config    print the configuration as YAML and exit\n"
+		"  -q, --quiet           no live status line\n"
+		"  -h, --help, --version\n\n"
+		"Exit status: 0 clean shutdown; 1 usage or configuration error; 2 the segment\n"
+		"could not be created; 3 no real-time privilege; 4 a loop process failed;\n"
+		"5 the loop ran but telemetry failed (--telemetry: see its message).\n");
+}
+
+static int parse(int argc, char **argv, struct launch *l)
+{
+	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE,
+	       O_LOGFSYNC, O_LOGROTATE };
+	static const struct option lo[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "wake", required_argument, NULL, 'w' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "lockstep", no_argument, NULL, O_LOCKSTEP },
+		{ "cycles", required_argument, NULL, O_CYCLES },
+		{ "fault", required_argument, NULL, O_FAULT },
+		{ "no-rt", no_argument, NULL, O_NORT },
+		{ "prio", required_argument, NULL, O_PRIO },
+		{ "cpu", required_argument, NULL, O_CPU },
+		{ "print-config", no_argument, NULL, O_PRINT },
+		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "telemetry", required_argument, NULL, O_TELE },
+		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
+		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
+		{ "log-level", required_argument, NULL, O_LOGLEVEL },
+		{ "log-format", required_argument, NULL, O_LOGFMT },
+		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
+		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 }
+	};
+	const char *rate = NULL, *wake = NULL, *seed = NULL;
+	char why[512];
+	int c;
+
+	*l = (struct launch){ .instance = "default", .profile = "bot", .prio = 80,
+			      .log_level = "info", .log_format = "text",
+			      .cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1 };
+	if (argc < 2 || strcmp(argv[1], "run")) {
+		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			usage(stdout);
+			return 1;
+		}
+		if (argc >= 2 && !strcmp(argv[1], "--version")) {
+			printf("qiki %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
+			return 1;
+		}
+		fprintf(stderr, PROG ": expected 'qiki run [options]' or 'qiki doctor' (see qiki --help)\n");
+		return -1;
+	}
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "i:p:c:r:w:s:d:qh", lo, NULL)) != -1) {
+		int ret = 0;
+
+		switch (c) {
+		case 'i': l->instance = optarg; break;
+		case O_LOGDIR: l->log_dir_opt = optarg; break;
+		case O_TELE: l->telemetry = optarg; break;
+		case O_LOGFSYNC: {
+			int v;
+
+			l->log_fsync = optarg;
+			if ((ret = qk_parse_int(optarg, -1, 3600000, &v)) || !v) {
+				ret = -1;
+				fprintf(stderr, PROG ": --log-fsync-ms '%s': expected 1..3600000, or -1 for "
+					"at exit only\n", optarg);
+			}
+			break;
+		}
+		case O_LOGROTATE: {
+			int v;
+
+			l->log_rotate = optarg;
+			if ((ret = qk_parse_int(optarg, 1, 1 << 20, &v)))
+				fprintf(stderr, PROG ": --log-rotate-mb '%s': expected 1..1048576\n", optarg);
+			break;
+		}
+		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_FOXGLOVE: l->foxglove = optarg ? optarg : "8765"; break;
+		case O_TELE_RATE: {
+			int hz;
+
+			l->telemetry_rate = optarg;
+			if ((ret = qk_parse_int(optarg, 1, 100000, &hz)))
+				fprintf(stderr, PROG ": --telemetry-rate '%s': expected a rate in Hz, 1..100000\n",
+					optarg);
+			break;
+		}
+		case O_LOGLEVEL:
+			l->log_level = optarg;
+			if (qk_log_level_parse(optarg) < 0) {
+				fprintf(stderr, PROG ": --log-level '%s': expected debug, info, warn or error\n",
+					optarg);
+				ret = -1;
+			}
+			break;
+		case O_LOGFMT:
+			l->log_format = optarg;
+			if (qk_proc_log_format_parse(optarg) < 0) {
+				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				ret = -1;
+			}
+			break;
+		case 'p': l->profile = optarg; break;
+		case 'c': l->config_file = optarg; break;
+		case 'r': rate = optarg; break;
+		case 'w': wake = optarg; break;
+		case 's': seed = optarg; break;
+		case 'd':
+			if ((ret = qk_parse_double(optarg, 0.001, 1e7, &l->duration)))
+				fprintf(stderr, PROG ": --duration '%s': expected seconds > 0\n", optarg);
+			break;
+		case O_LOCKSTEP: l->lockstep = true; break;
+		case O_CYCLES:
+			if ((ret = qk_parse_u64(optarg, 1, UINT64_MAX / 2, &l->cycles)))
+				fprintf(stderr, PROG ": --cycles '%s': expected a positive count\n", optarg);
+			break;
+		case O_FAULT:
+			if (l->n_faults == QK_MAX_FAULT_OPTS) {
+				fprintf(stderr, PROG ": at most %d --fault options\n", QK_MAX_FAULT_OPTS);
+				ret = -1;
+			} else {
+				l->fault[l->n_faults++] = optarg;
+			}
+			break;
+		case O_NORT: l->no_rt = true; break;
+		case O_PRIO:
+			if ((ret = qk_parse_int(optarg, 2, 99, &l->prio)))
+				fprintf(stderr, PROG ": --prio '%s': expected 2..99\n", optarg);
+			break;
+		case O_CPU:
+			if ((ret = qk_parse_int(optarg, -1, (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &l->cpu)))
+				fprintf(stderr, PROG ": --cpu '%s': expected -1 or a CPU of this machine\n", optarg);
+			break;
+		case O_PRINT: l->print_config = true; break;
+		case 'q': l->quiet = true; break;
+		case 'h': usage(stdout); return 1;
+		case O_VERSION: printf("qiki %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION); return 1;
+		default: usage(stderr); return -1;
+		}
+		if (ret)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, PROG ": unexpected argument '%s' (see qiki --help)\n", argv[optind]);
+		return -1;
+	}
+	if (!qk_seg_name_ok(l->instance)) {
+		fprintf(stderr, PROG ": bad instance name '%s': use 1-31 of [A-Za-z0-9_.-]\n", l->instance);
+		return -1;
+	}
+	if (qk_config_profile(&l->cfg, l->profile, why, sizeof(why))) {
+		fprintf(stderr, PROG ": --profile: %s\n", why);
+		return -1;
+	}
+	if (l->config_file && qk_config_load(&l->cfg, l->config_file, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return -1;
+	}
+	if (rate) {
+		uint64_t hz;
+
+		if (qk_parse_u64(rate, 1, 100000, &hz)) {
+			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
+			return -1;
+		}
+		/* keep the agent's phase the same fraction of the (new) period */
+		l->cfg.agent_phase_ns = (int64_t)((double)l->cfg.agent_phase_ns * l->cfg.rate_hz / (double)hz);
+		l->cfg.rate_hz = (uint32_t)hz;
+	}
+	if (wake) {
+		int m = qk_wake_mode_parse(wake);
+
+		if (m < 0 || m == QK_WAKE_LOCKSTEP) {
+			fprintf(stderr, PROG ": --wake '%s': expected timer, futex or spin "
+				"(lockstep is --lockstep)\n", wake);
+			return -1;
+		}
+		l->cfg.wake_mode = (uint32_t)m;
+	}
+	if (seed && qk_parse_u64(seed, 0, UINT64_MAX, &l->cfg.seed)) {
+		fprintf(stderr, PROG ": --seed '%s': expected a non-negative integer\n", seed);
+		return -1;
+	}
+	if (l->lockstep)
+		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
+		fprintf(stderr, PROG ": bad configuration: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts path with argv in a process group of its own: the terminal's
+ * Ctrl-C is ours to turn into an orderly shutdown, not a signal that kills
+ * the loop mid-cycle.  0, or the posix_spawn error. */
+static int start(const char *path, const char *const *argv, pid_t *pid)
+{
+	posix_spawnattr_t attr;
+	int ret;
+
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	ret = posix_spawn(pid, path, NULL, &attr, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&attr);
+	return ret;
+}
+
+static pid_t spawn(const char *bindir, const char *name, const struct launch *l, int prio)
+{
+	char path[PATH_MAX], prio_s[16], cpu_s[16], cycles_s[32];
+	const char *argv[48];	/* 21 + 2 per --fault (at most 8) */
+	int n = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", bindir, name);
+	snprintf(prio_s, sizeof(prio_s), "%d", prio);
+	snprintf(cpu_s, sizeof(cpu_s), "%d", l->cpu);
+	snprintf(cycles_s, sizeof(cycles_s), "%llu", (unsigned long long)l->cycles);
+	argv[n++] = name;
+	argv[n++] = "--instance";
+	argv[n++] = l->instance;
+	argv[n++] = "--prio";
+	argv[n++] = prio_s;
+	argv[n++] = "--cpu";
+	argv[n++] = cpu_s;
+	argv[n++] = "--log-dir";
+	argv[n++] = l->log_dir;
+	argv[n++] = "--log-level";
+	argv[n++] = l->log_level;
+	argv[n++] = "--log-format";
+	argv[n++] = l->log_format;
+	if (l->log_fsync) {
+		argv[n++] = "--log-fsync-ms";
+		argv[n++] = l->log_fsync;
+	}
+	if (l->log_rotate) {
+		argv[n++] = "--log-rotate-mb";
+		argv[n++] = l->log_rotate;
+	}
+	if (l->no_rt)
+		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-sim")) {
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+		for (int i = 0; i < l->n_faults; i++) {
+			argv[n++] = "--fault";
+			argv[n++] = l->fault[i];
+		}
+	}
+	argv[n] = NULL;
+	int ret = start(path, argv, &pid);
+
+	if (ret) {
+		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
+		QK_ERROR(l->log, "cannot start %s: %s", path, strerror(ret));
+		return -1;
+	}
+	QK_INFO(l->log, "started %s, pid %d", name, (int)pid);
+	return pid;
+}
+
+/* The exporter: an ordinary reader, started before the loop so that the
+ * file holds it from cycle 0; its trouble never stops the loop. */
+static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
+{
+	char path[PATH_MAX + 32];
+	const char *argv[20];
+	int n = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/qiki-telemetry", bindir);
+	argv[n++] = "qiki-telemetry";
+	argv[n++] = "--instance";
+	argv[n++] = l->instance;
+	if (l->telemetry) {
+		argv[n++] = "--output";
+		argv[n++] = l->telemetry;
+	}
+	if (l->telemetry_listen) {
+		argv[n++] = "--listen";
+		argv[n++] = l->telemetry_listen;
+	}
+	if (l->foxglove) {
+		argv[n++] = "--foxglove";
+		argv[n++] = l->foxglove;
+	}
+	if (l->telemetry_rate) {
+		argv[n++] = "--rate";
+		argv[n++] = l->telemetry_rate;
+	}
+	char cpu_s[16];
+
+	snprintf(cpu_s, sizeof(cpu_s), "%d", l->cpu);
+	argv[n++] = "--avoid-cpu";
+	argv[n++] = cpu_s;
+	argv[n] = NULL;
+	int ret = start(path, argv, &pid);
+
+	if (ret) {
+		fprintf(stderr, PROG ": cannot start %s: %s; running without telemetry\n", path,
+			strerror(ret));
+		return -1;
+	}
+	QK_INFO(l->log, "started qiki-telemetry, pid %d", (int)pid);
+	/* until it holds its slot (or gave up), so it sees the first cycle */
+	for (int i = 0; i < 200 && !qk_seg_alive(seg, QK_PROC_TELEMETRY); i++) {
+		int st;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			fprintf(stderr, PROG ": qiki-telemetry failed (see above); the loop runs without it\n");
+			QK_ERROR(l->log, "qiki-telemetry failed at start; running without it");
+			return -1;
+		}
+		usleep(10000);
+	}
+	return pid;
+}
+
+/* After the loop stopped: the exporter sees the segment shutting down,
+ * finishes its file and exits; a stuck one is stopped. */
+static bool stop_telemetry(pid_t pid, struct qk_log *lg)
+{
+	int st;
+
+	for (int i = 0; i < 1000; i++) {	/* 10 s: a large file's last chunk and summary */
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			goto done;
+		if (i == 200)
+			kill(pid, SIGTERM);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+done:
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		fprintf(stderr, PROG ": qiki-telemetry ended badly (status %#x)\n", st);
+		QK_WARN(lg, "qiki-telemetry ended badly (status %#x)", st);
+		return false;
+	}
+	QK_INFO(lg, "qiki-telemetry finished");
+	return true;
+}
+
+static void fmt_us(char *b, size_t n, int64_t ns)
+{
+	snprintf(b, n, "%.1f", (double)ns / 1000.0);
+}
+
+static void status_line(struct qk_seg *s, bool tty, int64_t t0)
+{
+	struct qk_agent_status st, scratch;
+	struct qk_proc_stats *sim = &s->stats[QK_PROC_SIM], *ag = &s->stats[QK_PROC_AGENT];
+	struct qk_ring_reader rd;
+	struct qk_sensor_frame f;
+	char p99s[16], p99a[16];
+
+	memset(&st, 0, sizeof(st));
+	memset(&f, 0, sizeof(f));
+	qk_ring_reader_init(&rd, s->sensors, QK_RING_FROM_OLDEST);
+	qk_ring_read_newest(&rd, &f);
+	qk_mbox_read(s->agent_status, &st, &scratch);
+	fmt_us(p99s, sizeof(p99s), qk_hist_quantile(&sim->wake_latency, 0.99));
+	fmt_us(p99a, sizeof(p99a), qk_hist_quantile(&ag->wake_latency, 0.99));
+	printf("%s[%6.1fs] %-8s cycle %-8llu overruns %llu/%llu  wake p99 sim %s us agent %s us  "
+	       "pos %.2f %.2f %.2f m%s",
+	       tty ? "\r" : "", (double)(qk_now_ns() - t0) / 1e9,
+	       qk_fsm_state_name(st.state), (unsigned long long)qk_load_relaxed(&sim->cycles),
+	       (unsigned long long)qk_load_relaxed(&sim->overruns),
+	       (unsigned long long)qk_load_relaxed(&ag->overruns), p99s, p99a,
+	       f.pos_m[0], f.pos_m[1], f.pos_m[2], tty ? "   " : "\n");
+	fflush(stdout);
+}
+
+static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
+{
+	char l50[16], l99[16], lmax[16], c50[16], c99[16], cmax[16];
+
+	fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->wake_latency, 0.50));
+	fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->wake_latency, 0.99));
+	fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->wake_latency));
+	fmt_us(c50, sizeof(c50), qk_hist_quantile(&p->compute, 0.50));
+	fmt_us(c99, sizeof(c99), qk_hist_quantile(&p->compute, 0.99));
+	fmt_us(cmax, sizeof(cmax), qk_hist_max(&p->compute));
+	printf("  %-5s cycles %llu  overruns %llu  %s  wake-up latency us p50 %s p99 %s max %s  "
+	       "compute us p50 %s p99 %s max %s\n", name,
+	       (unsigned long long)qk_load_relaxed(&p->cycles),
+	       (unsigned long long)qk_load_relaxed(&p->overruns),
+	       qk_load_relaxed(&p->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time",
+	       l50, l99, lmax, c50, c99, cmax);
+	if (agent) {
+		fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->s2a, 0.50));
+		fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->s2a, 0.99));
+		fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->s2a));
+		printf("        sensor-to-actuation us p50 %s p99 %s max %s  frames lost %llu  "
+		       "ticks without a new frame %llu\n", l50, l99, lmax,
+		       (unsigned long long)qk_load_relaxed(&p->frames_lost),
+		       (unsigned long long)qk_load_relaxed(&p->frames_stale));
+	} else {
+		printf("        actuator frames that missed their cycle %llu  frames lost %llu\n",
+		       (unsigned long long)qk_load_relaxed(&p->missed_cycle),
+		       (unsigned long long)qk_load_relaxed(&p->frames_lost));
+	}
+	int64_t allocs = qk_load_relaxed(&p->loop_allocs);
+
+	if (allocs >= 0)
+		printf("        allocations in the loop after start-up: %lld\n", (long long)allocs);
+}
+
+static void summary(struct qk_seg *s, const struct launch *l)
+{
+	struct qk_agent_status st, scratch;
+	struct qk_sim_status ss, sscratch;
+
+	memset(&st, 0, sizeof(st));
+	memset(&ss, 0, sizeof(ss));
+	qk_mbox_read(s->agent_status, &st, &scratch);
+	qk_mbox_read(s->sim_status, &ss, &sscratch);
+	printf("qiki summary: instance %s, profile %s, %u Hz, wake %s%s\n", l->instance,
+	       l->cfg.profile, l->cfg.rate_hz, qk_wake_mode_name(l->cfg.wake_mode),
+	       l->no_rt ? ", NOT real-time (--no-rt)" : "");
+	summary_proc("sim", &s->stats[QK_PROC_SIM], false);
+	summary_proc("agent", &s->stats[QK_PROC_AGENT], true);
+	printf("  final state %s, %llu transitions, watchdog trips %llu, BIOS %s (health %.2f)\n",
+	       qk_fsm_state_name(st.state), (unsigned long long)st.n_transitions,
+	       (unsigned long long)ss.watchdog_trips, st.all_systems_go ? "all systems go" : "NOT OK",
+	       st.health);
+	printf("  sensor stream hash %016llx over %llu cycles\n",
+	       (unsigned long long)ss.stream_hash, (unsigned long long)ss.cycle + 1);
+}
+
+/* Waits up to ms for process slot p to be free (its holder gone), and reaps
+ * our own child; true when both happened. */
+static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
+{
+	int st;
+
+	for (int i = 0; i <= ms / 5; i++) {
+		if (!qk_seg_alive(s, p)) {
+			/* the kernel drops the lock as the process exits */
+			return reaped || child <= 0 || waitpid(child, &st, 0) == child;
+		}
+		usleep(5000);
+	}
+	return false;
+}
+
+static void kill_slot(struct qk_seg *s, int p, pid_t child)
+{
+	pid_t holder = qk_load_relaxed(&s->stats[p].pid);
+
+	kill(holder > 0 ? holder : child, SIGKILL);
+}
+
+/* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
+ * as its last frame, the sim applies it and stops.  Works on whichever
+ * agent and sim hold the slots, ours or replacements started by hand. */
+static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_reaped,
+			 bool sim_reaped, struct qk_log *lg)
+{
+	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
+	struct qk_reply r;
+	int ret = 0;
+
+	if (qk_seg_alive(s, QK_PROC_AGENT)) {
+		int e = qk_ctl_request(s, QK_CTL_AGENT, &c, 2 * QK_NSEC, &r);
+
+		if (e || r.status != QK_REPLY_ACCEPTED) {
+			fprintf(stderr, PROG ": the agent did not accept SHUTDOWN (%s); stopping it\n",
+				e ? strerror(-e) : r.reason);
+			QK_WARN(lg, "the agent did not accept SHUTDOWN (%s); stopping it",
+				e ? strerror(-e) : r.reason);
+			ret = -1;
+		}
+	}
+	if (!gone(s, QK_PROC_AGENT, agent, agent_reaped, 3000)) {
+		QK_WARN(lg, "the agent did not stop within 3 s: killed");
+		kill_slot(s, QK_PROC_AGENT, agent);
+		gone(s, QK_PROC_AGENT, agent, agent_reaped, 1000);
+		ret = -1;
+	}
+	/* give the sim a few cycles to apply the agent's last, safe frame */
+	usleep(20000);
+	qk_seg_set_state(s, QK_SEG_SHUTTING_DOWN);
+	if (!gone(s, QK_PROC_SIM, sim, sim_reaped, 3000)) {
+		QK_WARN(lg, "the sim did not stop within 3 s: killed");
+		kill_slot(s, QK_PROC_SIM, sim);
+		gone(s, QK_PROC_SIM, sim, sim_reaped, 1000);
+		ret = -1;
+	}
+	return ret;
+}
+
+static const char *exit_text(int st, char *b, size_t n)
+{
+	if (WIFEXITED(st))
+		snprintf(b, n, "exit %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(b, n, "killed by signal %d", WTERMSIG(st));
+	else
+		snprintf(b, n, "status %#x", st);
+	return b;
+}
+
+static uint32_t agent_state(struct qk_seg *s)
+{
+	struct qk_agent_status st, scratch;
+
+	memset(&st, 0, sizeof(st));
+	qk_mbox_read(s->agent_status, &st, &scratch);
+	return st.state;
+}
+
+static int died(const char *name, pid_t pid, int st, const struct launch *l)
+{
+	char b[48];
+
+	fprintf(stderr, "\n" PROG ": %s (pid %d) ended: %s\n", name, (int)pid, exit_text(st, b, sizeof(b)));
+	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
+	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
+		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
+	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
+		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		"the sim holds safe actuation (watchdog)", name, l->instance);
+	return 4;
+}
+
+/* What `qiki doctor` would warn about, in one line, before the figures. */
+static void doctor_digest(const struct launch *l)
+{
+	static struct qk_doctor d;
+	char line[512];
+
+	qk_doctor_run(&d, qk_rt_sysroot(), l->cpu);
+	qk_doctor_digest(&d, line, sizeof(line));
+	if (!l->quiet && (d.n_warn || d.n_fail))
+		printf("qiki: doctor: %s; 'qiki doctor' says why and how to fix\n", line);
+	QK_INFO(l->log, "doctor: %s", line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct launch l;
+	struct qk_seg seg;
+	char bindir[PATH_MAX];
+	int ret, agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
+	bool agent_done = false, sim_done = false;
+
+	if (argc >= 2 && !strcmp(argv[1], "doctor"))
+		return qk_doctor_cmd(argc - 1, argv + 1);
+	ret = parse(argc, argv, &l);
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	if (l.print_config)
+		return qk_config_dump(&l.cfg, stdout) ? 1 : 0;
+	ssize_t n = readlink("/proc/self/exe", bindir, sizeof(bindir) - 1);
+
+	if (n < 0) {
+		perror(PROG ": /proc/self/exe");
+		return 1;
+	}
+	bindir[n] = 0;
+	*strrchr(bindir, '/') = 0;
+
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a closed stdout must not kill the launcher mid-run */
+	char why[512], path[4096];
+	struct qk_log_opts lo = { .path = path, .proc = PROG, .avoid_cpu = l.cpu,
+				  .level = qk_log_level_parse(l.log_level),
+				  .format = qk_proc_log_format_parse(l.log_format),
+				  .fsync_ms = l.log_fsync ? atoi(l.log_fsync) : 0,
+				  .rotate_bytes = l.log_rotate ? (uint64_t)atoi(l.log_rotate) << 20 : 0 };
+
+	if (qk_proc_log_dir(l.log_dir_opt, l.instance, l.log_dir, sizeof(l.log_dir), why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/qiki.log", l.log_dir);
+	l.log = qk_log_create(&lo, why, sizeof(why));
+	if (!l.log) {
+		fprintf(stderr, PROG ": %s; pass --log-dir DIR (a writable directory)\n", why);
+		return 1;
+	}
+	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", seg.err);
+		QK_ERROR(l.log, "%s", seg.err);
+		qk_log_destroy(l.log);
+		return 2;
+	}
+	QK_INFO(l.log, "qiki %s: instance %s, profile %s, %u Hz, wake %s%s", QK_VERSION, l.instance,
+		l.cfg.profile, l.cfg.rate_hz, qk_wake_mode_name(l.cfg.wake_mode),
+		l.no_rt ? ", NOT real-time" : "");
+	if (seg.reclaimed) {
+		fprintf(stderr, PROG ": reclaimed /dev/shm%s, left by a run that died\n", seg.path);
+		QK_WARN(l.log, "reclaimed /dev/shm%s, left by a run that died", seg.path);
+	}
+	qk_seg_publish(&seg);
+	qk_seg_claim(&seg, QK_PROC_LAUNCHER);
+	if (!l.quiet)
+		printf("qiki: instance '%s' (/dev/shm%s), profile %s, %u Hz, wake %s%s\n",
+		       l.instance, seg.path, l.cfg.profile, l.cfg.rate_hz,
+		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
+	if (!l.quiet)
+		printf("qiki: logs in %s\n", l.log_dir);
+	doctor_digest(&l);
+	fflush(stdout);
+	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
+	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool tele_done = tele < 0, tele_failed = tele < 0;
+	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
+	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	int64_t t0 = qk_now_ns(), next_line = t0;
+	bool tty = isatty(STDOUT_FILENO);
+
+	if (agent < 0 || sim < 0) {
+		rc = 4;
+		stop = 1;
+		agent_done = agent < 0;
+		sim_done = sim < 0;
+	}
+	while (!stop) {
+		int64_t now = qk_now_ns();
+
+		/* A loop process that dies is reported, not fatal: the other one
+		 * holds the plant safe (watchdog or SAFE), and a replacement
+		 * started by hand reattaches.  The exit status says it happened. */
+		if (!agent_done && waitpid(agent, &agent_st, WNOHANG) == agent) {
+			agent_done = true;
+			if (WIFEXITED(agent_st) && !WEXITSTATUS(agent_st) && agent_state(&seg) == QK_ST_SHUTDOWN)
+				break;	/* an operator's SHUTDOWN (qikictl): stop in order */
+			rc = died("qiki-agent", agent, agent_st, &l);
+		}
+		if (!sim_done && waitpid(sim, &sim_st, WNOHANG) == sim) {
+			sim_done = true;
+			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
+				break;	/* --cycles done */
+			rc = died("qiki-sim", sim, sim_st, &l);
+		}
+		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
+			char b[48];
+
+			tele_done = true;
+			tele_failed = true;
+			fprintf(stderr, "\n" PROG ": qiki-telemetry (pid %d) ended: %s; the loop runs on "
+				"without telemetry\n", (int)tele, exit_text(tele_st, b, sizeof(b)));
+			QK_ERROR(l.log, "qiki-telemetry (pid %d) ended: %s; the loop runs on", (int)tele, b);
+		}
+		if (rc == 2 || rc == 3 || (agent_done && sim_done && !qk_seg_alive(&seg, QK_PROC_AGENT) &&
+					   !qk_seg_alive(&seg, QK_PROC_SIM)))
+			break;
+		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
+			break;
+		if (!l.quiet && now >= next_line) {
+			status_line(&seg, tty, t0);
+			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
+		}
+		usleep(20000);
+	}
+	if (!l.quiet && tty)
+		printf("\n");
+	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
+		rc = rc ? rc : 4;
+	if (!tele_done && !stop_telemetry(tele, l.log))
+		tele_failed = true;
+	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+		summary(&seg, &l);
+	else
+		fprintf(stderr, PROG ": the loop never ran\n");
+	if (tele_failed && want_tele && !rc)
+		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
+	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
+		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
+		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles));
+	qk_seg_unlink(l.instance);
+	qk_seg_detach(&seg);
+	qk_log_destroy(l.log);
+	return rc;
+}

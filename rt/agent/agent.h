@@ -1,0 +1,116 @@
+/*
+ * rt/agent/agent.h - the controller agent's whole tick as one call, so the same
+ * code runs in the real-time process (qiki-agent), in lockstep and in unit
+ * tests, and a recorded run can be replayed.
+ *
+ * Contract: process-local, one thread; deterministic: time comes in as an
+ * argument, nothing reads a clock, no allocation, no syscall, no stdio but
+ * snprintf into fixed reason/why buffers, and that only when the words
+ * changed (a new BIOS report, a new winning proposal) or on the command path.
+ *
+ * One tick:
+ *   1. frame: a new one resets the stale count, none increments it;
+ *   2. BIOS: the report is checked again only when it changed (memcmp);
+ *   3. rules raise proposals (rt/agent/rules.h), the evaluator picks a winner;
+ *   4. decision, through the FSM table only: BOOTING with a POST seen gets
+ *      its verdict (IDLE or ERROR); then a winning SAFETY proposal is a guard
+ *      (-> SAFE, its trigger recorded; ERROR and SAFE stay); a winning
+ *      PLANNING proposal moves IDLE <-> ACTIVE (trigger PLAN) only when
+ *      plan_auto is set, which it is not by default: the operator decides;
+ *   5. every guard's clear count: ticks since its condition last stood.
+ *      Conditions read from sensor frames only count fresh frames;
+ *   6. outputs: ACTIVE drives to the setpoint (rt/agent/control.h); BOOTING and
+ *      IDLE hold thrusters off; SAFE, ERROR and SHUTDOWN command thrusters
+ *      off with QK_ACTF_SAFE; heaters run their thermostat in every state.
+ *
+ * Guards and RESET: SAFE/ERROR -> IDLE needs every guard clear for
+ * limits.clear_ticks consecutive ticks; otherwise the refusal names the
+ * standing guard ("guard active: avionics 341.2 K > 330.0 K") or the one
+ * cleared last ("guard cleared only 1 of 3 ticks ago").  ERROR's condition is
+ * the BIOS guard, so leaving ERROR needs a good POST.
+ *
+ * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
+ * SAFE, except while BOOTING before any frame (the sim may start after us).
+ *
+ * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
+ * stopped reaching it) is a guard only in a fresh frame and only once we
+ * have published for 2 * limits.actuator_watchdog_cycles ticks: a restarted
+ * agent first sees the flag its predecessor's death raised, and the sim
+ * clears it a cycle after our first frame.  Seen later, our frames are not
+ * getting through (or we stalled that long), and SAFE is right.
+ */
+#ifndef QK_RT_AGENT_H
+#define QK_RT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rt/agent/bios.h"
+#include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
+
+#define QK_GUARD_COUNT (QK_TRG_GUARD_SENSOR_INVALID - QK_TRG_GUARD_BIOS + 1)
+#define QK_SETPOINT_MAX_M 1e6
+
+struct qk_agent {
+	const struct qk_config *cfg;
+	struct qk_fsm fsm;
+	bool plan_auto;			/* a PLANNING winner may move IDLE <-> ACTIVE */
+
+	/* inputs as last seen */
+	struct qk_sensor_frame last;
+	bool have_frame;
+	uint32_t stale_ticks;		/* saturates */
+	struct qk_bios_report bios_report;	/* the report last checked */
+	bool have_bios;
+	struct qk_bios_eval bios;
+	int64_t now_ns;			/* of the last tick */
+	uint64_t ticks;			/* ticks run, i.e. frames published */
+
+	/* the operator's */
+	double setpoint[3];
+	bool go_asked;			/* a setpoint came while IDLE, no ACTIVE since */
+
+	/* guards: consecutive ticks each has been clear, and why it last stood */
+	uint32_t guard_clear[QK_GUARD_COUNT];
+	struct qk_rule_hit guard_hit[QK_GUARD_COUNT];
+
+	/* this tick's proposals, and the winner in words */
+	struct qk_rules_out rules;
+	int winner;			/* index in rules.p[], -1 none */
+	struct qk_proposal active;	/* type EXPLORATION + 1 when none */
+	struct qk_rule_hit active_hit;
+
+	uint8_t heat_on[QK_MAX_THERMAL];	/* thermostat states */
+};
+
+/* 0, or -EINVAL for a configuration the agent cannot run (no thrusters,
+ * counts beyond the arrays). */
+int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_ns);
+
+/* One tick.  f: the newest sensor frame, NULL when none arrived this tick;
+ * bios: the latest POST report, NULL before the first; now_ns: the tick's
+ * CLOCK_MONOTONIC time.  Fills *out (answers_cycle and sensor_publish_ns name
+ * the newest frame seen; wake_ns = publish_ns = now_ns for the caller to
+ * overwrite).  Returns true when *out is to be published: always, so the
+ * sim's watchdog sees us even while BOOTING or SAFE. */
+bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
+		   const struct qk_bios_report *bios, int64_t now_ns, struct qk_actuator_frame *out);
+
+/* An operator command: QK_CMD_STATE (u[0] a state, QK_ST_COUNT = RESET),
+ * QK_CMD_SETPOINT (arg[0..2] m, finite, |x| <= QK_SETPOINT_MAX_M),
+ * QK_CMD_PING.  The reply copies the id; ACCEPTED with code 0, or REFUSED
+ * with the reason and -EPERM (the table or a guard says no) or -EINVAL (a
+ * malformed request, a command the agent does not take).  An accepted state
+ * request takes effect at once, recorded with who = c->sender_pid and
+ * trigger OPERATOR (RESET for a reset, SHUTDOWN for a shutdown). */
+void qk_agent_command(struct qk_agent *a, const struct qk_cmd *c, int64_t now_ns,
+		      struct qk_reply *r);
+
+/* The status mailbox value. */
+void qk_agent_status(const struct qk_agent *a, struct qk_agent_status *st);
+
+/* Why a RESET would be refused now, into buf; NULL when it would not be. */
+const char *qk_agent_reset_blocker(const struct qk_agent *a, char buf[QK_REASON_LEN]);
+
+#endif

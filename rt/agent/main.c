@@ -1,0 +1,239 @@
+/*
+ * qiki-agent: the controller.  Wakes once per cycle (its own timer on the
+ * sim's grid with a phase offset, the sim's futex wake, or a busy poll), then
+ * runs one tick: newest sensor frame -> BIOS check -> FSM -> rules ->
+ * evaluator -> one actuator frame naming the sensor frame it answers.
+ * Operator commands come through the agent's command queue and are answered
+ * on its reply ring.
+ *
+ * After start-up the loop allocates nothing and calls nothing but its wait.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt/agent/agent.h"
+#include "rt/config/config.h"
+#include "rt/agent/fsm.h"
+#include "rt/proc.h"
+
+#define PROG "qiki-agent"
+#define CMDS_PER_TICK 4
+#define STALL_ABANDON_TICKS 1000	/* a producer stuck mid-push this long is dead */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+struct agent_proc {
+	struct qk_proc_ctx p;
+	struct qk_agent agent;
+	struct qk_ring_reader sens_rd;
+	struct qk_sensor_frame frame;
+	struct qk_actuator_frame act;
+	struct qk_bios_report bios, scratch_bios;
+	struct qk_agent_status status;
+	uint64_t bios_writes;
+	bool have_bios;
+	uint32_t stalled_ticks;
+	int wake;
+	/* what the log has said, to log only changes */
+	uint64_t logged_trans, logged_lost, logged_overruns;
+};
+
+static void take_commands(struct agent_proc *a, int64_t now)
+{
+	struct qk_cmdq *q = a->p.seg.agent_cmdq;
+	struct qk_cmd c;
+	struct qk_reply r;
+
+	for (int i = 0; i < CMDS_PER_TICK && qk_cmdq_pop(q, &c); i++) {
+		qk_agent_command(&a->agent, &c, now, &r);
+		qk_ring_publish(a->p.seg.agent_replies, &r);
+		if (r.status == QK_REPLY_ACCEPTED)
+			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid);
+		else
+			QK_WARN(a->p.log, "%s request %llu from pid %d refused: %s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason);
+	}
+	/* a sender killed between claiming a cell and filling it would stop
+	 * the queue for good; after a second of that, give the cell up */
+	if (qk_cmdq_stalled(q)) {
+		if (++a->stalled_ticks >= STALL_ABANDON_TICKS && qk_cmdq_abandon_stalled(q))
+			a->stalled_ticks = 0;
+	} else {
+		a->stalled_ticks = 0;
+	}
+}
+
+/* Logs what changed this tick: transitions, lost frames, overruns. */
+static void log_changes(struct agent_proc *a, uint64_t overruns, int64_t late_ns)
+{
+	const struct qk_agent_status *st = &a->status;
+	uint64_t lost = a->sens_rd.lost;
+
+	/* trans[] keeps the last QK_MAX_TRANSITIONS: older ones are gone */
+	if (st->n_transitions - a->logged_trans > QK_MAX_TRANSITIONS)
+		a->logged_trans = st->n_transitions - QK_MAX_TRANSITIONS;
+	for (; a->logged_trans < st->n_transitions; a->logged_trans++) {
+		const struct qk_transition *t = &st->trans[a->logged_trans % QK_MAX_TRANSITIONS];
+
+		if (t->who)
+			QK_INFO(a->p.log, "state %s -> %s (%s, asked by pid %d) at sensor cycle %llu",
+				qk_fsm_state_name(t->from), qk_fsm_state_name(t->to),
+				qk_trigger_name(t->trigger), (int)t->who, (unsigned long long)t->cycle);
+		else
+			QK_INFO(a->p.log, "state %s -> %s (%s) at sensor cycle %llu",
+				qk_fsm_state_name(t->from), qk_fsm_state_name(t->to),
+				qk_trigger_name(t->trigger), (unsigned long long)t->cycle);
+	}
+	if (lost != a->logged_lost) {
+		QK_WARN(a->p.log, "lost %llu sensor frames (%llu in all): the agent fell behind",
+			(unsigned long long)(lost - a->logged_lost), (unsigned long long)lost);
+		a->logged_lost = lost;
+	}
+	if (overruns != a->logged_overruns) {
+		QK_WARN(a->p.log, "overrun: woke %.1f us after the tick was due (%llu overruns in all)",
+			(double)late_ns / 1e3, (unsigned long long)overruns);
+		a->logged_overruns = overruns;
+	}
+}
+
+/* Waits for this tick's trigger; returns the time the tick was due. */
+static int64_t wait_tick(struct agent_proc *a, struct qk_period *per)
+{
+	struct qk_ring *r = a->p.seg.sensors;
+	int64_t period = per->period_ns;
+
+	switch (a->wake) {
+	case QK_WAKE_TIMER:
+		if (qk_period_wait(per))
+			stop = 1;
+		return per->due_ns;
+	case QK_WAKE_SPIN: {
+		int64_t give_up = qk_now_ns() + 2 * period;
+
+		while (qk_ring_pending(&a->sens_rd) == 0 && !stop && qk_now_ns() < give_up)
+			qk_cpu_relax();
+		break;
+	}
+	default:	/* futex, lockstep */
+		if (qk_ring_pending(&a->sens_rd) == 0)
+			qk_ring_wait(r, a->sens_rd.next,
+				     a->wake == QK_WAKE_LOCKSTEP ? 100 * 1000000ll : 2 * period);
+		break;
+	}
+	return -1;	/* event-driven: due when the frame was published */
+}
+
+static void run(struct agent_proc *a)
+{
+	struct qk_seg *seg = &a->p.seg;
+	struct qk_proc_stats *st = a->p.st;
+	struct qk_period per;
+	int64_t period = seg->hdr->period_ns;
+
+	qk_period_init(&per, seg->hdr->epoch_ns, period, a->p.cfg.agent_phase_ns, qk_now_ns());
+	while (!stop && qk_seg_state(seg) != QK_SEG_SHUTTING_DOWN) {
+		int64_t due = wait_tick(a, &per);
+		int64_t wake = qk_now_ns();
+		bool got = qk_ring_read_newest(&a->sens_rd, &a->frame);
+
+		take_commands(a, wake);
+		if (a->wake == QK_WAKE_LOCKSTEP && !got) {
+			/* lockstep ticks only on frames; commands still count */
+			qk_agent_status(&a->agent, &a->status);
+			qk_mbox_write(seg->agent_status, &a->status);
+			if (a->status.state == QK_ST_SHUTDOWN)
+				break;
+			continue;
+		}
+		if (due < 0)
+			due = got ? a->frame.publish_ns : wake;
+		if (!got)
+			qk__stat_inc(&st->frames_stale, 1);
+		qk_store_relaxed(&st->frames_lost, a->sens_rd.lost);
+		if (qk_mbox_writes(seg->bios) != a->bios_writes &&
+		    qk_mbox_read(seg->bios, &a->bios, &a->scratch_bios)) {
+			a->bios_writes = qk_mbox_writes(seg->bios);
+			a->have_bios = true;
+		}
+		if (qk_agent_tick(&a->agent, got ? &a->frame : NULL,
+				  a->have_bios ? &a->bios : NULL, wake, &a->act)) {
+			a->act.wake_ns = wake;
+			a->act.publish_ns = qk_now_ns();
+			qk_ring_publish(seg->actuators, &a->act);
+			qk_ring_wake(seg->actuators);
+			if (got)
+				qk_hist_record(&st->s2a, a->act.publish_ns - a->frame.publish_ns);
+		}
+		qk_agent_status(&a->agent, &a->status);
+		qk_mbox_write(seg->agent_status, &a->status);
+
+		int64_t end = qk_now_ns();
+
+		if (a->wake != QK_WAKE_TIMER && end - wake > period)
+			per.overruns++;	/* event-driven: a tick longer than a cycle */
+		qk_proc_account(st, due, wake, end, per.overruns);
+		log_changes(a, per.overruns, wake - due);
+		if (a->status.state == QK_ST_SHUTDOWN)
+			break;	/* the safe frame above was our last word */
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent_proc a;
+	struct qk_proc_opts o;
+	char why[512];
+	int ret = qk_proc_parse(argc, argv, PROG, QK_PROC_AGENT, &o);
+
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ret = qk_proc_attach(&a.p, &o, QK_PROC_AGENT, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 2;
+	}
+	ret = qk_proc_log_open(&a.p, &o, PROG, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	a.wake = o.wake >= 0 ? o.wake : (int)a.p.cfg.wake_mode;
+	if (a.p.cfg.wake_mode == QK_WAKE_LOCKSTEP)
+		a.wake = QK_WAKE_LOCKSTEP;	/* the sim waits for us: no other mode fits */
+	ret = qk_agent_init(&a.agent, &a.p.cfg, qk_now_ns());
+	if (ret) {
+		fprintf(stderr, PROG ": bad agent configuration (%s)\n", strerror(-ret));
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	/* a restarted agent takes over rings its predecessor may have left
+	 * mid-write, and starts from the newest sensor frame */
+	qk_ring_producer_recover(a.p.seg.actuators);
+	qk_ring_producer_recover(a.p.seg.agent_replies);
+	qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
+	QK_INFO(a.p.log, PROG " %s started: instance %s, %lld Hz, wake %s, pid %d",
+		QK_VERSION, o.instance, (long long)(QK_NSEC / a.p.seg.hdr->period_ns),
+		qk_wake_mode_name((unsigned)a.wake), (int)getpid());
+	ret = qk_proc_go_rt(&a.p, &o, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		qk_proc_exit(&a.p);
+		return ret == -EPERM ? 3 : 1;
+	}
+	run(&a);
+	return qk_proc_finish(&a.p, &o, PROG);
+}

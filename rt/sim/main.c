@@ -1,0 +1,340 @@
+/*
+ * qiki-sim: the plant simulator and the loop's time master.
+ *
+ * Each cycle, on an absolute CLOCK_MONOTONIC grid: apply the newest actuator
+ * frame (or safe actuation when the agent's frames stopped: the watchdog),
+ * take commands (faults, POST), integrate the plant one fixed step, publish a
+ * sensor frame.  In lockstep mode there is no sleeping: the sim publishes,
+ * waits for the agent's answer to that very frame, and goes on, so a run is a
+ * pure function of seed, configuration and commands.
+ *
+ * After start-up the loop allocates nothing and calls nothing but its wait
+ * (clock_nanosleep, or the futex in lockstep/futex modes).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rt/cli.h"
+#include "rt/sim/plant.h"
+#include "rt/proc.h"
+
+#define PROG "qiki-sim"
+#define CMDS_PER_CYCLE 4
+#define LOCKSTEP_WAIT_NS (20 * 1000000ll)
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Word-wise FNV-1a over the measured part of a frame: the time stamps are
+ * left out so that real-time and lockstep runs can be compared. */
+static uint64_t hash_frame(uint64_t h, const struct qk_sensor_frame *f)
+{
+	const unsigned char *p = (const unsigned char *)&f->valid;
+	size_t n = sizeof(*f) - offsetof(struct qk_sensor_frame, valid);
+
+	h = (h ^ f->cycle) * 0x100000001b3ull;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+	}
+	return h;
+}
+
+static int parse_fault(const char *spec, char *dev, size_t n, enum qk_fault_kind *kind,
+		       double *value)
+{
+	static const char *const kinds[QK_FAULT_COUNT] = {
+		[QK_FAULT_STUCK] = "stuck", [QK_FAULT_NOISE] = "noise", [QK_FAULT_BIAS] = "bias",
+		[QK_FAULT_DROPOUT] = "dropout", [QK_FAULT_POST_FAIL] = "post-fail",
+	};
+	char buf[96], *k, *v;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	k = strchr(buf, ':');
+	if (!k)
+		return -EINVAL;
+	*k++ = 0;
+	v = strchr(k, ':');
+	if (v)
+		*v++ = 0;
+	if (strlen(buf) >= n)
+		return -EINVAL;
+	memcpy(dev, buf, strlen(buf) + 1);
+	*kind = QK_FAULT_NONE;
+	for (int i = 1; i < QK_FAULT_COUNT; i++)
+		if (!strcmp(k, kinds[i]))
+			*kind = i;
+	*value = 0;
+	if (v && qk_parse_double(v, -1e9, 1e9, value))
+		return -EINVAL;
+	return *kind == QK_FAULT_NONE ? -EINVAL : 0;
+}
+
+struct sim {
+	struct qk_proc_ctx p;
+	struct qk_plant plant;
+	struct qk_ring_reader act_rd;
+	struct qk_actuator_frame act;	/* the frame being applied */
+	struct qk_sensor_frame frame;
+	struct qk_bios_report bios;
+	struct qk_sim_status status;
+	uint64_t act_age;		/* cycles since a new actuator frame */
+	bool have_act;
+	bool lockstep;
+	uint64_t logged_lost, logged_overruns;	/* what the log has said */
+	uint32_t logged_watchdog;
+};
+
+static void publish_post(struct sim *s)
+{
+	qk_plant_post(&s->plant, &s->bios);
+	s->bios.time_ns = qk_now_ns();
+	qk_mbox_write(s->p.seg.bios, &s->bios);
+}
+
+static void take_commands(struct sim *s)
+{
+	struct qk_cmd c;
+	struct qk_reply r;
+
+	for (int i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(s->p.seg.sim_cmdq, &c); i++) {
+		if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
+			publish_post(s);
+		qk_ring_publish(s->p.seg.sim_replies, &r);
+		if (r.status == QK_REPLY_ACCEPTED)
+			QK_INFO(s->p.log, "%s request %llu from pid %d accepted%s%s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason[0] ? ": " : "", r.reason);
+		else
+			QK_WARN(s->p.log, "%s request %llu from pid %d refused: %s",
+				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
+				r.reason);
+	}
+}
+
+/* The newest actuator frame; after watchdog_cycles without one, none. */
+static const struct qk_actuator_frame *actuation(struct sim *s, uint64_t cycle)
+{
+	struct qk_proc_stats *st = s->p.st;
+	uint32_t limit = s->p.cfg.limits.actuator_watchdog_cycles;
+
+	if (qk_ring_read_newest(&s->act_rd, &s->act)) {
+		s->have_act = true;
+		s->act_age = 0;
+		/* the frame due now answers the previous cycle's sensor frame */
+		if (cycle && s->act.answers_cycle + 1 != cycle)
+			qk__stat_inc(&st->missed_cycle, 1);
+	} else if (s->have_act && s->act.state == QK_ST_SHUTDOWN) {
+		return NULL;	/* the agent signed off: safe, and not a fault */
+	} else if (s->have_act) {
+		s->act_age++;
+		qk__stat_inc(&st->frames_stale, 1);
+		if (cycle)
+			qk__stat_inc(&st->missed_cycle, 1);
+	}
+	qk_store_relaxed(&st->frames_lost, s->act_rd.lost);
+	if (s->have_act && s->act_age < limit) {
+		s->status.watchdog_safe = 0;
+		return &s->act;
+	}
+	if (s->have_act && !s->status.watchdog_safe)
+		s->status.watchdog_trips++;
+	s->status.watchdog_safe = s->have_act;
+	return NULL;		/* safe actuation: everything off */
+}
+
+/* Logs what changed this cycle: the watchdog, lost frames, overruns. */
+static void log_changes(struct sim *s, uint64_t overruns, int64_t late_ns)
+{
+	uint64_t lost = s->act_rd.lost;
+
+	if (s->status.watchdog_safe != s->logged_watchdog) {
+		if (s->status.watchdog_safe)
+			QK_WARN(s->p.log, "watchdog: no actuator frame for %u cycles; thrusters "
+				"forced off (trip %llu)", s->p.cfg.limits.actuator_watchdog_cycles,
+				(unsigned long long)s->status.watchdog_trips);
+		else
+			QK_INFO(s->p.log, "watchdog: actuator frames again; actuation restored");
+		s->logged_watchdog = s->status.watchdog_safe;
+	}
+	if (lost != s->logged_lost) {
+		QK_WARN(s->p.log, "lost %llu actuator frames (%llu in all)",
+			(unsigned long long)(lost - s->logged_lost), (unsigned long long)lost);
+		s->logged_lost = lost;
+	}
+	if (overruns != s->logged_overruns) {
+		QK_WARN(s->p.log, "overrun: woke %.1f us late, %llu cycles skipped (%llu in all)",
+			(double)late_ns / 1e3, (unsigned long long)(overruns - s->logged_overruns),
+			(unsigned long long)overruns);
+		s->logged_overruns = overruns;
+	}
+}
+
+/* Lockstep: wait for the agent's answer to frame `cycle`. */
+static void await_answer(struct sim *s, uint64_t cycle)
+{
+	struct qk_ring *r = s->p.seg.actuators;
+
+	for (int tries = 0; tries < 2 && !stop; tries++) {
+		uint64_t seen = qk_load_acquire(&r->head);
+
+		if (seen != s->act_rd.next) {
+			/* peek without consuming: actuation() reads it next cycle */
+			struct qk_ring_reader peek = s->act_rd;
+			struct qk_actuator_frame f;
+
+			if (qk_ring_read_newest(&peek, &f) && f.answers_cycle >= cycle)
+				return;
+		}
+		qk_ring_wait(r, seen, LOCKSTEP_WAIT_NS);
+	}
+}
+
+static void run(struct sim *s, const struct qk_proc_opts *o)
+{
+	struct qk_seg *seg = &s->p.seg;
+	struct qk_period per;
+	uint64_t hash = 0xcbf29ce484222325ull;
+	int64_t period = seg->hdr->period_ns;
+	double dt = (double)period / 1e9;
+	uint64_t n = 0;
+
+	qk_period_init(&per, seg->hdr->epoch_ns, period, 0, qk_now_ns());
+	if (s->lockstep) {
+		/* the agent must be there from frame 0, or runs would differ */
+		while (!stop && !qk_load_acquire(&seg->stats[QK_PROC_AGENT].pid))
+			qk_ring_wait(seg->actuators, qk_load_acquire(&seg->actuators->head),
+				     LOCKSTEP_WAIT_NS);
+	}
+	while (!stop && qk_seg_state(seg) != QK_SEG_SHUTTING_DOWN) {
+		int64_t due, wake;
+
+		if (s->lockstep) {
+			due = wake = qk_now_ns();
+		} else {
+			int ret = qk_period_wait(&per);
+
+			if (ret)
+				break;
+			due = per.due_ns;
+			wake = qk_now_ns();
+			n = per.cycle;
+		}
+		const struct qk_actuator_frame *act = actuation(s, n);
+
+		take_commands(s);
+		qk_plant_step(&s->plant, act, dt);
+		qk_plant_sense(&s->plant, &s->frame);
+		s->frame.cycle = n;
+		s->frame.sim_time_ns = (int64_t)n * period;
+		s->frame.sched_ns = due;
+		s->frame.wake_ns = wake;
+		s->frame.applied_seq = act ? s->act_rd.last : QK_NO_FRAME;
+		s->frame.applied_answers = act ? act->answers_cycle : QK_NO_FRAME;
+		s->frame.flags = (s->status.watchdog_safe ? QK_SIMF_WATCHDOG_SAFE : 0) |
+				 (s->lockstep ? QK_SIMF_LOCKSTEP : 0) |
+				 (s->p.rt.rt ? 0 : QK_SIMF_NO_RT);
+		hash = hash_frame(hash, &s->frame);
+		s->frame.publish_ns = qk_now_ns();
+		qk_ring_publish(seg->sensors, &s->frame);
+		qk_ring_wake(seg->sensors);
+
+		s->status.cycle = n;
+		s->status.time_ns = s->frame.publish_ns;
+		s->status.stream_hash = hash;
+		qk_plant_fault_status(&s->plant, &s->status);
+		qk_mbox_write(seg->sim_status, &s->status);
+		qk_proc_account(s->p.st, due, wake, qk_now_ns(), per.overruns);
+		log_changes(s, per.overruns, wake - due);
+
+		if (s->lockstep) {
+			await_answer(s, n);
+			n++;
+		}
+		if (o->cycles && qk_load_relaxed(&s->p.st->cycles) >= o->cycles)
+			break;
+	}
+	/* whatever stopped us, the plant's last command is: everything off */
+	qk_plant_step(&s->plant, NULL, dt);
+}
+
+int main(int argc, char **argv)
+{
+	static struct sim s;	/* large: keep it off the stack */
+	struct qk_proc_opts o;
+	char why[512];
+	int ret = qk_proc_parse(argc, argv, PROG, QK_PROC_SIM, &o);
+
+	if (ret)
+		return ret > 0 ? 0 : 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ret = qk_proc_attach(&s.p, &o, QK_PROC_SIM, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return 2;
+	}
+	ret = qk_proc_log_open(&s.p, &o, PROG, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		goto out;
+	}
+	ret = qk_plant_init(&s.plant, &s.p.cfg, s.p.cfg.seed, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": bad plant configuration: %s\n", why);
+		goto out;
+	}
+	for (int i = 0; i < o.n_faults; i++) {
+		char dev[QK_NAME_LEN];
+		enum qk_fault_kind kind;
+		double value;
+
+		if (parse_fault(o.fault[i], dev, sizeof(dev), &kind, &value)) {
+			fprintf(stderr, PROG ": --fault '%s': expected DEVICE:KIND[:VALUE] with KIND "
+				"one of stuck noise bias dropout post-fail\n", o.fault[i]);
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = qk_plant_fault_set(&s.plant, dev, kind, value, why, sizeof(why));
+		if (ret) {
+			fprintf(stderr, PROG ": --fault '%s': %s\n", o.fault[i], why);
+			goto out;
+		}
+	}
+	s.lockstep = s.p.cfg.wake_mode == QK_WAKE_LOCKSTEP;
+	/* a sim restarted by hand takes over rings its predecessor may have
+	 * left mid-write */
+	qk_ring_producer_recover(s.p.seg.sensors);
+	qk_ring_producer_recover(s.p.seg.sim_replies);
+	qk_ring_reader_init(&s.act_rd, s.p.seg.actuators, QK_RING_FROM_NOW);
+	publish_post(&s);
+	QK_INFO(s.p.log, PROG " %s started: instance %s, %lld Hz%s, seed %llu, %d faults, pid %d",
+		QK_VERSION, o.instance, (long long)(QK_NSEC / s.p.seg.hdr->period_ns),
+		s.lockstep ? " lockstep" : "", (unsigned long long)s.p.cfg.seed, o.n_faults,
+		(int)getpid());
+	QK_INFO(s.p.log, "POST %llu published: %u devices, firmware %u",
+		(unsigned long long)s.bios.post_count, s.bios.n_devices, s.bios.firmware_version);
+	ret = qk_proc_go_rt(&s.p, &o, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		ret = ret == -EPERM ? 3 : 1;
+		qk_proc_exit(&s.p);
+		return ret;
+	}
+	run(&s, &o);
+	return qk_proc_finish(&s.p, &o, PROG);
+out:
+	qk_proc_exit(&s.p);
+	return 1;
+}

@@ -1,0 +1,763 @@
+/*
+ * tests/integration/test_loop.c - integration: the real qiki, qiki-sim and qiki-agent
+ * binaries over a real segment, driven through the command queues the way
+ * qikictl drives them.  Every assertion counts cycles and states, never
+ * microseconds, so it holds on a noisy 2-core VM.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl/client.h"
+#include "rt/rt.h"
+#include "shm/seg.h"
+
+extern char **environ;
+
+static char bindir[256] = "build/bin";
+static bool no_rt;
+static char instance[32];
+
+struct run {
+	pid_t pid;
+	char out[64];		/* the launcher's stdout, for the summary */
+	struct qk_seg seg;
+};
+
+static void name_instance(const char *what)
+{
+	snprintf(instance, sizeof(instance), "t-%s-%d", what, (int)getpid());
+}
+
+static pid_t launcher = -1;	/* the current test's, for the teardown */
+
+/* Starts `qiki run --instance <instance> --quiet <args>` and attaches. */
+static void start(struct run *r, ...)
+{
+	const char *argv[40] = { "qiki", "run", "--instance", instance, "--quiet" };
+	int n = 5;
+	char path[300];
+	va_list ap;
+	posix_spawn_file_actions_t fa;
+
+	va_start(ap, r);
+	for (const char *a; (a = va_arg(ap, const char *));)
+		argv[n++] = a;
+	va_end(ap);
+	if (no_rt)
+		argv[n++] = "--no-rt";
+	argv[n] = NULL;
+	snprintf(path, sizeof(path), "%s/qiki", bindir);
+	snprintf(r->out, sizeof(r->out), "/tmp/qk-%s.out", instance);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, r->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_int_equal(posix_spawn(&r->pid, path, &fa, NULL, (char *const *)argv, environ), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	launcher = r->pid;
+	for (int i = 0; i < 500; i++) {
+		if (!qk_seg_attach(&r->seg, instance, 0) &&
+		    qk_load_acquire(&r->seg.stats[QK_PROC_AGENT].pid) &&
+		    qk_load_acquire(&r->seg.stats[QK_PROC_SIM].pid))
+			return;
+		qk_seg_detach(&r->seg);
+		usleep(10000);
+	}
+	fail_msg("qiki run --instance %s did not come up in 5 s", instance);
+}
+
+/* SIGTERM (an orderly stop) and the launcher's exit code. */
+static int stop(struct run *r)
+{
+	int st;
+
+	qk_seg_detach(&r->seg);
+	kill(r->pid, SIGTERM);
+	assert_int_equal(waitpid(r->pid, &st, 0), r->pid);
+	launcher = -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int wait_exit(struct run *r)
+{
+	int st;
+
+	qk_seg_detach(&r->seg);
+	assert_int_equal(waitpid(r->pid, &st, 0), r->pid);
+	launcher = -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void status(struct run *r, struct qk_agent_status *st)
+{
+	static struct qk_agent_status scratch;
+
+	assert_true(qk_mbox_read(r->seg.agent_status, st, &scratch));
+}
+
+static void sim_status(struct run *r, struct qk_sim_status *st)
+{
+	static struct qk_sim_status scratch;
+
+	assert_true(qk_mbox_read(r->seg.sim_status, st, &scratch));
+}
+
+static bool newest(struct run *r, struct qk_sensor_frame *f)
+{
+	struct qk_ring_reader rd;
+
+	qk_ring_reader_init(&rd, r->seg.sensors, QK_RING_FROM_OLDEST);
+	return qk_ring_read_newest(&rd, f);
+}
+
+static bool newest_act(struct run *r, struct qk_actuator_frame *f)
+{
+	struct qk_ring_reader rd;
+
+	qk_ring_reader_init(&rd, r->seg.actuators, QK_RING_FROM_OLDEST);
+	return qk_ring_read_newest(&rd, f);
+}
+
+/* Polls until the agent is in `state`; returns its status.  IDLE counts
+ * once the agent has also answered a sensor frame: the POST verdict can
+ * come before the first frame on a loaded machine, and ACTIVE is refused
+ * ("no sensor frame yet") until then. */
+static void wait_state(struct run *r, uint32_t state, int seconds, struct qk_agent_status *st)
+{
+	for (int i = 0; i < seconds * 100; i++) {
+		status(r, st);
+		if (st->state == state && (state != QK_ST_IDLE || st->cycle > 0))
+			return;
+		usleep(10000);
+	}
+	fail_msg("agent did not reach state %u within %d s (it is in %u)", state, seconds, st->state);
+}
+
+static int request(struct run *r, enum qk_ctl_target t, struct qk_cmd *c, struct qk_reply *rep)
+{
+	return qk_ctl_request(&r->seg, t, c, 5 * QK_NSEC, rep);
+}
+
+static uint32_t ask_state(struct run *r, uint32_t target, char *reason)
+{
+	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { target } };
+	struct qk_reply rep;
+
+	assert_int_equal(request(r, QK_CTL_AGENT, &c, &rep), 0);
+	assert_int_equal(rep.id, c.id);
+	if (reason)
+		snprintf(reason, QK_REASON_LEN, "%s", rep.reason);
+	else if (rep.status != QK_REPLY_ACCEPTED)
+		print_message("state %u refused: %s\n", target, rep.reason);
+	return rep.status;
+}
+
+static void fault(struct run *r, const char *dev, uint32_t kind, double value)
+{
+	struct qk_cmd c = { .type = kind ? QK_CMD_FAULT_SET : QK_CMD_FAULT_CLEAR,
+			    .u = { kind }, .arg = { value } };
+	struct qk_reply rep;
+
+	snprintf(c.name, sizeof(c.name), "%s", dev);
+	assert_int_equal(request(r, QK_CTL_SIM, &c, &rep), 0);
+	if (rep.status != QK_REPLY_ACCEPTED)
+		fail_msg("fault %s refused: %s", dev, rep.reason);
+}
+
+static void setpoint(struct run *r, double x, double y, double z)
+{
+	struct qk_cmd c = { .type = QK_CMD_SETPOINT, .arg = { x, y, z } };
+	struct qk_reply rep;
+
+	assert_int_equal(request(r, QK_CTL_AGENT, &c, &rep), 0);
+	assert_int_equal(rep.status, QK_REPLY_ACCEPTED);
+}
+
+static bool segment_exists(void)
+{
+	char p[80];
+
+	snprintf(p, sizeof(p), "/dev/shm/qiki.%s", instance);
+	return access(p, F_OK) == 0;
+}
+
+/* A line of the launcher's summary, e.g. "sensor stream hash". */
+static bool summary_field(struct run *r, const char *key, char *val, size_t n)
+{
+	char line[512];
+	FILE *f = fopen(r->out, "r");
+	bool found = false;
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, key);
+
+		if (p) {
+			snprintf(val, n, "%s", p + strlen(key));
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void test_loop_boots_to_idle_and_shuts_down_cleanly(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+
+	(void)state;
+	name_instance("boot");
+	start(&r, NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	assert_true(st.all_systems_go);
+	assert_true(st.n_transitions >= 1);
+	assert_int_equal(st.trans[0].from, QK_ST_BOOTING);
+	assert_int_equal(st.trans[0].to, QK_ST_IDLE);
+	assert_int_equal(stop(&r), 0);
+	assert_false(segment_exists());
+}
+
+/* Under emulation (QK_EMULATED names it: make test-rt under QEMU TCG) a
+ * test that needs the machine's speed says so and skips. */
+static bool emulated_skip(const char *test, const char *why)
+{
+	const char *emu = getenv("QK_EMULATED");
+
+	if (!emu || !*emu)
+		return false;
+	print_message("test_loop: SKIPPED %s under %s: %s\n", test, emu, why);
+	return true;
+}
+
+/* Drives the bot 10 m and checks it arrives and settles. */
+static void reach_setpoint(int seconds)
+{
+	struct run r;
+	struct qk_agent_status st;
+	struct qk_sensor_frame f;
+	bool arrived = false;
+
+	start(&r, "--duration", "600", NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	setpoint(&r, 10, 0, 0);
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
+	wait_state(&r, QK_ST_ACTIVE, 5, &st);
+	for (int i = 0; i < seconds * 20 && !arrived; i++) {
+		if (newest(&r, &f)) {
+			double ex = f.pos_m[0] - 10, ey = f.pos_m[1], ez = f.pos_m[2];
+			double v = sqrt(f.vel_mps[0] * f.vel_mps[0] + f.vel_mps[1] * f.vel_mps[1] +
+					f.vel_mps[2] * f.vel_mps[2]);
+
+			arrived = sqrt(ex * ex + ey * ey + ez * ez) < 0.5 && v < 0.05;
+		}
+		usleep(50000);
+	}
+	if (!arrived)
+		fail_msg("bot at %.3f %.3f %.3f m, speed %.3f m/s: not within 0.5 m and 0.05 m/s",
+			 f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0]);
+	status(&r, &st);
+	assert_int_equal(st.state, QK_ST_ACTIVE);
+	assert_int_equal(stop(&r), 0);
+}
+
+static void test_loop_active_reaches_setpoint_lockstep(void **state)
+{
+	(void)state;
+	name_instance("lockstep");
+	struct run r;
+	struct qk_agent_status st;
+	struct qk_sensor_frame f;
+	bool arrived = false;
+
+	start(&r, "--lockstep", NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	setpoint(&r, 10, 0, 0);
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
+	for (int i = 0; i < 120 * 20 && !arrived; i++) {
+		if (newest(&r, &f))
+			arrived = fabs(f.pos_m[0] - 10) < 0.5 && fabs(f.pos_m[1]) < 0.5 &&
+				  fabs(f.pos_m[2]) < 0.5 && fabs(f.vel_mps[0]) < 0.05;
+		usleep(50000);
+	}
+	assert_true(arrived);
+	assert_true(f.flags & QK_SIMF_LOCKSTEP);
+	assert_int_equal(stop(&r), 0);
+}
+
+static void test_loop_active_reaches_setpoint_real_time(void **state)
+{
+	(void)state;
+	if (emulated_skip("the real-time setpoint", "it waits 90 s of wall clock; make test-rt "
+			  "drives a setpoint with a deadline in cycles instead"))
+		skip();
+	name_instance("active");
+	reach_setpoint(90);
+}
+
+static void test_loop_pressure_fault_goes_safe_and_reset_waits_for_clear(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+	struct qk_actuator_frame a;
+	char why[QK_REASON_LEN];
+
+	(void)state;
+	name_instance("fault");
+	start(&r, NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	setpoint(&r, 5, 0, 0);
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
+	/* a tank reading 30 bar over the truth is out of the 5..25 bar range */
+	fault(&r, "tank_pressure", QK_FAULT_BIAS, 30);
+	wait_state(&r, QK_ST_SAFE, 10, &st);
+	assert_int_equal(st.safe_reason, QK_TRG_GUARD_PRESSURE);
+	usleep(100000);
+	assert_true(newest_act(&r, &a));
+	assert_true(a.flags & QK_ACTF_SAFE);
+	for (int i = 0; i < QK_MAX_THRUSTERS; i++)
+		assert_true(a.throttle[i] == 0.0);
+	/* ACTIVE is refused while SAFE, with the table's reason */
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, why), QK_REPLY_REFUSED);
+	assert_true(strlen(why) > 0);
+	/* reset is refused while the fault stands */
+	assert_int_equal(ask_state(&r, QK_ST_COUNT, why), QK_REPLY_REFUSED);
+	assert_true(strlen(why) > 0);
+	fault(&r, "tank_pressure", QK_FAULT_NONE, 0);
+	/* ... and accepted once it has been clear for clear_ticks ticks */
+	bool reset = false;
+
+	for (int i = 0; i < 100 && !reset; i++) {
+		usleep(20000);
+		reset = ask_state(&r, QK_ST_COUNT, why) == QK_REPLY_ACCEPTED;
+	}
+	assert_true(reset);
+	wait_state(&r, QK_ST_IDLE, 5, &st);
+	assert_int_equal(st.trans[(st.n_transitions - 1) % QK_MAX_TRANSITIONS].trigger, QK_TRG_RESET);
+	assert_int_equal(stop(&r), 0);
+}
+
+static void test_loop_thermal_fault_goes_safe(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+
+	(void)state;
+	name_instance("thermal");
+	start(&r, NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	fault(&r, "temp_avionics", QK_FAULT_BIAS, 100);	/* reads ~393 K > 330 K */
+	wait_state(&r, QK_ST_SAFE, 10, &st);
+	assert_int_equal(st.safe_reason, QK_TRG_GUARD_THERMAL);
+	assert_int_equal(stop(&r), 0);
+}
+
+static void test_loop_post_failure_at_start_goes_error(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+	char why[QK_REASON_LEN];
+
+	(void)state;
+	name_instance("post");
+	start(&r, "--fault", "power_unit:post-fail", NULL);
+	wait_state(&r, QK_ST_ERROR, 10, &st);
+	assert_false(st.all_systems_go);
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, why), QK_REPLY_REFUSED);
+	assert_int_equal(stop(&r), 0);
+}
+
+static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+	struct qk_sim_status ss;
+	pid_t agent;
+	char path[300];
+
+	(void)state;
+	name_instance("watchdog");
+	start(&r, NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	agent = qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid);
+	assert_true(agent > 0);
+	kill(agent, SIGKILL);
+	bool tripped = false;
+
+	for (int i = 0; i < 500 && !tripped; i++) {
+		sim_status(&r, &ss);
+		tripped = ss.watchdog_safe;
+		usleep(10000);
+	}
+	assert_true(tripped);
+	assert_false(qk_seg_alive(&r.seg, QK_PROC_AGENT));
+	assert_true(qk_seg_alive(&r.seg, QK_PROC_SIM));
+
+	/* a replacement reattaches; the sim was never restarted */
+	pid_t sim = qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), again;
+	const char *argv[] = { "qiki-agent", "--instance", instance, no_rt ? "--no-rt" : NULL, NULL };
+
+	snprintf(path, sizeof(path), "%s/qiki-agent", bindir);
+	assert_int_equal(posix_spawn(&again, path, NULL, NULL, (char *const *)argv, environ), 0);
+	bool resumed = false;
+
+	for (int i = 0; i < 500 && !resumed; i++) {
+		sim_status(&r, &ss);
+		status(&r, &st);
+		resumed = !ss.watchdog_safe && qk_seg_alive(&r.seg, QK_PROC_AGENT);
+		usleep(10000);
+	}
+	assert_true(resumed);
+	assert_int_equal(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), sim);
+	assert_int_equal(ss.watchdog_trips, 1);
+	/* the launcher stops the replacement too, and reports that its own agent died */
+	assert_int_equal(stop(&r), 4);
+	int wst;
+
+	assert_int_equal(waitpid(again, &wst, 0), again);
+	assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	assert_false(segment_exists());
+}
+
+static void test_loop_killed_sim_sends_agent_safe(void **state)
+{
+	struct run r;
+	struct qk_agent_status st;
+
+	(void)state;
+	name_instance("simdeath");
+	start(&r, NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	kill(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), SIGKILL);
+	wait_state(&r, QK_ST_SAFE, 5, &st);
+	assert_int_equal(st.safe_reason, QK_TRG_GUARD_SENSORS_STALE);
+	assert_int_equal(stop(&r), 4);
+	assert_false(segment_exists());
+}
+
+static void run_hash(const char *seed, char *hash, size_t n)
+{
+	struct run r;
+
+	start(&r, "--lockstep", "--cycles", "3000", "--seed", seed, NULL);
+	assert_int_equal(wait_exit(&r), 0);
+	assert_true(summary_field(&r, "sensor stream hash ", hash, n));
+}
+
+static void test_loop_lockstep_is_deterministic(void **state)
+{
+	char h1[64], h2[64], h3[64];
+
+	(void)state;
+	name_instance("det");
+	run_hash("7", h1, sizeof(h1));
+	run_hash("7", h2, sizeof(h2));
+	run_hash("8", h3, sizeof(h3));
+	assert_string_equal(h1, h2);
+	assert_string_not_equal(h1, h3);
+	assert_non_null(strstr(h1, "over 3000 cycles"));
+}
+
+static void test_loop_runs_at_10khz(void **state)
+{
+	if (emulated_skip("10 kHz", "an emulated CPU cannot keep a 100 us period"))
+		skip();
+	struct run r;
+	struct qk_agent_status st;
+	char v[128];
+
+	(void)state;
+	name_instance("10k");
+	start(&r, "--rate", "10000", "--duration", "3", NULL);
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	assert_int_equal(wait_exit(&r), 0);
+	assert_true(summary_field(&r, "final state ", v, sizeof(v)));
+	assert_non_null(strstr(v, "SHUTDOWN"));
+}
+
+/* Whether a tracer is attached to pid (its TracerPid in /proc). */
+static bool traced(pid_t pid)
+{
+	char path[64], line[128];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "TracerPid:", 10))
+			yes = atoi(line + 10) != 0;
+	fclose(f);
+	return yes;
+}
+
+/* Attaches strace to the loop thread (the process's main thread; the
+ * logger thread is another) for `cycles` of the loop's own cycles, counted
+ * from the segment once strace is attached, and returns the syscalls it
+ * made: "name count" lines in `out`.  Counting cycles, not milliseconds,
+ * keeps the window the same on a loaded machine, where attaching alone can
+ * take a second.  Gives up after 60 s of wall time. */
+static void trace_syscalls(pid_t pid, const _Atomic uint64_t *cycle_count, uint64_t cycles,
+			   char *out, size_t n)
+{
+	char file[64], pids[16], line[256];
+	const char *argv[] = { "strace", "-c", "-U", "name,calls", "-o", file, "-p", pids, NULL };
+	pid_t tracer;
+	uint64_t c0;
+	FILE *f;
+	int i;
+
+	snprintf(file, sizeof(file), "/tmp/qk-strace-%d-%d", (int)getpid(), (int)pid);
+	snprintf(pids, sizeof(pids), "%d", (int)pid);
+	assert_int_equal(posix_spawnp(&tracer, "strace", NULL, NULL, (char *const *)argv, environ), 0);
+	for (i = 0; i < 6000 && !traced(pid); i++)
+		usleep(10000);
+	c0 = qk_load_relaxed(cycle_count);
+	for (; i < 6000 && qk_load_relaxed(cycle_count) - c0 < cycles; i++)
+		usleep(10000);
+	kill(tracer, SIGINT);
+	waitpid(tracer, NULL, 0);
+	f = fopen(file, "r");
+	assert_non_null(f);
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		char name[64];
+		unsigned long calls;
+
+		if (sscanf(line, " %63s %lu", name, &calls) == 2 && strcmp(name, "total"))
+			snprintf(out + strlen(out), n - strlen(out), "%s %lu\n", name, calls);
+	}
+	fclose(f);
+	unlink(file);
+}
+
+/* Every syscall in `trace` is one of `allowed`, and the wait ran >= min times. */
+static void assert_only(const char *who, const char *trace, const char *const *allowed,
+			const char *wait, unsigned long min)
+{
+	char copy[1024], *save, *line;
+	unsigned long waits = 0;
+
+	snprintf(copy, sizeof(copy), "%s", trace);
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64];
+		unsigned long calls;
+		bool ok = false;
+
+		assert_int_equal(sscanf(line, "%63s %lu", name, &calls), 2);
+		for (int i = 0; allowed[i]; i++)
+			ok |= !strcmp(name, allowed[i]);
+		if (!ok)
+			fail_msg("%s's loop made %lu %s syscalls; only its wait is allowed:\n%s",
+				 who, calls, name, trace);
+		if (!strcmp(name, wait))
+			waits = calls;
+	}
+	if (waits < min)
+		fail_msg("%s's loop waited only %lu times in 2000 traced cycles (< %lu):\n%s", who, waits,
+			 min, trace);
+}
+
+static void hot_path(const char *wake, const char *const *sim_ok, const char *const *agent_ok,
+		     const char *agent_wait)
+{
+	struct run r;
+	struct qk_agent_status st;
+	char probe[300], trace[1024], v[128], cs[64];
+	const char *sim_all[8], *agent_all[8];
+	int ns = 0, na = 0;
+
+	/* On a clocksource the vDSO cannot read (hpet, acpi_pm: some real
+	 * machines, and QEMU without an invariant TSC) every clock read is a
+	 * syscall the loop cannot avoid: that part of the check is skipped,
+	 * and said; every other syscall still fails it. */
+	while (sim_ok[ns] && ns < 6)
+		sim_all[ns] = sim_ok[ns], ns++;
+	while (agent_ok[na] && na < 6)
+		agent_all[na] = agent_ok[na], na++;
+	if (qk_rt_clocksource(qk_rt_sysroot(), cs, sizeof(cs)) == 0) {
+		print_message("test_loop: SKIPPED the no-clock_gettime part of the hot-path check: "
+			      "clocksource '%s' is not read by the vDSO, so every clock read is a "
+			      "syscall (fix: boot with clocksource=tsc tsc=reliable)\n", cs);
+		sim_all[ns++] = "clock_gettime";
+		agent_all[na++] = "clock_gettime";
+	}
+	sim_all[ns] = NULL;
+	agent_all[na] = NULL;
+	sim_ok = sim_all;
+	agent_ok = agent_all;
+	snprintf(probe, sizeof(probe), "%s/../rel/tests/libqkalloc.so", bindir);
+	assert_int_equal(access(probe, R_OK), 0);
+	setenv("LD_PRELOAD", probe, 1);
+	start(&r, "--wake", wake, "--duration", "600", NULL);
+	unsetenv("LD_PRELOAD");
+	wait_state(&r, QK_ST_IDLE, 10, &st);
+	/* exercise the controller and the command path, then look */
+	setpoint(&r, 3, -2, 1);
+	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
+	usleep(200000);
+	/* 2000 cycles traced: each has one wait, but a late cycle may skip its
+	 * sleep; at least half of them waited, or strace saw another thread.
+	 * An emulated CPU overruns most cycles: there only the kind of
+	 * syscall is checked, and that is said. */
+	unsigned long min_waits = emulated_skip("the wait count of the hot-path check",
+						"an emulated loop overruns") ? 1 : 1000;
+
+	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid),
+		       &r.seg.stats[QK_PROC_SIM].cycles, 2000, trace, sizeof(trace));
+	assert_only("qiki-sim", trace, sim_ok, "clock_nanosleep", min_waits);
+	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid),
+		       &r.seg.stats[QK_PROC_AGENT].cycles, 2000, trace, sizeof(trace));
+	assert_only("qiki-agent", trace, agent_ok, agent_wait, min_waits);
+	assert_true(qk_load_relaxed(&r.seg.stats[QK_PROC_SIM].cycles) >= 2000);
+	assert_int_equal(stop(&r), 0);
+	/* both loops recorded their allocation count under the probe */
+	assert_true(summary_field(&r, "allocations in the loop after start-up: ", v, sizeof(v)));
+	assert_int_equal(atoi(v), 0);
+	char line[256];
+	int zeros = 0;
+	FILE *f = fopen(r.out, "r");
+
+	while (fgets(line, sizeof(line), f))
+		zeros += strstr(line, "allocations in the loop after start-up: 0\n") != NULL;
+	fclose(f);
+	assert_int_equal(zeros, 2);
+}
+
+static void test_loop_hot_path_timer_mode_no_alloc_no_syscall_but_wait(void **state)
+{
+	/* restart_syscall: strace attaching interrupts the wait in progress,
+	 * and the kernel resumes it under that name: still the wait */
+	static const char *const sim_ok[] = { "clock_nanosleep", "restart_syscall", NULL };
+	static const char *const agent_ok[] = { "clock_nanosleep", "restart_syscall", NULL };
+
+	(void)state;
+	name_instance("hot");
+	hot_path("timer", sim_ok, agent_ok, "clock_nanosleep");
+}
+
+static void test_loop_hot_path_futex_mode_no_alloc_no_syscall_but_wait(void **state)
+{
+	/* in futex mode the sim's wake of the agent is the one other call */
+	static const char *const sim_ok[] = { "clock_nanosleep", "futex", "restart_syscall", NULL };
+	static const char *const agent_ok[] = { "futex", "restart_syscall", NULL };
+
+	(void)state;
+	name_instance("hotfx");
+	hot_path("futex", sim_ok, agent_ok, "futex");
+}
+
+/* After a failed test: stop whatever it left running, remove its segment. */
+static int teardown(void **state)
+{
+	struct qk_seg seg;
+
+	(void)state;
+	if (launcher > 0) {
+		if (!qk_seg_attach(&seg, instance, 0)) {
+			for (int p = 0; p < QK_PROC_COUNT; p++) {
+				pid_t pid = qk_load_relaxed(&seg.stats[p].pid);
+
+				if (pid > 0 && pid != launcher)
+					kill(pid, SIGKILL);
+			}
+			qk_seg_detach(&seg);
+		}
+		kill(launcher, SIGKILL);
+		waitpid(launcher, NULL, 0);
+		launcher = -1;
+	}
+	qk_seg_unlink(instance);
+	return 0;
+}
+
+/* Without CAP_SYS_NICE the loop says what is missing and how to fix it,
+ * exits 3, and leaves nothing behind. */
+static void test_loop_without_privilege_says_how_to_fix_it(void **state)
+{
+	char cmd[512], line[1024];
+	bool cap = false, fix = false, flag = false;
+
+	(void)state;
+	name_instance("nocap");
+	if (no_rt) {	/* we lack it already */
+		snprintf(cmd, sizeof(cmd), "%s/qiki run -q -i %s --duration 5 2>&1; echo exit=$?",
+			 bindir, instance);
+	} else {
+		if (system("command -v capsh >/dev/null 2>&1"))
+			skip();	/* capsh (libcap2-bin) drops the capability for us */
+		snprintf(cmd, sizeof(cmd), "capsh --drop=cap_sys_nice -- -c '%s/qiki run -q -i %s "
+			 "--duration 5 2>&1; echo exit=$?'", bindir, instance);
+	}
+	FILE *p = popen(cmd, "r");
+	int rc = -1;
+
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		cap |= strstr(line, "CAP_SYS_NICE") != NULL;
+		fix |= strstr(line, "setcap") != NULL;
+		flag |= strstr(line, "--no-rt") != NULL;
+		sscanf(line, "exit=%d", &rc);
+	}
+	pclose(p);
+	assert_int_equal(rc, 3);
+	assert_true(cap && fix && flag);
+	assert_false(segment_exists());
+}
+
+static bool can_rt(void)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (!pid) {
+		struct sched_param sp = { .sched_priority = 1 };
+
+		_exit(sched_setscheduler(0, SCHED_FIFO, &sp) ? 1 : 0);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && !WEXITSTATUS(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_loop_boots_to_idle_and_shuts_down_cleanly, teardown),
+		cmocka_unit_test_teardown(test_loop_post_failure_at_start_goes_error, teardown),
+		cmocka_unit_test_teardown(test_loop_pressure_fault_goes_safe_and_reset_waits_for_clear, teardown),
+		cmocka_unit_test_teardown(test_loop_thermal_fault_goes_safe, teardown),
+		cmocka_unit_test_teardown(test_loop_killed_agent_trips_watchdog_and_replacement_resumes, teardown),
+		cmocka_unit_test_teardown(test_loop_killed_sim_sends_agent_safe, teardown),
+		cmocka_unit_test_teardown(test_loop_lockstep_is_deterministic, teardown),
+		cmocka_unit_test_teardown(test_loop_active_reaches_setpoint_lockstep, teardown),
+		cmocka_unit_test_teardown(test_loop_active_reaches_setpoint_real_time, teardown),
+		cmocka_unit_test_teardown(test_loop_runs_at_10khz, teardown),
+		cmocka_unit_test_teardown(test_loop_without_privilege_says_how_to_fix_it, teardown),
+		cmocka_unit_test_teardown(test_loop_hot_path_timer_mode_no_alloc_no_syscall_but_wait, teardown),
+		cmocka_unit_test_teardown(test_loop_hot_path_futex_mode_no_alloc_no_syscall_but_wait, teardown),
+	};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	printf("test_loop: skipped in sanitizer builds (it drives the release binaries)\n");
+	return 0;
+#endif
+	if (getenv("QK_BIN"))
+		snprintf(bindir, sizeof(bindir), "%s", getenv("QK_BIN"));
+	no_rt = !can_rt();
+	if (no_rt)
+		printf("test_loop: no SCHED_FIFO privilege here; running the loop with --no-rt\n");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

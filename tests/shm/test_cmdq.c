@@ -1,0 +1,187 @@
+/* tests/shm/test_cmdq.c - the MPSC command queue and the request/reply protocol. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "shm/cmdq.h"
+#include "shm/layout.h"
+#include "shm/ring.h"
+
+struct msg {
+	uint64_t id, payload[2];
+};
+
+static struct qk_cmdq *new_q(uint32_t cap)
+{
+	struct qk_cmdq *q = aligned_alloc(64, qk_cmdq_footprint(cap, sizeof(struct msg)));
+
+	assert_int_equal(qk_cmdq_init(q, cap, sizeof(struct msg)), 0);
+	return q;
+}
+
+static void test_cmdq_init_rejects_bad_shapes(void **state)
+{
+	static _Alignas(64) unsigned char buf[4096];
+
+	(void)state;
+	assert_int_equal(qk_cmdq_init((void *)buf, 6, 8), -EINVAL);
+	assert_int_equal(qk_cmdq_init((void *)buf, 4, 12), -EINVAL);
+	assert_int_equal(qk_cmdq_init((void *)buf, 4, 8), 0);
+}
+
+static void test_cmdq_empty_fifo_full_and_wrap(void **state)
+{
+	struct qk_cmdq *q = new_q(4);
+	struct msg m;
+	uint64_t in = 0, out = 0;
+
+	(void)state;
+	assert_false(qk_cmdq_pop(q, &m));
+	for (int lap = 0; lap < 100; lap++) {
+		for (int i = 0; i < 4; i++) {
+			struct msg x = { in, { in * 7, ~in } };
+
+			assert_int_equal(qk_cmdq_push(q, &x), 0);
+			in++;
+		}
+		struct msg x = { .id = 999 };
+
+		assert_int_equal(qk_cmdq_push(q, &x), -EAGAIN);	/* full refuses */
+		assert_int_equal(qk_cmdq_depth(q), 4);
+		for (int i = 0; i < 4; i++) {
+			assert_true(qk_cmdq_pop(q, &m));
+			assert_int_equal(m.id, out);
+			assert_int_equal(m.payload[0], out * 7);
+			out++;
+		}
+		assert_false(qk_cmdq_pop(q, &m));
+	}
+	assert_int_equal(qk_load_relaxed(&q->taken), 400);
+	free(q);
+}
+
+/* A producer that claimed a cell and died before publishing it. */
+static void test_cmdq_abandons_a_stalled_cell(void **state)
+{
+	struct qk_cmdq *q = new_q(4);
+	struct msg a = { .id = 1 }, b = { .id = 2 }, m;
+	uint64_t pos = 0;
+
+	(void)state;
+	assert_false(qk_cmdq_stalled(q));
+	assert_false(qk_cmdq_abandon_stalled(q));
+	assert_true(qk_cas_relaxed(&q->tail, &pos, 1));	/* claimed, never published */
+	assert_int_equal(qk_cmdq_push(q, &b), 0);	/* a live sender queues behind it */
+	assert_false(qk_cmdq_pop(q, &m));		/* blocked at the dead cell */
+	assert_true(qk_cmdq_stalled(q));
+	assert_true(qk_cmdq_abandon_stalled(q));
+	assert_true(qk_cmdq_pop(q, &m));
+	assert_int_equal(m.id, 2);
+	assert_int_equal(qk_load_relaxed(&q->abandoned), 1);
+	/* the queue keeps working for laps after */
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(qk_cmdq_push(q, &a), 0);
+		assert_true(qk_cmdq_pop(q, &m));
+	}
+	free(q);
+}
+
+static void test_cmdq_corrupt_payload_is_skipped_and_counted(void **state)
+{
+	struct qk_cmdq *q = new_q(4);
+	struct msg a = { .id = 1 }, b = { .id = 2 }, m;
+
+	(void)state;
+	assert_int_equal(qk_cmdq_push(q, &a), 0);
+	assert_int_equal(qk_cmdq_push(q, &b), 0);
+	struct qk_cmdq_cell *c = (struct qk_cmdq_cell *)(q + 1);
+
+	qk_store_relaxed(&c->data[1], 0xdead);		/* torn by a zombie writer */
+	assert_true(qk_cmdq_pop(q, &m));
+	assert_int_equal(m.id, 2);
+	assert_int_equal(qk_load_relaxed(&q->corrupt), 1);
+	free(q);
+}
+
+/* The protocol qikictl uses: command in, reply on a broadcast ring. */
+struct server {
+	struct qk_cmdq *q;
+	struct qk_ring *replies;
+	_Atomic int stop;
+	bool mute;
+};
+
+static void *serve(void *p)
+{
+	struct server *s = p;
+	struct qk_cmd c;
+
+	while (!atomic_load(&s->stop)) {
+		if (qk_cmdq_pop(s->q, &c) && !s->mute) {
+			struct qk_reply r = { .id = c.id, .status = c.u[0] ? QK_REPLY_REFUSED : QK_REPLY_ACCEPTED };
+
+			snprintf(r.reason, sizeof(r.reason), "%s", c.u[0] ? "no" : "");
+			qk_ring_publish(s->replies, &r);
+		}
+	}
+	return NULL;
+}
+
+static int ask(struct server *s, uint64_t id, uint32_t refuse, int spins, struct qk_reply *r)
+{
+	struct qk_cmd c = { .id = id, .type = QK_CMD_PING, .u = { refuse } };
+	struct qk_ring_reader rd;
+
+	qk_ring_reader_init(&rd, s->replies, QK_RING_FROM_NOW);	/* before sending */
+	if (qk_cmdq_push(s->q, &c))
+		return -EAGAIN;
+	for (int i = 0; i < spins; i++)
+		while (qk_ring_read_next(&rd, r))
+			if (r->id == id)
+				return 0;
+	return -ETIMEDOUT;
+}
+
+static void test_cmdq_reply_protocol_answers_and_times_out(void **state)
+{
+	struct server s = { 0 };
+	struct qk_reply r;
+	pthread_t t;
+
+	(void)state;
+	s.q = aligned_alloc(64, qk_cmdq_footprint(16, sizeof(struct qk_cmd)));
+	s.replies = aligned_alloc(64, qk_ring_footprint(64, sizeof(struct qk_reply)));
+	qk_cmdq_init(s.q, 16, sizeof(struct qk_cmd));
+	qk_ring_init(s.replies, 64, sizeof(struct qk_reply), 0);
+	pthread_create(&t, NULL, serve, &s);
+	for (uint64_t id = 1; id <= 200; id++) {
+		assert_int_equal(ask(&s, id, id % 5 == 0, 50000000, &r), 0);
+		assert_int_equal(r.status, id % 5 == 0 ? QK_REPLY_REFUSED : QK_REPLY_ACCEPTED);
+	}
+	s.mute = true;
+	assert_int_equal(ask(&s, 1000, 0, 100000, &r), -ETIMEDOUT);
+	atomic_store(&s.stop, 1);
+	pthread_join(t, NULL);
+	free(s.q);
+	free(s.replies);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmdq_init_rejects_bad_shapes),
+		cmocka_unit_test(test_cmdq_empty_fifo_full_and_wrap),
+		cmocka_unit_test(test_cmdq_abandons_a_stalled_cell),
+		cmocka_unit_test(test_cmdq_corrupt_payload_is_skipped_and_counted),
+		cmocka_unit_test(test_cmdq_reply_protocol_answers_and_times_out),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

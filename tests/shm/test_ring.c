@@ -1,0 +1,337 @@
+/* tests/shm/test_ring.c - the SPMC seqlock ring, in one process. */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rt/rt.h"
+#include "shm/ring.h"
+
+struct frame {
+	uint64_t seq, check[3];
+};
+
+static struct qk_ring *new_ring(uint32_t cap, uint64_t first)
+{
+	struct qk_ring *r = aligned_alloc(64, qk_ring_footprint(cap, sizeof(struct frame)));
+
+	assert_non_null(r);
+	assert_int_equal(qk_ring_init(r, cap, sizeof(struct frame), first), 0);
+	return r;
+}
+
+static struct frame mk(uint64_t s)
+{
+	return (struct frame){ s, { s * 3, ~s, s ^ 0x5a5a5a5a5a5a5a5aull } };
+}
+
+static void pub(struct qk_ring *r, uint64_t s)
+{
+	struct frame f = mk(s);
+
+	assert_int_equal(qk_ring_publish(r, &f), s);
+}
+
+static void check(const struct frame *f)
+{
+	struct frame want = mk(f->seq);
+
+	assert_memory_equal(f, &want, sizeof(want));
+}
+
+static void test_ring_init_rejects_bad_shapes(void **state)
+{
+	static _Alignas(64) unsigned char buf[4096];
+
+	(void)state;
+	assert_int_equal(qk_ring_init((void *)buf, 3, 8, 0), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 1, 8, 0), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 12, 0), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 0, 0), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 8, 0), 0);
+}
+
+static void test_ring_empty_reads_nothing(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_reader rd;
+	struct frame f;
+
+	(void)state;
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	assert_false(qk_ring_read_next(&rd, &f));
+	assert_false(qk_ring_read_newest(&rd, &f));
+	assert_int_equal(qk_ring_pending(&rd), 0);
+	free(r);
+}
+
+static void test_ring_next_in_order_and_newest_skips(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_reader a, b;
+	struct frame f;
+
+	(void)state;
+	qk_ring_reader_init(&a, r, QK_RING_FROM_OLDEST);
+	qk_ring_reader_init(&b, r, QK_RING_FROM_OLDEST);
+	for (uint64_t s = 0; s < 5; s++)
+		pub(r, s);
+	for (uint64_t s = 0; s < 5; s++) {
+		assert_true(qk_ring_read_next(&a, &f));
+		assert_int_equal(f.seq, s);
+		check(&f);
+	}
+	assert_false(qk_ring_read_next(&a, &f));
+	assert_true(qk_ring_read_newest(&b, &f));
+	assert_int_equal(f.seq, 4);
+	assert_int_equal(b.lost, 4);	/* newest jumps over four: counted */
+	assert_false(qk_ring_read_newest(&b, &f));
+	pub(r, 5);
+	assert_true(qk_ring_read_newest(&b, &f));
+	assert_int_equal(f.seq, 5);
+	assert_int_equal(b.nread + b.lost, 6);
+	free(r);
+}
+
+static void test_ring_from_now_sees_only_new(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_reader rd;
+	struct frame f;
+
+	(void)state;
+	pub(r, 0);
+	pub(r, 1);
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_NOW);
+	assert_false(qk_ring_read_next(&rd, &f));
+	pub(r, 2);
+	assert_true(qk_ring_read_next(&rd, &f));
+	assert_int_equal(f.seq, 2);
+	free(r);
+}
+
+/* published = read + lost, exactly, for a reader lapped many times */
+static void test_ring_lapped_reader_counts_losses_exactly(void **state)
+{
+	struct qk_ring *r = new_ring(16, 0);
+	struct qk_ring_reader rd;
+	struct frame f;
+	uint64_t s = 0, last = 0;
+	bool first = true;
+
+	(void)state;
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	for (int round = 0; round < 1000; round++) {
+		int burst = (round * 7) % 53;	/* sometimes under, often over capacity */
+
+		for (int i = 0; i < burst; i++)
+			pub(r, s++);
+		for (int i = 0; i < 3 && qk_ring_read_next(&rd, &f); i++) {
+			check(&f);
+			assert_true(first || f.seq > last);
+			last = f.seq;
+			first = false;
+		}
+	}
+	while (qk_ring_read_next(&rd, &f)) {
+		check(&f);
+		assert_true(f.seq > last);
+		last = f.seq;
+	}
+	assert_int_equal(rd.nread + rd.lost, s);
+	assert_true(rd.lost > 0);
+	assert_int_equal(qk_ring_published(r), s);
+	free(r);
+}
+
+static void wrap_at(uint64_t first)
+{
+	struct qk_ring *r = new_ring(8, first);
+	struct qk_ring_reader rd, nw;
+	struct frame f;
+	uint64_t s = first;
+
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	qk_ring_reader_init(&nw, r, QK_RING_FROM_OLDEST);
+	for (int i = 0; i < 40; i++) {
+		pub(r, s++);
+		if (i % 3 == 0) {
+			assert_true(qk_ring_read_newest(&nw, &f));
+			assert_int_equal(f.seq, s - 1);
+		}
+		if (i % 2 == 0) {
+			assert_true(qk_ring_read_next(&rd, &f));
+			check(&f);
+		}
+	}
+	while (qk_ring_read_next(&rd, &f))
+		check(&f);
+	assert_int_equal(f.seq, s - 1);
+	assert_int_equal(rd.nread + rd.lost, 40);
+	assert_int_equal(qk_ring_published(r), 40);
+	free(r);
+}
+
+static void test_ring_wraps_past_2_32(void **state)
+{
+	(void)state;
+	wrap_at(UINT32_MAX - 17);
+}
+
+static void test_ring_wraps_past_2_64(void **state)
+{
+	(void)state;
+	wrap_at(UINT64_MAX - 17);
+}
+
+/* A writer that died between opening and closing a slot. */
+static void test_ring_dead_writer_slot_is_never_returned(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_reader rd;
+	struct frame f;
+
+	(void)state;
+	for (uint64_t s = 0; s < 3; s++)
+		pub(r, s);
+	/* the producer opened slot 3 and died: head still says 3 */
+	struct qk_ring_slot *slot = (struct qk_ring_slot *)((unsigned char *)(r + 1) + 3 * r->slot_stride);
+
+	qk_seq_write_begin(&slot->ver);
+	qk_store_relaxed(&slot->seq, 3);
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	for (uint64_t s = 0; s < 3; s++) {
+		assert_true(qk_ring_read_next(&rd, &f));
+		assert_int_equal(f.seq, s);
+	}
+	assert_false(qk_ring_read_next(&rd, &f));
+	/* a new producer repairs it and carries on */
+	assert_int_equal(qk_ring_producer_recover(r), 1);
+	assert_int_equal(qk_ring_producer_recover(r), 0);
+	pub(r, 3);
+	assert_true(qk_ring_read_next(&rd, &f));
+	assert_int_equal(f.seq, 3);
+	check(&f);
+	free(r);
+}
+
+/* A slot the reader finds open every time: bounded, returns false. */
+static void test_ring_torn_slot_read_is_bounded(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_reader rd;
+	struct frame f;
+
+	(void)state;
+	pub(r, 0);
+	struct qk_ring_slot *slot = (struct qk_ring_slot *)(r + 1);
+
+	qk_seq_write_begin(&slot->ver);	/* stuck open */
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	assert_false(qk_ring_read_next(&rd, &f));
+	assert_false(qk_ring_read_newest(&rd, &f));
+	assert_int_equal(rd.nread, 0);
+	free(r);
+}
+
+struct waiter {
+	struct qk_ring *r;
+	int ret;
+	int64_t woke;
+};
+
+static void *wait_thread(void *p)
+{
+	struct waiter *w = p;
+
+	w->ret = qk_ring_wait(w->r, 0, 5 * QK_NSEC);
+	w->woke = qk_now_ns();
+	return NULL;
+}
+
+static void test_ring_futex_wait_wakes_on_publish_and_times_out(void **state)
+{
+	struct qk_ring *r = new_ring(8, 0);
+	struct waiter w = { .r = r };
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(qk_ring_wait(r, 0, 20 * 1000000), -ETIMEDOUT);
+	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
+	while (!atomic_load(&r->waiters))
+		;
+	pub(r, 0);
+	qk_ring_wake(r);
+	pthread_join(t, NULL);
+	assert_int_equal(w.ret, 0);
+	/* a wait on a value already gone returns at once */
+	assert_int_equal(qk_ring_wait(r, 0, 5 * QK_NSEC), 0);
+	free(r);
+}
+
+/* One writer thread, one reader thread: nothing torn, order kept. */
+struct race {
+	struct qk_ring *r;
+	uint64_t n;
+};
+
+static void *race_writer(void *p)
+{
+	struct race *x = p;
+
+	for (uint64_t s = 0; s < x->n; s++) {
+		struct frame f = mk(s);
+
+		qk_ring_publish(x->r, &f);
+	}
+	return NULL;
+}
+
+static void test_ring_concurrent_reader_never_sees_a_torn_frame(void **state)
+{
+	struct race x = { .r = new_ring(8, 0), .n = 200000 };
+	struct qk_ring_reader rd;
+	struct frame f;
+	pthread_t t;
+	uint64_t last = 0;
+	bool any = false;
+
+	(void)state;
+	qk_ring_reader_init(&rd, x.r, QK_RING_FROM_OLDEST);
+	pthread_create(&t, NULL, race_writer, &x);
+	while (rd.next < x.n) {
+		if (qk_ring_read_next(&rd, &f)) {
+			check(&f);
+			assert_true(!any || f.seq > last);
+			last = f.seq;
+			any = true;
+		}
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(rd.nread + rd.lost, x.n);
+	free(x.r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ring_init_rejects_bad_shapes),
+		cmocka_unit_test(test_ring_empty_reads_nothing),
+		cmocka_unit_test(test_ring_next_in_order_and_newest_skips),
+		cmocka_unit_test(test_ring_from_now_sees_only_new),
+		cmocka_unit_test(test_ring_lapped_reader_counts_losses_exactly),
+		cmocka_unit_test(test_ring_wraps_past_2_32),
+		cmocka_unit_test(test_ring_wraps_past_2_64),
+		cmocka_unit_test(test_ring_dead_writer_slot_is_never_returned),
+		cmocka_unit_test(test_ring_torn_slot_read_is_bounded),
+		cmocka_unit_test(test_ring_futex_wait_wakes_on_publish_and_times_out),
+		cmocka_unit_test(test_ring_concurrent_reader_never_sees_a_torn_frame),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
