@@ -678,11 +678,11 @@ int qk_doctor_digest(const struct qk_doctor *d, char *buf, size_t n)
 
 	if (!d->n_warn && !d->n_fail)
 		return snprintf(buf, n, "all %d checks OK", d->n);
-	for (int s = QK_DOCTOR_FAIL; s >= QK_DOCTOR_WARN; s--) {
+	for (int s = QK_DOCTOR_WARN; s <= QK_DOCTOR_FAIL; s++) {
 		int k = 0;
 
 		len += (size_t)snprintf(buf + (len < n ? len : n), len < n ? n - len : 0, "%s%d %s",
-					s == QK_DOCTOR_WARN ? ", " : "",
+					s == QK_DOCTOR_FAIL ? ", " : "",
 					s == QK_DOCTOR_FAIL ? d->n_fail : d->n_warn,
 					qk_doctor_status_name((enum qk_doctor_status)s));
 		for (int i = 0; i < d->n; i++) {

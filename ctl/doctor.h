@@ -52,7 +52,7 @@ const char *qk_doctor_status_name(enum qk_doctor_status s);
 /* One line per check: STATUS name: evidence; fix: ... */
 void qk_doctor_print(const struct qk_doctor *d, FILE *f);
 void qk_doctor_print_json(const struct qk_doctor *d, FILE *f);
-/* One line for `qiki run`: "2 WARN (clocksource, isolation), 0 FAIL" or
+/* One line for `qiki run`: "2 WARN (isolation, clocksource), 0 FAIL" or
  * "all OK"; returns the length snprintf would. */
 int qk_doctor_digest(const struct qk_doctor *d, char *buf, size_t n);
 
