@@ -22,11 +22,14 @@ hash=$(sed -n 's/.*sensor stream hash \([0-9a-f]*\) over.*/\1/p' "$top/host-lock
 echo "rt-vm: host lockstep hash $hash ($cycles cycles, seed $seed)"
 "$B/bin/qiki" doctor > "$top/host-doctor.txt"
 
+# The guest runs a copy: editing the tree while a guest runs must not
+# change the script under it (the guest reads the host's files live).
+cp tools/rt-vm/guest.sh "$top/guest.sh"
 rc=0 boots=()
 boot() {	# name append mode
   local name=$1 app=$2 m=$3 r
   echo "rt-vm: == boot '$name' ($m${app:+, $app})"
-  QK_RTVM_APPEND=$app ./tools/rt-vm/boot.sh "$B" "$top/$name" tools/rt-vm/guest.sh "$m" "$hash" \
+  QK_RTVM_APPEND=$app ./tools/rt-vm/boot.sh "$B" "$top/$name" "$PWD/$top/guest.sh" "$m" "$hash" \
     "$cycles" "$seed"
   r=$?
   echo "rt-vm: == boot '$name': verdict $r in $(cat "$top/$name/seconds" 2>/dev/null) s"
