@@ -10,7 +10,8 @@ echo "# qiki on PREEMPT_RT: make test-rt ($mode)"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(basename "$top"); $secs s in all (package fetch and"
 echo "initramfs build included when build/rt-vm was cold). Host: $(uname -r) ($(uname -v | cut -c1-40)),"
-echo "$(nproc) CPUs, shared with other work while this ran."
+echo "$(nproc) CPUs, shared with other work while this ran (load average at the end:"
+echo "$(cut -d' ' -f1-3 /proc/loadavg))."
 for b in "$@"; do
   d=$top/$b
   echo
@@ -44,6 +45,7 @@ for b in "$@"; do
     echo
     case $f in
       cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram)' | head -n 12) ;;
+      rt-run.txt) fence <({ grep -v '^\[' "$d/$f"; echo "(last status line:)"; grep '^\[' "$d/$f" | tail -n 1; }) ;;
       *) fence <(head -n 40 "$d/$f") ;;
     esac
   done
