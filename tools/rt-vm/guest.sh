@@ -168,7 +168,7 @@ unit_tests() {
 case $mode in
   full)
     lockstep
-    rt_run 10 120000 300
+    rt_run 5 60000 1500
     cyclic 20
     timerlat 20
     unit_tests

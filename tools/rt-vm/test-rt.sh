@@ -25,11 +25,12 @@ echo "rt-vm: host lockstep hash $hash ($cycles cycles, seed $seed)"
 # The guest runs a copy: editing the tree while a guest runs must not
 # change the script under it (the guest reads the host's files live).
 cp tools/rt-vm/guest.sh "$top/guest.sh"
+case $top in /*) guest=$top/guest.sh ;; *) guest=$PWD/$top/guest.sh ;; esac
 rc=0 boots=()
 boot() {	# name append mode
   local name=$1 app=$2 m=$3 r
   echo "rt-vm: == boot '$name' ($m${app:+, $app})"
-  QK_RTVM_APPEND=$app ./tools/rt-vm/boot.sh "$B" "$top/$name" "$PWD/$top/guest.sh" "$m" "$hash" \
+  QK_RTVM_APPEND=$app ./tools/rt-vm/boot.sh "$B" "$top/$name" "$guest" "$m" "$hash" \
     "$cycles" "$seed"
   r=$?
   echo "rt-vm: == boot '$name': verdict $r in $(cat "$top/$name/seconds" 2>/dev/null) s"
