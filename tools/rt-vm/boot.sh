@@ -9,6 +9,7 @@
 #        QK_RTVM_ACCEL   kvm or tcg: skip the probe
 #        QK_RTVM_TIMEOUT seconds before the guest is given up (default 1800)
 #        QK_RTVM_MEM, QK_RTVM_SMP  guest memory (MiB, default 2048) and CPUs (2)
+#        QK_RTVM_TEST_TIMEOUT  seconds each unit test may take in the guest (600)
 set -euo pipefail
 B=$1 out=$2 script=$3
 shift 3
@@ -63,6 +64,7 @@ QK_RTVM_ARGS='$*'
 QK_RTVM_ACCEL='${accel%% *}'
 QK_RTVM_B='$B'
 QK_RTVM_HPET_TESTS='${QK_RTVM_HPET_TESTS:-0}'
+QK_RTVM_TEST_TIMEOUT='${QK_RTVM_TEST_TIMEOUT:-600}'
 ENV
 rm -f "$out/verdict"
 append="console=ttyS0 panic=-1 quiet loglevel=3 ${QK_RTVM_APPEND:-}"
