@@ -46,6 +46,7 @@ for b in "$@"; do
     case $f in
       cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram)' | head -n 12) ;;
       rt-run.txt) fence <({ grep -v '^\[' "$d/$f"; echo "(last status line:)"; grep '^\[' "$d/$f" | tail -n 1; }) ;;
+      timerlat.txt) fence <(sed 's/\x1b\[[0-9;]*m//g' "$d/$f" | head -n 20) ;;
       *) fence <(head -n 40 "$d/$f") ;;
     esac
   done
