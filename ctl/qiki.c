@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/doctor.h"
 #include "ctl/scenario.h"
 #include "ctl/trace.h"
 #include "rt/cli.h"
@@ -60,6 +61,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qiki run [options]\n"
+		"       qiki doctor [--json] [--cpu N]   what this machine lacks for real time\n"
 		"Runs a qiki instance: the plant simulator and the controller agent as\n"
 		"SCHED_FIFO processes closing the loop through shared memory.\n\n"
 		"  -i, --instance NAME   instance name (default: default)\n"
@@ -157,7 +159,7 @@ static int parse(int argc, char **argv, struct launch *l)
 			printf("qiki %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
 			return 1;
 		}
-		fprintf(stderr, PROG ": expected 'qiki run [options]' (see qiki --help)\n");
+		fprintf(stderr, PROG ": expected 'qiki run [options]' or 'qiki doctor' (see qiki --help)\n");
 		return -1;
 	}
 	optind = 2;
@@ -675,14 +677,30 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	return 4;
 }
 
+/* What `qiki doctor` would warn about, in one line, before the figures. */
+static void doctor_digest(const struct launch *l)
+{
+	static struct qk_doctor d;
+	char line[512];
+
+	qk_doctor_run(&d, qk_rt_sysroot(), l->cpu);
+	qk_doctor_digest(&d, line, sizeof(line));
+	if (!l->quiet && (d.n_warn || d.n_fail))
+		printf("qiki: doctor: %s; 'qiki doctor' says why and how to fix\n", line);
+	QK_INFO(l->log, "doctor: %s", line);
+}
+
 int main(int argc, char **argv)
 {
 	static struct launch l;
 	struct qk_seg seg;
 	char bindir[PATH_MAX];
-	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
+	int ret, agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
 	bool agent_done = false, sim_done = false;
 
+	if (argc >= 2 && !strcmp(argv[1], "doctor"))
+		return qk_doctor_cmd(argc - 1, argv + 1);
+	ret = parse(argc, argv, &l);
 	if (ret)
 		return ret > 0 ? 0 : 1;
 	if (l.print_config)
@@ -740,6 +758,7 @@ int main(int argc, char **argv)
 		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
+	doctor_digest(&l);
 	fflush(stdout);
 	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
