@@ -18,8 +18,8 @@ static void nap(void)
 int qk_ctl_request(struct qk_seg *s, enum qk_ctl_target t, struct qk_cmd *c,
 		   int64_t timeout_ns, struct qk_reply *r)
 {
-	struct qk_cmdq *q = t == QK_CTL_SIM ? s->sim_cmdq : s->agent_cmdq;
-	struct qk_ring *replies = t == QK_CTL_SIM ? s->sim_replies : s->agent_replies;
+	struct qk_cmdq_port *q = t == QK_CTL_SIM ? s->sim_cmdq : s->agent_cmdq;
+	struct qk_ring_port *replies = t == QK_CTL_SIM ? s->sim_replies : s->agent_replies;
 	struct qk_ring_reader rd;
 	int64_t deadline = qk_now_ns() + timeout_ns;
 	int ret;
@@ -29,19 +29,24 @@ int qk_ctl_request(struct qk_seg *s, enum qk_ctl_target t, struct qk_cmd *c,
 	c->id = qk_seg_next_cmd_id(s);
 	c->sender_pid = getpid();
 	qk_ring_reader_init(&rd, replies, QK_RING_FROM_NOW);
-	while ((ret = qk_cmdq_push(q, c)) == -EAGAIN) {
+	/* full (-EAGAIN) or contended (-EBUSY: every claim is bounded) */
+	while ((ret = qk_cmdq_push(q, c)) == -EAGAIN || ret == -EBUSY) {
 		if (qk_now_ns() > deadline)
-			return -ETIMEDOUT;
+			return qk_seg_verify(s) >= 0 ? -EPROTO : -ETIMEDOUT;
 		nap();
 	}
 	if (ret)
 		return ret;
 	for (;;) {
-		while (qk_ring_read_next(&rd, r))
-			if (r->id == c->id)
+		/* a lap of the reply ring at most: the ring's head is not ours */
+		for (uint32_t n = 0; n < QK_REPLY_RING_CAP && qk_ring_read_next(&rd, r); n++) {
+			if (r->id == c->id) {
+				r->reason[sizeof(r->reason) - 1] = '\0';	/* untrusted */
 				return 0;
+			}
+		}
 		if (qk_now_ns() > deadline)
-			return -ETIMEDOUT;
+			return qk_seg_verify(s) >= 0 ? -EPROTO : -ETIMEDOUT;
 		nap();
 	}
 }

@@ -533,11 +533,16 @@ static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
 	return false;
 }
 
+/* Only our own child: the pid in the segment's stats is anyone's word (any
+ * group member can write it), and a root launcher must not kill by it. */
 static void kill_slot(struct qk_seg *s, int p, pid_t child)
 {
-	pid_t holder = qk_load_relaxed(&s->stats[p].pid);
-
-	kill(holder > 0 ? holder : child, SIGKILL);
+	if (child > 0)
+		kill(child, SIGKILL);
+	else
+		fprintf(stderr, PROG ": slot %d is held by a process we did not start; stop it "
+			"by hand (pid %d, says the segment)\n", p,
+			(int)qk_load_relaxed(&s->stats[p].pid));
 }
 
 /* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
@@ -724,6 +729,13 @@ int main(int argc, char **argv)
 			break;
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		if (qk_seg_verify(&seg) >= 0) {
+			/* overwritten: the loop processes go safe on their own */
+			fprintf(stderr, "\n" PROG ": %s\n", seg.err);
+			QK_ERROR(l.log, "%s", seg.err);
+			rc = 4;
+			break;
+		}
 		if (!l.quiet && now >= next_line) {
 			status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);

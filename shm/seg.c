@@ -105,22 +105,106 @@ static int set_path(struct qk_seg *s, const char *instance)
 	return 0;
 }
 
-static void bind_regions(struct qk_seg *s)
-{
-	unsigned char *b = s->base;
-	const uint64_t *off = s->hdr->region_off;
+static const char *const region_names[QK_R_COUNT + 1] = {
+	[QK_R_CONFIG] = "config", [QK_R_SENSORS] = "sensors ring",
+	[QK_R_ACTUATORS] = "actuators ring", [QK_R_BIOS] = "bios mailbox",
+	[QK_R_AGENT_STATUS] = "agent status mailbox", [QK_R_SIM_STATUS] = "sim status mailbox",
+	[QK_R_AGENT_CMDQ] = "agent command queue", [QK_R_AGENT_REPLIES] = "agent replies ring",
+	[QK_R_SIM_CMDQ] = "sim command queue", [QK_R_SIM_REPLIES] = "sim replies ring",
+	[QK_R_STATS] = "stats", [QK_R_HEADER] = "header",
+};
 
-	s->config = (struct qk_config *)(b + off[QK_R_CONFIG]);
-	s->sensors = (struct qk_ring *)(b + off[QK_R_SENSORS]);
-	s->actuators = (struct qk_ring *)(b + off[QK_R_ACTUATORS]);
-	s->bios = (struct qk_mbox *)(b + off[QK_R_BIOS]);
-	s->agent_status = (struct qk_mbox *)(b + off[QK_R_AGENT_STATUS]);
-	s->sim_status = (struct qk_mbox *)(b + off[QK_R_SIM_STATUS]);
-	s->agent_cmdq = (struct qk_cmdq *)(b + off[QK_R_AGENT_CMDQ]);
-	s->agent_replies = (struct qk_ring *)(b + off[QK_R_AGENT_REPLIES]);
-	s->sim_cmdq = (struct qk_cmdq *)(b + off[QK_R_SIM_CMDQ]);
-	s->sim_replies = (struct qk_ring *)(b + off[QK_R_SIM_REPLIES]);
-	s->stats = (struct qk_proc_stats *)(b + off[QK_R_STATS]);
+const char *qk_seg_region_name(int region)
+{
+	return region >= 0 && region <= QK_R_HEADER ? region_names[region] : "?";
+}
+
+/* Each ring, queue and mailbox: its region, its port, its geometry. */
+static const struct { int region, port; uint32_t cap, size; } rings[] = {
+	{ QK_R_SENSORS, 0, QK_SENSOR_RING_CAP, sizeof(struct qk_sensor_frame) },
+	{ QK_R_ACTUATORS, 1, QK_ACT_RING_CAP, sizeof(struct qk_actuator_frame) },
+	{ QK_R_AGENT_REPLIES, 2, QK_REPLY_RING_CAP, sizeof(struct qk_reply) },
+	{ QK_R_SIM_REPLIES, 3, QK_REPLY_RING_CAP, sizeof(struct qk_reply) },
+}, cmdqs[] = {
+	{ QK_R_AGENT_CMDQ, 0, QK_CMDQ_CAP, sizeof(struct qk_cmd) },
+	{ QK_R_SIM_CMDQ, 1, QK_CMDQ_CAP, sizeof(struct qk_cmd) },
+}, mboxes[] = {
+	{ QK_R_BIOS, 0, 0, sizeof(struct qk_bios_report) },
+	{ QK_R_AGENT_STATUS, 1, 0, sizeof(struct qk_agent_status) },
+	{ QK_R_SIM_STATUS, 2, 0, sizeof(struct qk_sim_status) },
+};
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Offsets come from this build's layout(), never from the header. */
+static void *region(struct qk_seg *s, int r)
+{
+	uint64_t off[QK_R_COUNT];
+
+	layout(off);
+	return (unsigned char *)s->base + off[r];
+}
+
+static void point_ports(struct qk_seg *s)
+{
+	s->config = &s->cfg;
+	s->sensors = &s->ring_port[0];
+	s->actuators = &s->ring_port[1];
+	s->agent_replies = &s->ring_port[2];
+	s->sim_replies = &s->ring_port[3];
+	s->agent_cmdq = &s->cmdq_port[0];
+	s->sim_cmdq = &s->cmdq_port[1];
+	s->bios = &s->mbox_port[0];
+	s->agent_status = &s->mbox_port[1];
+	s->sim_status = &s->mbox_port[2];
+	s->stats = region(s, QK_R_STATS);
+}
+
+/* Opens every port against its region: -1, or the region that is not what
+ * this build would have made. */
+static int open_ports(struct qk_seg *s)
+{
+	for (size_t i = 0; i < N(rings); i++)
+		if (qk_ring_open(&s->ring_port[rings[i].port], region(s, rings[i].region),
+				 rings[i].cap, rings[i].size))
+			return rings[i].region;
+	for (size_t i = 0; i < N(cmdqs); i++)
+		if (qk_cmdq_open(&s->cmdq_port[cmdqs[i].port], region(s, cmdqs[i].region),
+				 cmdqs[i].cap, cmdqs[i].size))
+			return cmdqs[i].region;
+	for (size_t i = 0; i < N(mboxes); i++)
+		if (qk_mbox_open(&s->mbox_port[mboxes[i].port], region(s, mboxes[i].region),
+				 mboxes[i].size))
+			return mboxes[i].region;
+	point_ports(s);
+	return -1;
+}
+
+static bool terminated(const char *str, size_t n)
+{
+	return memchr(str, '\0', n) != NULL;
+}
+
+/* The private copy of the configuration: counts within the arrays, names
+ * terminated, a rate the header's period agrees with.  NULL or what is wrong. */
+static const char *config_wrong(const struct qk_config *c, int64_t period_ns)
+{
+	if (c->rate_hz < 1 || c->rate_hz > 100000 || period_ns != 1000000000 / c->rate_hz)
+		return "rate and period disagree";
+	if (c->n_thrusters > QK_MAX_THRUSTERS || c->n_thermal > QK_MAX_THERMAL ||
+	    c->n_devices > QK_MAX_DEVICES)
+		return "a count exceeds its array";
+	if (!terminated(c->profile, sizeof(c->profile)))
+		return "profile name not terminated";
+	for (unsigned i = 0; i < QK_MAX_THRUSTERS; i++)
+		if (!terminated(c->thruster[i].name, QK_NAME_LEN))
+			return "thruster name not terminated";
+	for (unsigned i = 0; i < QK_MAX_THERMAL; i++)
+		if (!terminated(c->thermal[i].name, QK_NAME_LEN))
+			return "thermal node name not terminated";
+	for (unsigned i = 0; i < QK_MAX_DEVICES; i++)
+		if (!terminated(c->device[i].name, QK_NAME_LEN))
+			return "device name not terminated";
+	return NULL;
 }
 
 /* OFD locks: owned by the open file description, dropped by the kernel when
@@ -266,18 +350,21 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 	qk_store_relaxed(&h->next_cmd_id, 1);
 	memcpy(h->struct_size, struct_sizes, sizeof(struct_sizes));
 	memcpy(h->region_off, off, sizeof(off));
-	bind_regions(s);
-
-	memcpy(s->config, cfg, sizeof(*cfg));
-	qk_ring_init(s->sensors, QK_SENSOR_RING_CAP, sizeof(struct qk_sensor_frame), 0);
-	qk_ring_init(s->actuators, QK_ACT_RING_CAP, sizeof(struct qk_actuator_frame), 0);
-	qk_ring_init(s->agent_replies, QK_REPLY_RING_CAP, sizeof(struct qk_reply), 0);
-	qk_ring_init(s->sim_replies, QK_REPLY_RING_CAP, sizeof(struct qk_reply), 0);
-	qk_mbox_init(s->bios, sizeof(struct qk_bios_report));
-	qk_mbox_init(s->agent_status, sizeof(struct qk_agent_status));
-	qk_mbox_init(s->sim_status, sizeof(struct qk_sim_status));
-	qk_cmdq_init(s->agent_cmdq, QK_CMDQ_CAP, sizeof(struct qk_cmd));
-	qk_cmdq_init(s->sim_cmdq, QK_CMDQ_CAP, sizeof(struct qk_cmd));
+	s->cfg = *cfg;
+	s->period_ns = h->period_ns;
+	s->epoch_ns = h->epoch_ns;
+	s->generation = h->generation;
+	memcpy(region(s, QK_R_CONFIG), cfg, sizeof(*cfg));
+	for (size_t i = 0; i < N(rings); i++)
+		qk_ring_init(region(s, rings[i].region), rings[i].cap, rings[i].size, 0,
+			     &s->ring_port[rings[i].port]);
+	for (size_t i = 0; i < N(cmdqs); i++)
+		qk_cmdq_init(region(s, cmdqs[i].region), cmdqs[i].cap, cmdqs[i].size,
+			     &s->cmdq_port[cmdqs[i].port]);
+	for (size_t i = 0; i < N(mboxes); i++)
+		qk_mbox_init(region(s, mboxes[i].region), mboxes[i].size,
+			     &s->mbox_port[mboxes[i].port]);
+	point_ports(s);
 	for (int p = 0; p < QK_PROC_COUNT; p++) {
 		qk_hist_reset(&s->stats[p].wake_latency);
 		qk_hist_reset(&s->stats[p].compute);
@@ -394,11 +481,62 @@ int qk_seg_attach(struct qk_seg *s, const char *instance, unsigned flags)
 	ret = check_header(s, s->hdr, s->size);
 	if (ret)
 		goto err;
-	bind_regions(s);
+	/* private copies first, then every check runs on them alone */
+	s->period_ns = s->hdr->period_ns;
+	s->epoch_ns = s->hdr->epoch_ns;
+	s->generation = s->hdr->generation;
+	memcpy(&s->cfg, region(s, QK_R_CONFIG), sizeof(s->cfg));
+	const char *bad = config_wrong(&s->cfg, s->period_ns);
+	int r = bad ? QK_R_CONFIG : open_ports(s);
+
+	if (r >= 0) {
+		set_err(s, "/dev/shm%s: the %s region is inconsistent%s%s%s: the segment "
+			"was overwritten; stop the instance and check who can write it",
+			s->path, qk_seg_region_name(r), bad ? " (" : "", bad ? bad : "",
+			bad ? ")" : "");
+		ret = -EPROTO;
+		goto err;
+	}
 	return 0;
 err:
 	qk_seg_detach(s);
 	return ret;
+}
+
+int qk_seg_verify(struct qk_seg *s)
+{
+	const volatile struct qk_seg_hdr *h = s->hdr;
+	uint64_t off[QK_R_COUNT];
+	int r = -1;
+
+	layout(off);
+	/* pairs with the release store in qk_seg_publish() (a relaxed load
+	 * would do: we only compare) */
+	if (qk_load_acquire(&s->hdr->magic) != QK_SEG_MAGIC || h->version != QK_LAYOUT_VERSION ||
+	    h->hdr_size != sizeof(struct qk_seg_hdr) || h->seg_size != s->size ||
+	    h->generation != s->generation || h->period_ns != s->period_ns ||
+	    h->epoch_ns != s->epoch_ns)
+		r = QK_R_HEADER;
+	for (int i = 0; r < 0 && i < QK_S_COUNT; i++)
+		if (h->struct_size[i] != struct_sizes[i])
+			r = QK_R_HEADER;
+	for (int i = 0; r < 0 && i < QK_R_COUNT; i++)
+		if (h->region_off[i] != off[i])
+			r = QK_R_HEADER;
+	for (size_t i = 0; r < 0 && i < N(rings); i++)
+		if (!qk_ring_intact(&s->ring_port[rings[i].port]))
+			r = rings[i].region;
+	for (size_t i = 0; r < 0 && i < N(cmdqs); i++)
+		if (!qk_cmdq_intact(&s->cmdq_port[cmdqs[i].port]))
+			r = cmdqs[i].region;
+	for (size_t i = 0; r < 0 && i < N(mboxes); i++)
+		if (!qk_mbox_intact(&s->mbox_port[mboxes[i].port]))
+			r = mboxes[i].region;
+	if (r >= 0)
+		set_err(s, "/dev/shm%s: the %s region was overwritten (it no longer holds what "
+			"attach checked): going safe; stop the instance and check who can write it",
+			s->path, qk_seg_region_name(r));
+	return r;
 }
 
 void qk_seg_detach(struct qk_seg *s)
