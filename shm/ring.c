@@ -112,14 +112,16 @@ void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring_port *p
 			 enum qk_ring_from from)
 {
 	uint64_t h = qk_ring_head(p);
-	uint64_t n = h;
+	uint64_t n = h, lost = 0;
 
 	if (from == QK_RING_FROM_OLDEST) {
 		uint64_t avail = h - p->first_seq;
 
 		n = avail > p->capacity - 1 ? h - (p->capacity - 1) : p->first_seq;
+		/* the frames overwritten before we came were published too */
+		lost = n - p->first_seq;
 	}
-	*rd = (struct qk_ring_reader){ .port = *p, .next = n, .last = n - 1 };
+	*rd = (struct qk_ring_reader){ .port = *p, .next = n, .last = n - 1, .lost = lost };
 }
 
 /* 1 whole frame `seq` copied; 0 the slot holds another frame; -1 torn. */

@@ -138,6 +138,10 @@ static inline uint64_t qk_ring_published(const struct qk_ring_port *p)
 	return qk_ring_head(p) - p->first_seq;
 }
 
+/* FROM_OLDEST starts at the oldest frame still whole and counts every frame
+ * published before it (overwritten before we came) as lost, so that
+ * published = read + lost  holds from the ring's first frame.  FROM_NOW
+ * starts at the head, with nothing lost. */
 void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring_port *p,
 			 enum qk_ring_from from);
 
