@@ -157,9 +157,11 @@ static int send(struct ctl *c, enum qk_ctl_target t, struct qk_cmd *cmd, struct 
 			t == QK_CTL_SIM ? "simulator" : "agent", c->instance);
 		return EX_INSTANCE;
 	}
-	if (ret == -ETIMEDOUT) {
-		fprintf(stderr, "qikictl: no answer from the %s within %.1f s\n",
-			t == QK_CTL_SIM ? "simulator" : "agent", c->timeout_s);
+	if (ret == -ETIMEDOUT || ret == -EINPROGRESS) {
+		fprintf(stderr, "qikictl: no answer from the %s within %.1f s; %s\n",
+			t == QK_CTL_SIM ? "simulator" : "agent", c->timeout_s, ret == -ETIMEDOUT ?
+			"the request expired untaken and can no longer be applied" :
+			"it took the request before it expired, so it may have been applied");
 		return EX_TIMEOUT;
 	}
 	if (ret) {

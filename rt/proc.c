@@ -233,6 +233,18 @@ const char *qk_cmd_name(uint32_t type)
 	return type < QK_CMD_COUNT && names[type] ? names[type] : "unknown";
 }
 
+bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r)
+{
+	/* pairs with the fence in qk_ctl_request() before it reads the
+	 * queue's head: our pop's head store is visible before our clock read */
+	qk_fence_seq_cst();
+	if (c->expires_ns > 0 && qk_now_ns() <= c->expires_ns)
+		return false;
+	*r = (struct qk_reply){ .id = c->id, .status = QK_REPLY_REFUSED, .code = -ETIME };
+	snprintf(r->reason, sizeof(r->reason), "%s", "expired");
+	return true;
+}
+
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
 		   char *why, size_t n)
 {

@@ -70,6 +70,15 @@ int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const 
 /* The name of a command type, for logs. */
 const char *qk_cmd_name(uint32_t type);
 
+/* A consumer calls this on each command it took, before acting on it: true
+ * when the command's expiry has passed (or it carries none), with *r filled
+ * as a refusal with reason "expired"; the command must then not be applied.
+ * It reads the clock after a full fence, so the queue's head (stored by the
+ * pop) is visible before the time is read: a sender that still sees its
+ * command queued after the expiry knows it will be refused.  Real-time
+ * safe: a fence and a vDSO clock read. */
+bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r);
+
 /* Attaches (waiting up to 2 s for a segment still initialising) and claims
  * the process slot.  0, or -errno with `why` filled. */
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,

@@ -112,6 +112,18 @@ bool qk_cmdq_intact(const struct qk_cmdq_port *p)
 
 int qk_cmdq_push(struct qk_cmdq_port *p, const void *cmd)
 {
+	uint64_t pos;
+
+	return qk_cmdq_push_at(p, cmd, &pos);
+}
+
+bool qk_cmdq_taken(const struct qk_cmdq_port *p, uint64_t pos)
+{
+	return (int64_t)(qk_load_relaxed(&p->q->head) - pos) > 0;
+}
+
+int qk_cmdq_push_at(struct qk_cmdq_port *p, const void *cmd, uint64_t *at)
+{
 	struct qk_cmdq *q = p->q;
 	uint64_t pos = qk_load_relaxed(&q->tail);
 	struct qk_cmdq_cell *c;
@@ -134,6 +146,7 @@ int qk_cmdq_push(struct qk_cmdq_port *p, const void *cmd)
 			pos = qk_load_relaxed(&q->tail);
 		}
 	}
+	*at = pos;
 	words_store(c->data, cmd, p->payload_size / 8);
 	qk_store_relaxed(&c->check, checksum(cmd, p->payload_size, pos));
 	/* Publish by CAS, not a store: the consumer may have abandoned the cell

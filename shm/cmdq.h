@@ -106,6 +106,11 @@ bool qk_cmdq_intact(const struct qk_cmdq_port *p);
  * QK_CMDQ_CLAIM_TRIES (retry until your deadline), -ETIMEDOUT the consumer
  * abandoned our cell while we were stopped between claim and publish. */
 int qk_cmdq_push(struct qk_cmdq_port *p, const void *cmd);
+/* The same, telling the position the command took (for qk_cmdq_taken()). */
+int qk_cmdq_push_at(struct qk_cmdq_port *p, const void *cmd, uint64_t *pos);
+/* Whether the consumer has taken (or given up) position pos: the shared
+ * head passed it.  A hint from shared memory, for messages only. */
+bool qk_cmdq_taken(const struct qk_cmdq_port *p, uint64_t pos);
 
 /* Consumer: true when a command was copied into *cmd (payload_size bytes).
  * A command whose checksum fails is counted in q->corrupt and skipped; at

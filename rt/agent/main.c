@@ -54,7 +54,9 @@ static void take_commands(struct agent_proc *a, int64_t now)
 	struct qk_reply r;
 
 	for (int i = 0; i < CMDS_PER_TICK && qk_cmdq_pop(q, &c); i++) {
-		qk_agent_command(&a->agent, &c, now, &r);
+		/* strict expiry: a sender that gave up may say "not applied" */
+		if (!qk_cmd_expired(&c, &r))
+			qk_agent_command(&a->agent, &c, now, &r);
 		qk_ring_publish(a->p.seg.agent_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
 			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",

@@ -113,7 +113,10 @@ static void take_commands(struct sim *s)
 	struct qk_cmdq_port *q = s->p.seg.sim_cmdq;
 
 	for (int i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(q, &c); i++) {
-		if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
+		/* strict expiry: a sender that gave up may say "not applied" */
+		if (qk_cmd_expired(&c, &r))
+			;
+		else if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
 			publish_post(s);
 		qk_ring_publish(s->p.seg.sim_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
