@@ -97,17 +97,17 @@ int qk_cmdq_open(struct qk_cmdq_port *port, struct qk_cmdq *q, uint32_t capacity
 bool qk_cmdq_intact(const struct qk_cmdq_port *p)
 {
 	const volatile struct qk_cmdq *q = p->q;
-	/* tail first: a head read later can only have moved towards it */
-	uint64_t t = qk_load_relaxed(&p->q->tail);
-	uint64_t h = qk_load_relaxed(&p->q->head);
-	int64_t d = (int64_t)(t - h);
+	/* head, tail, head: with the head unchanged around it, the tail was
+	 * read at a moment when head <= tail <= head + capacity must hold
+	 * (the acquires only keep our three loads in this order) */
+	uint64_t h1 = qk_load_acquire(&p->q->head);
+	uint64_t t = qk_load_acquire(&p->q->tail);
+	uint64_t h2 = qk_load_relaxed(&p->q->head);
 
 	if (q->capacity != p->capacity || q->payload_size != p->payload_size ||
 	    q->cell_stride != p->cell_stride || p->bad)
 		return false;
-	/* a healthy tail is at most capacity ahead of the head; it can look
-	 * behind only by what was taken between the two loads */
-	return d <= (int64_t)p->capacity && d > -((int64_t)1 << 32);
+	return h1 != h2 || t - h1 <= p->capacity;	/* moved: no verdict this time */
 }
 
 int qk_cmdq_push(struct qk_cmdq_port *p, const void *cmd)

@@ -12,6 +12,7 @@
 #include "shm/seg.h"
 
 #define LOCK_CREATOR 0
+#define QK_SEG_MAX_BYTES (256u << 20)	/* far above any layout's size */
 
 static const uint32_t struct_sizes[QK_S_COUNT] = {
 	[QK_S_HDR] = sizeof(struct qk_seg_hdr),
@@ -250,6 +251,39 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* 0 when the file reads as a qiki segment (any layout version, published or
+ * left half-built by its creator) whose size is the one its header records,
+ * or is empty (a creator died before sizing it: nothing to lose); -ENOTSUP
+ * not a qiki header, -EFBIG a size that does not fit it. */
+static int reclaimable(int fd)
+{
+	struct qk_seg_hdr h;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -ENOTSUP;
+	if (st.st_size == 0)
+		return 0;
+	if ((size_t)st.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -ENOTSUP;
+	static const struct qk_seg_hdr zero;
+	uint64_t off[QK_R_COUNT];
+
+	/* sized by a creator of this build that died before writing a byte */
+	if (!memcmp(&h, &zero, sizeof(h)))
+		return (size_t)st.st_size == layout(off) ? 0 : -ENOTSUP;
+	/* a private copy: plain reads are fine, nobody runs on it */
+	uint64_t magic = qk_load_relaxed(&h.magic);
+
+	if (magic != QK_SEG_MAGIC &&
+	    !(magic == 0 && qk_load_relaxed(&h.state) == QK_SEG_INITIALISING))
+		return -ENOTSUP;
+	if (h.hdr_size < offsetof(struct qk_seg_hdr, struct_size) || h.hdr_size > 4096 ||
+	    h.seg_size != (uint64_t)st.st_size || h.seg_size > QK_SEG_MAX_BYTES)
+		return -EFBIG;
+	return 0;
+}
+
 /* An existing segment: refuse it if alive, replace it if stale and allowed. */
 static int take_over_stale(struct qk_seg *s, const char *instance, unsigned flags)
 {
@@ -274,6 +308,20 @@ static int take_over_stale(struct qk_seg *s, const char *instance, unsigned flag
 			"holds it): reclaim it or remove that file", instance, s->path);
 		close(fd);
 		return -EEXIST;
+	}
+	/* Only ever reclaim what reads as a qiki segment: a foreign file of
+	 * that name is someone's data, and is refused as qikictl refuses it. */
+	ret = reclaimable(fd);
+	if (ret) {
+		struct qk_seg_hdr h = { 0 };
+
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			memset(&h, 0, sizeof(h));
+		set_err(s, "/dev/shm%s is not a qiki segment (magic %#llx, %s): remove it or use "
+			"another --instance", s->path, (unsigned long long)h.magic,
+			ret == -EFBIG ? "an implausible size" : "no qiki header");
+		close(fd);
+		return -ENOTSUP;
 	}
 	/* Holding the creator byte while unlinking makes two reclaimers race
 	 * safely: the loser's lock fails and it reports the instance as live. */
