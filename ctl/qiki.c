@@ -688,6 +688,10 @@ int main(int argc, char **argv)
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	struct qk_sigbus_plan bus = { .prog = PROG, .shm_name = seg.path, .status = 4,
+				      .unlink_it = true, .stop = { agent, sim, tele } };
+
+	qk_proc_catch_sigbus(&bus);	/* truncated under us: stop them, unlink, say so */
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 

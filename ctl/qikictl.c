@@ -83,8 +83,11 @@ static const char *name_of(const char *const *t, unsigned n, unsigned i)
 
 static int attach(struct ctl *c)
 {
+	struct qk_sigbus_plan bus = { .prog = "qikictl", .shm_name = c->seg.path,
+				      .status = EX_INSTANCE };
 	int ret = qk_seg_attach(&c->seg, c->instance, 0);
 
+	qk_proc_catch_sigbus(&bus);	/* a truncated segment: exit 2, said */
 	c->attached = !ret;
 	if (ret) {
 		fprintf(stderr, "qikictl: %s\n", c->seg.err);

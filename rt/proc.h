@@ -79,8 +79,28 @@ const char *qk_cmd_name(uint32_t type);
  * safe: a fence and a vDSO clock read. */
 bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r);
 
+/* The exit status of a loop process that found the segment inconsistent
+ * (qk_seg_verify()) or truncated under it (SIGBUS). */
+#define QK_EXIT_SEGMENT 6
+
+/* What to do when the segment is truncated under us: an access to the lost
+ * pages raises SIGBUS, which cannot be returned from.  The handler writes
+ * "<prog>: <shm_name> was truncated under us (SIGBUS) ...", sends SIGTERM
+ * to each non-zero pid of stop[], unlinks the segment if asked, and exits
+ * with `status`: a reported stop, never a silent death by signal.  Only
+ * async-signal-safe calls; installing it again replaces the plan. */
+struct qk_sigbus_plan {
+	const char *prog;
+	const char *shm_name;		/* "/qiki.<instance>" */
+	int status;
+	bool unlink_it;
+	pid_t stop[4];
+};
+void qk_proc_catch_sigbus(const struct qk_sigbus_plan *plan);
+
 /* Attaches (waiting up to 2 s for a segment still initialising) and claims
- * the process slot.  0, or -errno with `why` filled. */
+ * the process slot; a truncated segment is caught (exit QK_EXIT_SEGMENT).
+ * 0, or -errno with `why` filled. */
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
 		   char *why, size_t n);
 /* Goes real time (or not, with --no-rt) and marks the slot; the loop starts
