@@ -38,7 +38,10 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 			"(KIND: stuck noise bias dropout post-fail)\n");
 	else
 		fprintf(f, "      --wake MODE      timer, futex or spin (default: the instance's)\n");
-	fprintf(f, "  -h, --help           this help\n      --version        print the version\n");
+	fprintf(f, "  -h, --help           this help\n      --version        print the version\n\n"
+		"Exit status: 0 stopped; 1 usage or start-up error; 2 no segment to attach to;\n"
+		"3 no real-time privilege; 5 the loop allocated (--strict); 6 the segment was\n"
+		"overwritten or truncated under us (the message names the region; output safe).\n");
 }
 
 int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
