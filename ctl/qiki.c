@@ -44,6 +44,7 @@ struct launch {
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *foxglove;				/* and its --foxglove */
 	const char *telemetry_rate;			/* and its --rate */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
@@ -78,6 +79,8 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --foxglove[=[HOST:]PORT]  serve the run live to Foxglove Studio\n"
+		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -89,7 +92,7 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE,
 	       O_LOGFSYNC, O_LOGROTATE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
@@ -110,6 +113,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
@@ -166,6 +170,7 @@ static int parse(int argc, char **argv, struct launch *l)
 			break;
 		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_FOXGLOVE: l->foxglove = optarg ? optarg : "8765"; break;
 		case O_TELE_RATE: {
 			int hz;
 
@@ -357,7 +362,7 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
 {
 	char path[PATH_MAX + 32];
-	const char *argv[16];
+	const char *argv[20];
 	int n = 0;
 	pid_t pid;
 
@@ -372,6 +377,10 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	if (l->telemetry_listen) {
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
+	}
+	if (l->foxglove) {
+		argv[n++] = "--foxglove";
+		argv[n++] = l->foxglove;
 	}
 	if (l->telemetry_rate) {
 		argv[n++] = "--rate";
@@ -684,7 +693,8 @@ int main(int argc, char **argv)
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
 	fflush(stdout);
-	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
+	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
@@ -757,7 +767,7 @@ int main(int argc, char **argv)
 		summary(&seg, &l);
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
-	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
+	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
 	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
