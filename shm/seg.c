@@ -147,6 +147,7 @@ static void *region(struct qk_seg *s, int r)
 
 static void point_ports(struct qk_seg *s)
 {
+	layout(s->region_off);
 	s->config = &s->cfg;
 	s->sensors = &s->ring_port[0];
 	s->actuators = &s->ring_port[1];
@@ -554,23 +555,16 @@ err:
 int qk_seg_verify(struct qk_seg *s)
 {
 	const volatile struct qk_seg_hdr *h = s->hdr;
-	uint64_t off[QK_R_COUNT];
 	int r = -1;
 
-	layout(off);
-	/* pairs with the release store in qk_seg_publish() (a relaxed load
-	 * would do: we only compare) */
-	if (qk_load_acquire(&s->hdr->magic) != QK_SEG_MAGIC || h->version != QK_LAYOUT_VERSION ||
+	/* relaxed: we only compare, nothing is read through these */
+	if (qk_load_relaxed(&s->hdr->magic) != QK_SEG_MAGIC || h->version != QK_LAYOUT_VERSION ||
 	    h->hdr_size != sizeof(struct qk_seg_hdr) || h->seg_size != s->size ||
 	    h->generation != s->generation || h->period_ns != s->period_ns ||
-	    h->epoch_ns != s->epoch_ns)
+	    h->epoch_ns != s->epoch_ns ||
+	    memcmp(s->hdr->struct_size, struct_sizes, sizeof(struct_sizes)) ||
+	    memcmp(s->hdr->region_off, s->region_off, sizeof(s->region_off)))
 		r = QK_R_HEADER;
-	for (int i = 0; r < 0 && i < QK_S_COUNT; i++)
-		if (h->struct_size[i] != struct_sizes[i])
-			r = QK_R_HEADER;
-	for (int i = 0; r < 0 && i < QK_R_COUNT; i++)
-		if (h->region_off[i] != off[i])
-			r = QK_R_HEADER;
 	for (size_t i = 0; r < 0 && i < N(rings); i++)
 		if (!qk_ring_intact(&s->ring_port[rings[i].port]))
 			r = rings[i].region;

@@ -93,6 +93,7 @@ struct qk_seg {
 	/* private: what attach checked */
 	struct qk_config cfg;
 	uint64_t generation;
+	uint64_t region_off[QK_R_COUNT];	/* this build's layout */
 	struct qk_ring_port ring_port[4];
 	struct qk_cmdq_port cmdq_port[2];
 	struct qk_mbox_port mbox_port[3];
