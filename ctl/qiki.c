@@ -621,6 +621,8 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == QK_EXIT_SEGMENT)
+		return 4;	/* it said which region: a replacement would meet the same */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
 		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
