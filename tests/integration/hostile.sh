@@ -8,7 +8,8 @@
 # Two passes: root's instance attacked by an unprivileged member of the
 # segment's group (a throwaway uid/gid, nothing created in /etc), and an
 # instance run by that unprivileged user itself.  Each region is attacked
-# for HOSTILE_SECS (default 1) seconds.
+# for HOSTILE_SECS (default 1) seconds.  Last, the segment is truncated under
+# a live instance: SIGBUS everywhere, each process must say so and stop.
 # usage: tests/integration/hostile.sh BUILD_DIR
 name=hostile
 . "$(dirname "$0")/lib.sh"
@@ -92,7 +93,29 @@ attack() {	# PASS REGION_INDEX
   echo "  $region: launcher exit $rc$(grep -o 'the [a-z ]*region[a-z ]*' "$out/$i.out" | head -1 | sed 's/^/, /')"
 }
 
+# truncate: every process touching the lost pages gets SIGBUS; each must
+# say so and stop (exit status, not death by signal), the segment unlinked
+truncated() {
+  local i=$inst-trunc seg=/dev/shm/qiki.$inst-trunc lpid rc
+  region=truncate
+  mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
+  "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" >"$out/$i.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
+  chgrp "$ugid" "$seg" && "${member[@]}" truncate -s 4096 "$seg"	# a group member may
+  ask "$i" status
+  for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $lpid 2>/dev/null; then fail "truncate: the launcher hangs"; kill -TERM $lpid; fi
+  wait $lpid; rc=$?
+  [ $rc -ge 128 ] && fail "truncate: the launcher died by signal $((rc - 128))"
+  grep -q "killed by signal" "$out/$i.out" && fail "truncate: $(grep 'killed by signal' "$out/$i.out")"
+  grep -q "truncated under us" "$out/$i.out" || fail "truncate: nobody said the segment was truncated"
+  [ -e "$seg" ] && { fail "truncate: the segment was left behind"; rm -f "$seg"; }
+  echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so"
+}
+
 for pass in root member; do
   for idx in "${!names[@]}"; do attack "$pass" "$idx"; done
 done
+truncated
 finish
