@@ -130,15 +130,12 @@ static bool newest_act(struct run *r, struct qk_actuator_frame *f)
 	return qk_ring_read_newest(&rd, f);
 }
 
-/* Polls until the agent is in `state`; returns its status.  IDLE counts
- * once the agent has also answered a sensor frame: the POST verdict can
- * come before the first frame on a loaded machine, and ACTIVE is refused
- * ("no sensor frame yet") until then. */
+/* Polls until the agent is in `state`; returns its status. */
 static void wait_state(struct run *r, uint32_t state, int seconds, struct qk_agent_status *st)
 {
 	for (int i = 0; i < seconds * 100; i++) {
 		status(r, st);
-		if (st->state == state && (state != QK_ST_IDLE || st->cycle > 0))
+		if (st->state == state)
 			return;
 		usleep(10000);
 	}
