@@ -7,6 +7,9 @@
 #           the protobuf and MCAP readers
 #   bench   make bench: the machine's floor, plots, the ck baseline
 #   tracer  the eBPF tracer (clang for the BPF object, bpftool for the skeleton)
+#   rt-vm   make test-rt, test-rt-ci, bench-rt: Debian's PREEMPT_RT kernel in
+#           QEMU (the kernel package is fetched with apt-get download, never
+#           installed)
 #
 # usage: mk/deps.sh [--check] GROUP...     (no GROUP: every group)
 #   --check or NO_DEPS=1: install nothing; name what is missing, print the
@@ -19,7 +22,7 @@
 set -eu
 
 # group : package : what proves it is there (a pkg-config module, a command,
-# a file, a python module)
+# a file, a python module, an installed package)
 deps=(
   "build:gcc:cmd:gcc"
   "build:make:cmd:make"
@@ -36,6 +39,8 @@ deps=(
   "test:python3:file:/usr/bin/python3"
   "test:python3-protobuf:py:google.protobuf"
   "test:python3-websockets:py:websockets"
+  "test:gcc-arm-none-eabi:cmd:arm-none-eabi-gcc"
+  "test:iproute2:cmd:ip"
   "test:strace:cmd:strace"
   "test:libcap2-bin:cmd:capsh"
   "test:clang:cmd:clang"
@@ -57,8 +62,13 @@ deps=(
   "tracer:libbpf-dev:pc:libbpf"
   "tracer:libelf-dev:pc:libelf"
   "tracer:zlib1g-dev:pc:zlib"
+  "rt-vm:qemu-system-x86:cmd:qemu-system-x86_64"
+  "rt-vm:busybox-static:pkg:busybox-static"
+  "rt-vm:rtla:cmd:rtla"
+  "rt-vm:rt-tests:cmd:cyclictest"
+  "rt-vm:strace:cmd:strace"
 )
-groups_all="build test bench tracer"
+groups_all="build test bench tracer"	# rt-vm only when named
 
 check=0
 [ "${NO_DEPS:-0}" = 1 ] && check=1
@@ -66,9 +76,9 @@ want=()
 for a in "$@"; do
   case $a in
     --check) check=1 ;;
-    build|run|test|bench|tracer) want+=("${a/run/build}") ;;
+    build|run|test|bench|tracer|rt-vm) want+=("${a/#run/build}") ;;
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "deps: unknown group '$a': expected build, run, test, bench or tracer" >&2; exit 2 ;;
+    *) echo "deps: unknown group '$a': expected build, run, test, bench, tracer or rt-vm" >&2; exit 2 ;;
   esac
 done
 [ ${#want[@]} -gt 0 ] || read -ra want <<<"$groups_all"
@@ -80,6 +90,7 @@ present() {	# kind what
     cmd)  local p; p=$(command -v "$2" 2>/dev/null) && [ -f "$p" ] && [ -x "$p" ] ;;
     file) [ -e "$2" ] ;;
     py)   /usr/bin/python3 -c "import $2" 2>/dev/null ;;
+    pkg)  dpkg-query -W -f='${Status}' "$2" 2>/dev/null | grep -q 'ok installed' ;;
   esac
 }
 
