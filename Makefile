@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki build.  `make` builds everything, `make test` runs every test,
 # `make run` runs the loop, `make bench` the benchmarks, `make install`
 # installs (DESTDIR, PREFIX, BINDIR, LIBEXECDIR, LIBDIR, ...).  V=1 shows

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/bench.h - what every benchmark writes alike: the machine it ran on
  * and histograms, in the JSON that bench/report.py reads.  Header-only:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/hil.c - the HIL round trip beside its floor, in one run.
  *

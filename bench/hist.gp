@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # bench/hist.gp - latency histograms, log-log, one curve per series.
 # Called by bench/report.py:
 #   gnuplot -e "data='x.dat'; out='x.png'; ttl='...'; n=3" bench/hist.gp

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/log.c - the logger against the loggers a user would otherwise write,
  * in the same run: fprintf to a file (stdio, buffered) and a plain write(2)

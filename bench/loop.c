@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/loop.c - the real loop (qiki-sim + qiki-agent under `qiki run`)
  * beside cyclictest, the machine's own floor, in the same invocation.

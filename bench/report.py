@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """bench/report.py - the machine record and the report of one `make bench` run.
 
     report.py machine OUT   before the run: what the machine is and how busy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/ring.c - what the ring costs, beside the machine's floor and beside
  * what a user would otherwise pick, all measured in the same run.

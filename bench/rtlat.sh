@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # bench/rtlat.sh - qiki-rtlat beside the loop (installed by mk/rtlat.mk as
 # build/bench/bin/rtlat, so bench/run.sh runs it when the tracer is built).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # make bench: runs every benchmark in build/bench/bin, one after the other on
 # an otherwise idle machine, and writes build/bench/<timestamp>/: each
 # bench's <name>.json and <name>.txt, then report.json, report.md and the

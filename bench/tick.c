@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * bench/tick.c - what one agent tick and one sim step cost, in time and in
  * instructions.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # bench/timeline.gp - the loop's latency over time: the worst value in each
 # 10 ms window, beside cyclictest's p99 and maximum from the same run.
 # Called by bench/report.py:

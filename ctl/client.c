@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/client.c - request/reply over the command queues; see ctl/client.h. */
 #include <errno.h>
 #include <time.h>

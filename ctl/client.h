@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/client.h - sending a command to a loop process and waiting for its
  * answer.  Used by qikictl, by `qiki run` for the orderly shutdown, and by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/doctor.c - `qiki doctor`; see ctl/doctor.h. */
 #include <dirent.h>
 #include <errno.h>

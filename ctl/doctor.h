@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/doctor.h - `qiki doctor`: what this machine lacks for real time.
  *

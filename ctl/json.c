@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/json.c - streaming JSON writer; see ctl/json.h. */
 #include <inttypes.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/json.h - a small streaming JSON writer for the tools' --json output.
  * Strings are escaped per RFC 8259; non-finite numbers become null.  Not for

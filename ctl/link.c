@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/link.c - the HIL link for qikictl; see ctl/link.h. */
 #include <string.h>
 

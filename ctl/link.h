@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/link.h - the HIL link as the operator sees it (qikictl link): peer,
  * state, frames sent, received, taken, lost and dropped by reason, round trip

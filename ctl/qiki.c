@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki: the launcher.  `qiki run` creates the instance's segment, starts
  * qiki-agent and qiki-sim (each in its own process group, so a terminal's

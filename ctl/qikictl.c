@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qikictl: inspect a running qiki instance and change its agent's state.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/scenario.h - scenarios: a YAML file of steps that `qiki run --scenario`
  * plays against the running loop, as an operator at a console would, and

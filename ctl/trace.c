@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/trace.c - qiki-rtlat beside the loop; see trace.h. */
 #include <errno.h>
 #include <signal.h>

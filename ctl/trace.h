@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/trace.h - `qiki run --trace`: qiki-rtlat beside the loop.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The Debian packages qiki needs, grouped by purpose, so that each make
 # target installs only its own:
 #   build   compile and run the loop, the launcher and the telemetry edge
@@ -77,7 +78,7 @@ for a in "$@"; do
   case $a in
     --check) check=1 ;;
     build|run|test|bench|tracer|rt-vm) want+=("${a/#run/build}") ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '3,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "deps: unknown group '$a': expected build, run, test, bench, tracer or rt-vm" >&2; exit 2 ;;
   esac
 done

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # mk/harden.mk - libFuzzer targets for the untrusted inputs (issue 14):
 # segment attach and validation, and the agent's and the sim's command
 # decoding.  Built with clang, ASan and UBSan into $(B)/fuzz/.

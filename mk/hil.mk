@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The HIL rig (issue 18): the bridge qiki-hil (rt/hil/, whose other sources
 # are in libqiki.a with every room's), the device emulator and the link
 # impairment relay (tools/hil/); the codec's freestanding and Cortex-M4 builds

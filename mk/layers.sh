@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The include directions between the rooms, and a check that every quoted
 # include in the tree follows them (run by `make test`, or `make layers`).
 # A room may include only the rooms its row names; a file belongs to the

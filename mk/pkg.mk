@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Packaging: libqiki for users (static, shared, pkg-config), `make install`
 # and `make uninstall` where a Debian package puts things, and the checks
 # that prove both.  Everything honours DESTDIR and the directory variables

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki-rtlat, the eBPF tracer (tools/rtlat/).  vmlinux.h, the BPF object
 # and its skeleton are generated into build/rtlat (never committed).  A
 # machine whose kernel has no BTF cannot build it (nor run it): it is left

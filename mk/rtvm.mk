@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # PREEMPT_RT, proven (tools/rt-vm/, docs/preempt-rt.md): Debian's PREEMPT_RT
 # kernel booted in QEMU over this machine's /, qiki run inside.  The kernel
 # package and the initramfs are fetched and built once under build/rt-vm/;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The telemetry edge: protobuf contracts in proto/, compiled by protoc into
 # build/gen (never committed), and qiki-telemetry, the only program that
 # links protobuf-c.  The loop's libqiki.a never does.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* proto/export.c - the telemetry exporter; see proto/export.h. */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/export.h - qiki-telemetry's exporter: an ordinary reader of a
  * running instance that turns its frames and mailboxes into protobuf

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* proto/fds.S - the FileDescriptorSet of every telemetry schema (made by
  * protoc at build time), embedded so that qiki-telemetry writes it into
  * each MCAP file's schema records.  QK_FDS_PATH comes from the Makefile. */

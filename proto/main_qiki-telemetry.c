@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-telemetry: the telemetry edge.  `run` exports a running instance to
  * an MCAP file and a TCP stream (proto/export.h); `info` and `cat` read an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* proto/mcap.c - MCAP writer and reader; see proto/mcap.h. */
 #include <errno.h>
 #include <fcntl.h>

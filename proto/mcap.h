@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/mcap.h - an MCAP writer and reader (https://mcap.dev/spec, major
  * version 0), written for qiki-telemetry.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* proto/net.c - TCP listeners for the live servers; see proto/net.h. */
 #include <arpa/inet.h>
 #include <errno.h>

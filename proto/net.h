@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/net.h - a non-blocking TCP listener from "[HOST:]PORT", shared by the
  * live servers of qiki-telemetry (the TCP stream, the Foxglove WebSocket).

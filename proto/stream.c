@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* proto/stream.c - the live telemetry stream; see proto/stream.h. */
 #include <errno.h>
 #include <netinet/in.h>

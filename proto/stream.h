@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/stream.h - the live telemetry stream: length-delimited messages (a
  * varint length, then the bytes) to every TCP client that keeps up.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/ws.c - the Foxglove WebSocket server; see proto/ws.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * proto/ws.h - a live view for Foxglove Studio: a WebSocket server (RFC 6455)
  * speaking the Foxglove WebSocket protocol, subprotocol foxglove.websocket.v1.

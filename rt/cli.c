@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/cli.c - strict value parsing; see rt/cli.h. */
 #include <errno.h>
 #include <math.h>

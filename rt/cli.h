@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/cli.h - strict parsing of command-line values, shared by every tool.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log.c - the logger thread: drains the ring, formats lines (the message
  * through rt/log_fmt.c) and writes them through io_uring; see rt/log.h for

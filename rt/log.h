@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log.h - the logger: printf-style logging that the real-time path may
  * call, formatted and written to disk by a thread of its own through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log_fmt.c - qk_log_format_msg(): a record's message as printf would have
  * written it, by walking the format and converting each raw argument; the

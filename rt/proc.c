@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/proc.c - loop process shell; see rt/proc.h. */
 #include <dlfcn.h>
 #include <errno.h>

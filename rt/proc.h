@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/proc.h - the shell shared by the loop processes (qiki-sim, qiki-agent):
  * options, attaching to the segment, claiming the process slot, going real

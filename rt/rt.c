@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/rt.c - real-time start-up and the periodic schedule; see rt/rt.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/rt.h - the real-time runtime shared by qiki-sim and qiki-agent.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/atomic.h - the only door to <stdatomic.h> in qiki.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* shm/cmdq.c - bounded MPSC command queue; the contract is in shm/cmdq.h. */
 #include <errno.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/cmdq.h - bounded command queue: many producers, one consumer (MPSC).
  *

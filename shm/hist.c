@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* shm/hist.c - histogram reading; recording is inline in shm/hist.h. */
 #include "shm/hist.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/hist.h - log-linear latency histogram in shared memory.
  *

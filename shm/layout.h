@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/layout.h - every struct that lives in the qiki segment, in one place.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/mbox.h - mailbox: the latest value of a slowly changing struct.
  *

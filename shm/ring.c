@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* shm/ring.c - broadcast seqlock ring; the contract is in shm/ring.h. */
 #include <errno.h>
 #include <linux/futex.h>

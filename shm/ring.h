@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/ring.h - broadcast ring: one producer, any number of readers (SPMC).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* shm/seg.c - segment life cycle and the ABI check; contract in shm/seg.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/seg.h - the qiki segment: /dev/shm/qiki.<instance>.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * shm/seqlock.h - a single-writer seqlock cell over word-atomic data.
  *

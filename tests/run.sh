@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The test runner behind `make test`: every cmocka program of every build
 # variant (build/<variant>/tests/<room>/, mirroring tests/<room>/), the
 # integration scripts, then a check that no qiki segment was left in /dev/shm.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * examples/controller/pid.c - a third-party controller for qiki: a PID on
  * the position error with velocity feedback and integrator anti-windup,

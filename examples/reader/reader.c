@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * examples/reader/reader.c - attaches to a running qiki instance through
  * libqiki and prints its sensor frames as they come, without disturbing it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/agent.c - the agent's tick and its operator commands; see rt/agent/agent.h. */
 #include <errno.h>
 #include <math.h>

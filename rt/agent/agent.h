@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/agent.h - the controller agent's whole tick as one call, so the same
  * code runs in the real-time process (qiki-agent), in lockstep and in unit

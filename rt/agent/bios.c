@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/bios.c - POST report vs hardware profile; see rt/agent/bios.h. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/bios.h - the agent's check of the POST report against the hardware
  * profile (cfg->device[], matched by name).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/control.c - PD, thrust allocation, heaters; see rt/agent/control.h. */
 #include <math.h>
 #include <string.h>

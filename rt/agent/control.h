@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/control.h - the ACTIVE controller, thrust allocation, and the heaters.
  *

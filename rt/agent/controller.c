@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/controller.c - checking, running and tuning a controller behind
  * the interface; see rt/agent/controller.h.  Loading a shared object is in
  * rt/agent/plugin.c, the built-in PD in rt/agent/pd.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/controller.h - the controller interface, version 1: how a
  * controller (the built-in PD or a user's shared object) plugs into

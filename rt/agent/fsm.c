@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/fsm.c - the FSM table; see rt/agent/fsm.h. */
 #include <errno.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/fsm.h - the agent's state machine, as a table of (state, event) -> state.
  *

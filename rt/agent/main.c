@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-agent: the controller.  Wakes once per cycle (its own timer on the
  * sim's grid with a phase offset, the sim's futex wake, or a busy poll), then

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/pd.c - the built-in PD with thrust allocation (rt/agent/control.h)
  * behind the controller interface (rt/agent/controller.h).  It keeps its
  * own copy of the profile so that its gains can be tuned at a tick

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/plugin.c - loading a controller from a shared object at start-up
  * (never on the hot path); see rt/agent/controller.h. */
 #include <dlfcn.h>

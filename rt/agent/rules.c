@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/rules.c - rules and the evaluator; see rt/agent/rules.h. */
 #include <math.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/rules.h - rules turn the configured thresholds into proposals; the
  * evaluator picks one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/config/config.c - names, the field tables and the checks.
  * Built-in profiles are in profiles.c, the dump in dump.c, the YAML reader in

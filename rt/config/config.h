@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/config/config.h - the configuration: built-in profiles, YAML files, checks.
  *

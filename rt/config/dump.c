@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/config/dump.c - qk_config_dump(): a configuration as the YAML file that
  * loads back to exactly it (shortest round-tripping numbers, comments with units).

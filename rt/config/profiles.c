@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/config/profiles.c - the built-in profiles, bot and ship: configurations
  * built in code, so a run needs no file (the files in rt/config/profiles/ are their dumps).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/config/yaml.c - qk_config_load(): a YAML file on top of a configuration.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/hil/link.c - the bridge's HIL session; see rt/hil/link.h and
  * docs/hil-protocol.md. */
 #include <stdio.h>

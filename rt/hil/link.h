@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/hil/link.h - the bridge's side of a HIL session, apart from sockets and
  * io_uring: what to send each cycle, what to make of each datagram, when the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-hil: the hardware-in-the-loop bridge.  It takes qiki-sim's place in
  * the segment (its process slot, rings, POST report, status and watchdog)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/hil/net.c - addresses and sockets for the HIL programs; see rt/hil/net.h. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/hil/net.h - addresses and sockets for the HIL programs (bridge, device,
  * relay).  Start-up only: not real-time safe (name resolution).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/hil/wire.c - the HIL wire codec; see rt/hil/wire.h and docs/hil-protocol.md.
  * Freestanding: no library calls, no struct copies the compiler could turn
  * into memcpy, no floating-point arithmetic (doubles travel as bit patterns). */

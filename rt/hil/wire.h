@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/hil/wire.h - the HIL wire codec: qiki's frames on UDP, byte for byte
  * as docs/hil-protocol.md describes them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-sim: the plant simulator and the loop's time master.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/sim/plant.c - the plant: configuration check, physics step and sensors.
  * The laws and the fault semantics are in rt/sim/plant.h; faults, POST and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/sim/plant.h - the plant simulator core: a pure, deterministic,
  * allocation-free model of the bot, its sensors and its faults.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/sim/post.c - fault injection, the POST table and the simulator's
  * commands.  The fault semantics are in rt/sim/plant.h.  Nothing here

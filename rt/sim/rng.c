@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/sim/rng.c - xoshiro256** seeded by splitmix64, Box-Muller gaussians.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/sim/rng.h - a small seeded PRNG for the plant simulator.
  *

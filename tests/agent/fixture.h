@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/agent/fixture.h - the bot and ship configurations, a healthy sensor
  * frame and POST report, for the agent's unit tests (test_bios, test_fsm,

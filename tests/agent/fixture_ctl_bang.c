@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/fixture_ctl_bang.c - a version-1 controller that answers
  * with raw throttles, some out of range or NaN, to check the agent's clamp,
  * and one parameter. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/fixture_ctl_v2.c - a controller built for an interface
  * version this agent does not speak: qk_controller_load() must refuse it
  * before reading anything past `abi` (the struct below is not version 1's). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_agent.c - the agent's tick in lockstep: boot, guards, RESET,
  * commands, outputs, status, determinism. */
 #include <errno.h>

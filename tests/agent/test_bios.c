@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_bios.c - the POST report against the hardware profile. */
 #include <math.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_control.c - the PD law, thrust allocation for the bot and a
  * ship, a closed loop on a double integrator, and the heaters. */
 #include <math.h>

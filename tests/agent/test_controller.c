@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_controller.c - the controller interface: version and
  * description checks, loading shared objects (a wrong version, not a
  * controller, a good one), parameters, the agent's clamp of raw throttles,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_fsm.c - the FSM table, every cell, and the transition ring. */
 #include <errno.h>
 #include <setjmp.h>

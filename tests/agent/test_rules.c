@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_rules.c - thresholds to proposals, and the evaluator's order. */
 #include <math.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/config/test_config.c - built-in profiles, YAML loading, checks, dump.
  *

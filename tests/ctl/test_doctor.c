@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/test_doctor.c - qiki doctor over fake /proc, /sys and /dev trees:
  * a tuned PREEMPT_RT box, a stock laptop on hpet, an unprivileged user. */
 #include <errno.h>

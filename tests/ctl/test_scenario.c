@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/ctl/test_scenario.c - loading scenarios (ctl/scenario.h): the shipped
  * examples load against the profiles they are written for, and every kind

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_agent_cmd.c - libFuzzer target: the agent's command
  * decoding (qk_agent_command), interleaved with ticks on frames from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/fuzz/fuzz_cmd.h - shared by the command-decoding fuzz targets. */
 #ifndef QK_TESTS_FUZZ_CMD_H
 #define QK_TESTS_FUZZ_CMD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_seg.c - libFuzzer target: segment attach and validation,
  * then every access a process makes, on a segment a hostile group member

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_sim_cmd.c - libFuzzer target: the sim's command decoding
  * (qk_plant_command: faults, POST, ping), interleaved with plant steps and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The HIL codec builds and links with no C library at all: for this host
 # (-ffreestanding -nostdlib) and, when Debian's gcc-arm-none-eabi is there,
 # for a Cortex-M4 (-mcpu=cortex-m4 -mthumb -Os), whose sizes it reports.

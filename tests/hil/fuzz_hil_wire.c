@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/hil/fuzz_hil_wire.c - libFuzzer target for the HIL decoder.
  *

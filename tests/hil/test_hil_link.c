@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/hil/test_hil_link.c - the bridge's session logic without a network:
  * HELLO cadence, the ACK's session and profile checks, SENSORS taken in

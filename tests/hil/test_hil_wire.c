@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/hil/test_hil_wire.c - the HIL wire codec: round trips of every
  * message, the bytes on the wire, and every bad input refused with its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The build as a packager sees it: mk/deps.sh's groups, NO_DEPS=1's message
 # with a package hidden from the check, the message without root or sudo,
 # which group each make target checks, and the environment's CC, CFLAGS,

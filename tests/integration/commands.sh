@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The command path against a real `qiki run` (issue 14):
 # - a sender that died between claiming a cell of the sim's queue and
 #   filling it stalls the queue only until the sim gives the cell up, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki doctor as a user runs it: this machine's checks (text and JSON),
 # usage errors, and a fake /sys on hpet (QIKI_SYSROOT) that doctor, qiki run's
 # digest and both loop processes must warn about, with the fix.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The live Foxglove view: `qiki run --foxglove` serves the run over the
 # Foxglove WebSocket protocol.  A real client (Python's websockets, the
 # schemas decoded with python3-protobuf from what the server advertises)

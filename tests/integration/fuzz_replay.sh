@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Replays the committed libFuzzer corpora (tests/fuzz/corpus/<target>)
 # through the fuzz targets built by `make fuzz` (clang, ASan, UBSan): every
 # input once, a few seconds in all.  The long runs are `make fuzz-run`.

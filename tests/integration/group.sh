@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki run --group: the segment belongs to the group, mode 0660; a user in
 # the group (not root) uses qikictl, reads and commands; a user outside it
 # is refused, and told which group to join.  Throwaway users and a group,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The HIL rig end to end: qiki run --hil (bridge and agent), qiki-hil-relay
 # and qiki-hil-device as separate processes in three network namespaces of
 # our own, joined by veth pairs:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # A hostile member of the segment's group (issue 14): random bytes written
 # over every region of a live segment (header, config, rings, mailboxes,
 # command queues, stats), region by region, a fresh instance for each, while

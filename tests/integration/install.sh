@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # make install into a staging tree as a Debian package would lay it out;
 # every man page opens; BIND_NOW everywhere; the example controller and
 # reader build against the installed headers through pkg-config only; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # tests/integration/lib.sh - sourced by the integration scripts (it is not
 # run by itself: not executable).  Set `name` first; the script's $1 is the
 # build dir.  Gives: $bin, a unique $inst, a scratch $out removed at exit

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The logger in the real processes: `qiki run --log-dir` writes one file per
 # process with the loop's events (state changes, refused requests), JSON
 # lines parse, and the logger's own trouble (a full disk, the file removed

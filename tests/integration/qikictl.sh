@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qikictl against a real `qiki run`: golden output and exit codes, every
 # --json parsed by a real JSON parser, the full operator scenario, and eight
 # qikictl processes hammering the command queue at once.

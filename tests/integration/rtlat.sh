@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki-rtlat against a real `qiki run`: a higher-priority SCHED_FIFO spinner
 # on the loop's CPU is named, by comm and pid, as the cause of late wake-ups;
 # a run without it names no such thread; with the tracer attached the loop

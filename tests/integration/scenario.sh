@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Scenarios against the real loop (qiki run --scenario): every shipped
 # scenario passes in real time; a failed expectation exits 6 and names the
 # step, what it expected and what it saw; a malformed file is refused with

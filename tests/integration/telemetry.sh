@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki-telemetry against a real loop, read back by independent readers:
 # the MCAP file by the official MCAP library from npm (@mcap/core) with
 # protobufjs, the TCP stream by Debian's python3-protobuf.  Then: the loop

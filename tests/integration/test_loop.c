@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/integration/test_loop.c - integration: the real qiki, qiki-sim and qiki-agent
  * binaries over a real segment, driven through the command queues the way

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # `make NO_DEPS=1 run` where only the build packages are installed, for real:
 # in a private mount namespace every file of the test, bench and tracer
 # packages that a build could use (programs, headers, libraries, .pc files,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/preload/allocount.c - LD_PRELOAD library counting heap allocations
  * per thread.  The loop processes look up qk_alloc_probe_count() with dlsym

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/proto/test_mcap.c - the MCAP writer and reader (proto/mcap.h):
  * a round trip with and without zstd, a file cut anywhere reads up to its

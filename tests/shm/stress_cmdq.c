@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/shm/stress_cmdq.c - many producers, one consumer, over the agent's
  * command queue in a real segment: every command arrives exactly once, and

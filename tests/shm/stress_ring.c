@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/shm/stress_ring.c - one producer and three readers (one slow on purpose)
  * over the sensors ring of a real segment, as separate processes pinned to

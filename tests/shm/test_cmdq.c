@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/shm/test_cmdq.c - the MPSC command queue and the request/reply protocol. */
 #include <errno.h>
 #include <pthread.h>

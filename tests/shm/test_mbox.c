@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/shm/test_mbox.c - the seqlock mailbox. */
 #include <pthread.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/shm/test_ring.c - the SPMC seqlock ring, in one process. */
 #include <errno.h>
 #include <pthread.h>

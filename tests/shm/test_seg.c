@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/shm/test_seg.c - segment life cycle, the ABI check and liveness. */
 #include <errno.h>
 #include <fcntl.h>

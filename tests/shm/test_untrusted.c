@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/shm/test_untrusted.c - the segment is untrusted input (issue 14).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/sim/test_plant.c - the plant simulator core: physics laws, sensors and
  * their noise, determinism, faults, POST and commands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/tools/test_rtlat.c - what qiki-rtlat's kernel side and the loop must
  * agree on: the tracer buckets a latency exactly as shm/hist.h does (the

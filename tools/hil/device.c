@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-hil-device: the far side of a HIL link for rigs without hardware.  It
  * runs qiki-sim's plant (rt/plant.c) behind the HIL codec on UDP, as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-hil-relay: a user-space UDP relay between a HIL bridge and its device
  * that injects loss, delay, jitter, duplication, reordering and byte

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Boots Debian's PREEMPT_RT kernel (prepared by tools/rt-vm/prepare.sh) in
 # QEMU with the host's / shared read-only, runs SCRIPT [ARGS] from this
 # worktree inside, and exits with the guest's verdict (SCRIPT's exit status).

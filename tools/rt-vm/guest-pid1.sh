@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # PID 1 in the guest, after switch_root into the host's tree (overlaid):
 # mounts what a Linux userland expects, runs the script named in
 # /rtvm-out/guest.env from the worktree, records its exit status as the

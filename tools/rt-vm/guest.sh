@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Runs inside the rt-vm guest (tools/rt-vm/boot.sh), from the worktree, as
 # root on Debian's PREEMPT_RT kernel.  Writes its results to /rtvm-out:
 # results.tsv (check, PASS/FAIL/SKIP, detail) and one file per figure; the

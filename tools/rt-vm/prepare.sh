@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Fetches Debian's PREEMPT_RT kernel (linux-image-rt-amd64) with
 # `apt-get download` and unpacks it with `dpkg -x` under build/rt-vm/kernel
 # (nothing is installed in /boot), then builds a busybox initramfs that

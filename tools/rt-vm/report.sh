@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Writes report.md (on stdout) for a test-rt run: the kernel, accelerator,
 # clocksource, every check's result and the figures of each boot.
 # usage: report.sh TOP_DIR MODE SECONDS BOOT...

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # make test-rt / test-rt-ci / bench-rt: boots Debian's PREEMPT_RT kernel in
 # QEMU (tools/rt-vm/boot.sh) and runs qiki there (tools/rt-vm/guest.sh),
 # then writes build/rt-vm/<ts>/report.md.  Exit status: the guests' verdict.

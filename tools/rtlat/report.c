@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tools/rtlat/report.c - late wake-ups and the summary; see report.h. */
 #include <inttypes.h>
 #include <sched.h>

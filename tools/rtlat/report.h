@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tools/rtlat/report.h - qiki-rtlat's reading of what the kernel side
  * collected: late wake-ups (their causal chain and cause) and the summary.

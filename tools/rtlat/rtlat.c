@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * qiki-rtlat: why was the loop late?  Traces the wake-up-to-run latency of
  * a running instance's real-time threads with eBPF and names what held their

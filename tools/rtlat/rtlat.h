@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tools/rtlat/rtlat.h - what qiki-rtlat's eBPF side and its user space share.
  *

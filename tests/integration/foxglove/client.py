@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """A Foxglove WebSocket client for the test: connects with the
 foxglove.websocket.v1 subprotocol, builds message classes from the schemas
 the server advertises (protobuf FileDescriptorSets), subscribes, and checks

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # A competing real-time thread for tests/integration/rtlat.sh: pinned to the
 # loop's CPU at a SCHED_FIFO priority above the loop's, it spins BURSTS times
 # for MS milliseconds (far under RT throttling's 950 ms/s), sleeping between.

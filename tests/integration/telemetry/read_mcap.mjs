@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
 // An independent reader of qiki-telemetry's MCAP files: the official MCAP
 // library (@mcap/core, zstd from @mcap/support) and protobufjs loading the
 // FileDescriptorSet embedded in each schema.  No qiki code is involved.

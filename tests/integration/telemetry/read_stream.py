@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # Decodes qiki-telemetry's live TCP stream with an independent protobuf
 # implementation (Debian's python3-protobuf), from the FileDescriptorSet
 # protoc wrote: no qiki code involved.
