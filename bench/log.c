@@ -110,7 +110,7 @@ static void open_sink(struct sink *s, enum kind k, const char *dir, const char *
 	if (k == K_QIKI) {
 		struct qk_log_opts o = { .path = path, .proc = "bench", .level = QK_LOG_INFO,
 					 .avoid_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1,
-					 .no_uring = no_uring, .ring_records = ring,
+					 .no_uring = no_uring, .ring_bytes = ring,
 					 .rotate_bytes = 1ull << 40 };
 
 		s->lg = qk_log_create(&o, err, sizeof(err));

@@ -243,12 +243,12 @@ static void test_log_long_strings_are_cut_to_the_record(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	QK_INFO(lg, "<%s>", big);
-	QK_INFO(lg, "<%s><%s>", big, "after");	/* the second finds no room */
+	QK_INFO(lg, "<%s><%s>", big, "after");
 	qk_log_destroy(lg);
 	assert_int_equal(read_lines(o.path, &buf, &lines), 2);
-	/* QK_LOG_STR_BYTES - 1 characters survive, then the NUL */
-	assert_int_equal(strlen(msg_of(lines[0])), QK_LOG_STR_BYTES - 1 + 2);
-	assert_int_equal(strlen(msg_of(lines[1])), QK_LOG_STR_BYTES - 1 + 4);
+	/* QK_LOG_STR_MAX characters of each string survive */
+	assert_int_equal(strlen(msg_of(lines[0])), QK_LOG_STR_MAX + 2);
+	assert_int_equal(strlen(msg_of(lines[1])), QK_LOG_STR_MAX + 4 + 5);
 	free(lines);
 	free(buf);
 }
@@ -261,35 +261,35 @@ static void test_log_full_ring_drops_and_counts_exactly(void **state)
 	char *buf, **lines;
 
 	(void)state;
-	o.ring_records = 16;
+	o.ring_bytes = 4096;	/* 170 records of 24 bytes */
 	o.paused = true;	/* nothing drains: the ring fills */
 	lg = create(&o);
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < 400; i++)
 		QK_INFO(lg, "r%d", i);
 	qk_log_get_stats(lg, &st);
-	assert_int_equal(st.logged, 16);
-	assert_int_equal(st.dropped, 24);
+	assert_int_equal(st.logged, 170);
+	assert_int_equal(st.dropped, 230);
 	qk_log_resume(lg);
 	qk_log_flush(lg);
-	for (int i = 40; i < 50; i++)	/* room again */
+	for (int i = 400; i < 410; i++)	/* room again */
 		QK_INFO(lg, "r%d", i);
 	qk_log_destroy(lg);
 
 	int n = read_lines(o.path, &buf, &lines);
 
-	/* the 16 taken, the drop report, the 10 after */
-	assert_int_equal(n, 16 + 1 + 10);
-	for (int i = 0; i < 16; i++) {
+	/* the 170 taken, the drop report, the 10 after */
+	assert_int_equal(n, 170 + 1 + 10);
+	for (int i = 0; i < 170; i++) {
 		char want[8];
 
 		snprintf(want, sizeof(want), "r%d", i);
 		assert_string_equal(msg_of(lines[i]), want);
 	}
-	assert_non_null(strstr(lines[16], " WARN "));
-	assert_non_null(strstr(lines[16], "log ring full: 24 records dropped between "));
-	assert_non_null(strstr(lines[16], "(24 in all; ring of 16)"));
-	assert_string_equal(msg_of(lines[17]), "r40");
-	assert_string_equal(msg_of(lines[26]), "r49");
+	assert_non_null(strstr(lines[170], " WARN "));
+	assert_non_null(strstr(lines[170], "log ring full: 230 records dropped between "));
+	assert_non_null(strstr(lines[170], "(230 in all; ring of 4096 bytes)"));
+	assert_string_equal(msg_of(lines[171]), "r400");
+	assert_string_equal(msg_of(lines[180]), "r409");
 	free(lines);
 	free(buf);
 }
@@ -320,20 +320,22 @@ static void test_log_shutdown_flushes_everything_logged_before_it(void **state)
 
 	(void)state;
 	/* a full ring at the moment of shutdown: all of it must come out */
-	o.ring_records = 4096;
+	o.ring_bytes = 65536;	/* 2730 records of 24 bytes */
 	o.paused = true;
 	lg = create(&o);
-	for (int i = 0; i < 4096; i++)
+	for (int i = 0; i < 2730; i++)
 		QK_INFO(lg, "held %d", i);
+	qk_log_get_stats(lg, &st);
+	assert_int_equal(st.dropped, 0);
 	qk_log_destroy(lg);
-	assert_int_equal(read_lines(o.path, &buf, &lines), 4096);
-	assert_string_equal(msg_of(lines[4095]), "held 4095");
+	assert_int_equal(read_lines(o.path, &buf, &lines), 2730);
+	assert_string_equal(msg_of(lines[2729]), "held 2729");
 	free(lines);
 	free(buf);
 
 	/* three threads racing the logger, then shutdown at once */
 	o = opts("race.log", NULL);
-	o.ring_records = 1024;
+	o.ring_bytes = 4096;
 	lg = create(&o);
 	for (int i = 0; i < 3; i++) {
 		pr[i] = (struct producer){ lg, i, 50000 };
@@ -390,7 +392,7 @@ static void test_log_call_makes_no_allocation_and_no_syscall(void **state)
 	 * build makes this check */
 	skip();
 #endif
-	o.ring_records = 256;
+	o.ring_bytes = 4096;
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
