@@ -209,7 +209,8 @@ static const uint64_t pow10_u64[20] = {
 	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
 };
 
-static size_t f_by_snprintf(char *buf, size_t n, double x, int prec, unsigned flags, int width)
+static size_t f_by_snprintf(char *buf, size_t n, double x, int prec, unsigned flags, int width,
+			   char conv)
 {
 	char spec[16];
 	size_t k = 0;
@@ -221,6 +222,7 @@ static size_t f_by_snprintf(char *buf, size_t n, double x, int prec, unsigned fl
 	if (flags & F_ZERO) spec[k++] = '0';
 	if (flags & F_HASH) spec[k++] = '#';
 	memcpy(spec + k, "*.*f", 5);
+	spec[k + 3] = conv;
 	int r = snprintf(buf, n, spec, width < 0 ? 0 : width, prec, x);
 
 	return r < 0 ? 0 : (size_t)r < n ? (size_t)r : n - 1;
@@ -238,7 +240,7 @@ size_t qk_log_fmt_f(char *buf, size_t n, double x, int prec, unsigned flags, int
 	bool neg = bits >> 63;
 
 	if (bexp == 0x7ff || prec > 19 || (bexp >= 1023 + 63) || n < 64)
-		return f_by_snprintf(buf, n, x, prec, flags, width);
+		return f_by_snprintf(buf, n, x, prec, flags, width, 'f');
 	m = bits & ((1ull << 52) - 1);
 	if (bexp) {
 		m |= 1ull << 52;
@@ -445,7 +447,7 @@ size_t qk_log_fmt_render(const struct qk_log_fmt *f, const struct qk_log_arg *a,
 				break;
 			memcpy(&v, &x->v, 8);
 			size_t k = s->conv == 'F' ? f_by_snprintf(b, sizeof(b), v, prec < 0 ? 6 : prec,
-								 flags, width) :
+								 flags, width, 'F') :
 						    qk_log_fmt_f(b, sizeof(b), v, prec, flags, width);
 			put(&w, b, k);
 			continue;
