@@ -70,6 +70,7 @@ struct lbuf {
 	uint64_t bseq;		/* order of filling */
 	uint64_t records;
 	bool placed;		/* foff given: a retry keeps it */
+	uint32_t file_no;	/* the file it is for */
 };
 
 struct site_ent {
@@ -110,7 +111,9 @@ struct qk_log {
 	bool is_reg;
 	uint64_t file_off, max_ok_end, rewind_to;
 	uint64_t chunk_seq;
-	uint32_t gen;			/* bumped per file and per lost write */
+	uint32_t gen;			/* definitions: bumped per file and per lost write */
+	uint32_t fill_file, cur_file;	/* file new buffers are for; the open one */
+	enum { SW_NONE, SW_ROTATE, SW_REOPEN } switching;
 	uint64_t unsynced, sync_mark;
 	int64_t last_fsync_ns, last_check_ns, last_cal_ns;
 	int last_err[N_ERRKINDS];
@@ -243,6 +246,7 @@ static void trouble(struct qk_log *lg, enum errkind kind, int err, const char *w
 /* ---- buffers and writing -------------------------------------------------- */
 
 static bool buf_empty(struct qk_log *lg, const struct lbuf *b);
+static void housekeeping(struct qk_log *lg, int64_t now);
 
 static void buf_finished(struct qk_log *lg, struct lbuf *b, int err)
 {
@@ -345,8 +349,8 @@ static void submit(struct qk_log *lg, bool want_fsync)
 		struct lbuf *b = &lg->buf[bi];
 
 		if (!b->placed) {
-			if (lg->rewind_to != UINT64_MAX)
-				break;	/* settle the failed writes first */
+			if (lg->rewind_to != UINT64_MAX || b->file_no != lg->cur_file)
+				break;	/* settle the failed writes, or the file switch, first */
 			b->foff = lg->is_reg ? lg->file_off : 0;
 			lg->file_off += b->len;
 			b->placed = true;
@@ -473,9 +477,23 @@ static void queue_fill(struct qk_log *lg)
 	lg->fill = -1;
 }
 
-/* A free buffer to fill; waits for a write if there is none. */
+/* A free buffer to fill; waits for a write if there is none.  A file past
+ * its size rotates here, so the new file starts with this buffer: never
+ * empty, and its sites and strings defined again. */
 static int take_buffer(struct qk_log *lg)
 {
+	if (!lg->switching && lg->is_reg) {
+		uint64_t size = lg->file_off;
+
+		for (int i = 0; i < NBUF; i++)
+			if (lg->buf[i].state == B_PEND && !lg->buf[i].placed)
+				size += lg->buf[i].len;
+		if (size >= lg->o.rotate_bytes) {
+			lg->switching = SW_ROTATE;
+			lg->fill_file++;
+			lg->gen++;
+		}
+	}
 	for (;;) {
 		for (int i = 0; i < NBUF; i++)
 			if (lg->buf[i].state == B_FREE) {
@@ -483,6 +501,7 @@ static int take_buffer(struct qk_log *lg)
 
 				b->state = B_FILL;
 				b->placed = false;
+				b->file_no = lg->fill_file;
 				b->bseq = lg->next_bseq++;
 				b->len = lg->o.format == QK_LOG_BINARY ? sizeof(struct qk_logf_chunk) : 0;
 				return i;
@@ -490,6 +509,8 @@ static int take_buffer(struct qk_log *lg)
 		submit(lg, false);
 		if (lg->inflight)
 			reap(lg, true);
+		else if (lg->switching)
+			housekeeping(lg, mono_ns());	/* the buffers wait for the new file */
 	}
 }
 
@@ -872,7 +893,7 @@ static int open_file(struct qk_log *lg)
 	}
 	lg->max_ok_end = lg->file_off;
 	lg->rewind_to = UINT64_MAX;
-	lg->gen++;
+	lg->cur_file = lg->fill_file;
 	lg->chunk_seq = 0;
 	if (lg->o.format == QK_LOG_BINARY) {
 		struct qk_logf_hdr h = { QK_LOGF_MAGIC, QK_LOGF_VERSION, sizeof(h), wall_offset(),
@@ -933,22 +954,8 @@ static void rotate(struct qk_log *lg)
 	qk_fetch_add_relaxed(&lg->st_rotations, 1);
 }
 
-/* With nothing in flight: the file removed under us, the size limit. */
-static void housekeeping(struct qk_log *lg, int64_t now)
+static void reopen(struct qk_log *lg)
 {
-	struct stat st;
-
-	if (!lg->is_reg)
-		return;
-	if (lg->file_off >= lg->o.rotate_bytes && oldest_pending(lg) >= 0) {
-		rotate(lg);	/* only with something to write: never to leave it empty */
-		return;
-	}
-	if (now - lg->last_check_ns < 200 * 1000000ll)
-		return;
-	lg->last_check_ns = now;
-	if (fstat(lg->fd, &st) || st.st_nlink > 0)
-		return;
 	int fd = open_file(lg);
 
 	if (fd < 0) {
@@ -963,6 +970,57 @@ static void housekeeping(struct qk_log *lg, int64_t now)
 	lg->last_err[E_GONE] = 0;
 	swap_fd(lg, fd);
 	qk_fetch_add_relaxed(&lg->st_reopens, 1);
+}
+
+/* A file switch: what was filled so far goes to the old file; what is
+ * filled from now on, with its sites and strings defined again, to the new
+ * one.  The switch itself waits until no write to the old file is left. */
+static void begin_switch(struct qk_log *lg, int kind)
+{
+	if (lg->switching)
+		return;
+	if (lg->fill >= 0 && !buf_empty(lg, &lg->buf[lg->fill]))
+		queue_fill(lg);
+	else if (lg->fill >= 0)
+		lg->buf[lg->fill].file_no = lg->fill_file + 1;
+	lg->switching = kind;
+	lg->fill_file++;
+	lg->gen++;
+}
+
+static bool old_file_busy(struct qk_log *lg)
+{
+	if (lg->inflight || lg->fsync_inflight)
+		return true;
+	for (int i = 0; i < NBUF; i++)
+		if (lg->buf[i].state == B_PEND && lg->buf[i].file_no == lg->cur_file)
+			return true;
+	return false;
+}
+
+/* The file removed under us, the size limit. */
+static void housekeeping(struct qk_log *lg, int64_t now)
+{
+	struct stat st;
+
+	if (lg->switching) {
+		if (old_file_busy(lg))
+			return;
+		if (lg->switching == SW_ROTATE)
+			rotate(lg);
+		else
+			reopen(lg);
+		lg->cur_file = lg->fill_file;	/* also when it failed: the old one goes on */
+		lg->switching = SW_NONE;
+		return;
+	}
+	if (!lg->is_reg)
+		return;
+	if (now - lg->last_check_ns < 200 * 1000000ll)
+		return;
+	lg->last_check_ns = now;
+	if (fstat(lg->fd, &st) == 0 && st.st_nlink == 0)
+		begin_switch(lg, SW_REOPEN);
 }
 
 static void pin_away(int avoid)
@@ -1046,8 +1104,7 @@ static void *logger_main(void *arg)
 		}
 		bool fsync_due = lg->o.fsync_ms > 0 && now - lg->last_fsync_ns >= lg->o.fsync_ms * 1000000ll;
 
-		if (!lg->inflight && !lg->fsync_inflight)
-			housekeeping(lg, now);	/* swapping the file: nothing may be on it */
+		housekeeping(lg, now);
 		if (fsync_due)
 			lg->last_fsync_ns = now;
 		submit(lg, fsync_due && lg->is_reg);
