@@ -95,18 +95,23 @@ void qk_log_fmt_parse(struct qk_log_fmt *f, const char *fmt)
 
 /* ---- numbers --------------------------------------------------------------- */
 
+static const char pairs[201] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 /* Digits of v in base (10, 8, 16) backwards from end; returns the start. */
 static char *utoa_rev(char *end, uint64_t v, unsigned base, bool upper)
 {
 	const char *dig = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 
 	if (base == 10) {
-		while (v >= 100) {	/* two digits per division */
+		while (v >= 100) {	/* two digits per division, from a table */
 			unsigned r = (unsigned)(v % 100);
 
 			v /= 100;
-			*--end = (char)('0' + r % 10);
-			*--end = (char)('0' + r / 10);
+			end -= 2;
+			memcpy(end, pairs + 2 * r, 2);
 		}
 		if (v >= 10) {
 			*--end = (char)('0' + v % 10);
@@ -152,6 +157,11 @@ static void put_num(struct out *w, const char *pre, size_t plen, long zeros, con
 	long body = (long)plen + (zeros > 0 ? zeros : 0) + (long)dlen;
 	long fill = width > body ? width - body : 0;
 
+	if (fill == 0 && zeros <= 0) {	/* the common case: no padding */
+		put(w, pre, plen);
+		put(w, dig, dlen);
+		return;
+	}
 	if (!(flags & F_MINUS) && !(flags & F_ZERO))
 		pad(w, ' ', fill);
 	put(w, pre, plen);
@@ -269,7 +279,15 @@ size_t qk_log_fmt_f(char *buf, size_t n, double x, int prec, unsigned flags, int
 				q++;
 		}
 	}
-	uint64_t ip = (uint64_t)(q / p10), fp = (uint64_t)(q % p10);
+	uint64_t ip, fp;
+
+	if (q >> 64) {
+		ip = (uint64_t)(q / p10);
+		fp = (uint64_t)(q % p10);
+	} else {	/* most figures: 64-bit division, no library call */
+		ip = (uint64_t)q / p10;
+		fp = (uint64_t)q % p10;
+	}
 	char dig[48], *end = dig + sizeof(dig), *d = end;
 
 	if (prec) {
