@@ -1049,22 +1049,21 @@ static void housekeeping(struct qk_log *lg, int64_t now)
 		begin_switch(lg, SW_REOPEN);
 }
 
-static void pin_away(int avoid)
+/* Every CPU but the loop's; false when there is no other. */
+static bool cpus_but(int avoid, cpu_set_t *set)
 {
-	cpu_set_t set;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	int left = 0;
 
 	if (avoid < 0 || n < 2)
-		return;
-	CPU_ZERO(&set);
+		return false;
+	CPU_ZERO(set);
 	for (int c = 0; c < n && c < CPU_SETSIZE; c++)
 		if (c != avoid) {
-			CPU_SET(c, &set);
+			CPU_SET(c, set);
 			left++;
 		}
-	if (left)
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return left > 0;
 }
 
 /* ---- the logger thread -------------------------------------------------------- */
@@ -1103,7 +1102,6 @@ static void *logger_main(void *arg)
 	struct qk_log *lg = arg;
 
 	pthread_setname_np(pthread_self(), "qk-log");
-	pin_away(lg->o.avoid_cpu);
 	while (qk_load_relaxed(&lg->paused) && !qk_load_relaxed(&lg->stop)) {
 		struct timespec ts = { 0, 1000000 };
 
@@ -1190,6 +1188,13 @@ static void setup_uring(struct qk_log *lg)
 		    "the container's seccomp profile", strerror(-ret));
 		return;
 	}
+	/* io_uring's own workers (a write that would block goes to one) stay
+	 * off the loop's CPU too: behind a real-time thread that spins there
+	 * they would never run, and the logger would wait on them forever */
+	cpu_set_t set;
+
+	if (cpus_but(lg->o.avoid_cpu, &set))
+		io_uring_register_iowq_aff(&lg->uring, sizeof(set), &set);
 	ret = io_uring_register_files(&lg->uring, &lg->fd, 1);
 	if (ret < 0) {
 		say(lg, "log: io_uring cannot register the log file (%s); writing with write(2)",
@@ -1349,6 +1354,17 @@ struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 256 * 1024);	/* mlockall locks it whole */
+	/* An ordinary thread, off the loop's CPU from its first instruction:
+	 * inheriting a SCHED_FIFO caller's policy and CPU, it would wait behind
+	 * a caller that spins there and never drain. */
+	struct sched_param sp = { 0 };
+	cpu_set_t away;
+
+	pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&at, SCHED_OTHER);
+	pthread_attr_setschedparam(&at, &sp);
+	if (cpus_but(lg->o.avoid_cpu, &away))
+		pthread_attr_setaffinity_np(&at, sizeof(away), &away);
 	ret = pthread_create(&lg->thread, &at, logger_main, lg);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
