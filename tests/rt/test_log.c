@@ -11,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -623,6 +624,55 @@ static void test_log_level_filter_takes_nothing_below(void **state)
 	assert_int_equal(qk_log_level_parse("loud"), -1);
 }
 
+/* Created by a SCHED_FIFO thread pinned to the loop's CPU that then spins
+ * there, the logger must still drain: it runs elsewhere, as SCHED_OTHER. */
+static void *spin_creator(void *arg)
+{
+	struct qk_log_opts *o = arg;
+	struct sched_param sp = { .sched_priority = 10 };
+	struct qk_log_stats st = { 0 };
+	struct timespec t0, t;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(o->avoid_cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) ||
+	    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		return (void *)-1L;	/* no privilege: skipped */
+	struct qk_log *lg = create(o);
+
+	for (int i = 0; i < 100; i++)
+		QK_INFO(lg, "spun %d", i);
+	/* spin, never sleep: a logger stuck on this CPU behind us would not
+	 * run until we stop; 5 s bounds a wait that takes microseconds */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		qk_log_get_stats(lg, &st);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (st.written < 100 && t.tv_sec - t0.tv_sec < 5);
+	sp.sched_priority = 0;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	qk_log_destroy(lg);
+	return (void *)(long)st.written;
+}
+
+static void test_log_drains_while_a_real_time_creator_spins(void **state)
+{
+	struct qk_log_opts o = opts("spin.log", NULL);
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();	/* one CPU: nowhere else to drain */
+	o.avoid_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	assert_int_equal(pthread_create(&t, NULL, spin_creator, &o), 0);
+	pthread_join(t, &ret);
+	if ((long)ret == -1)
+		skip();
+	assert_int_equal((long)ret, 100);
+}
+
 static void test_log_unwritable_path_is_a_clear_error(void **state)
 {
 	struct qk_log_opts o = opts("no/such/dir/x.log", NULL);
@@ -650,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_log_rotates_by_size_and_keeps_the_newest),
 		cmocka_unit_test(test_log_json_lines),
 		cmocka_unit_test(test_log_level_filter_takes_nothing_below),
+		cmocka_unit_test(test_log_drains_while_a_real_time_creator_spins),
 		cmocka_unit_test(test_log_unwritable_path_is_a_clear_error),
 	};
 
