@@ -79,7 +79,7 @@ struct site_ent {
 	uint32_t str_mask;	/* the string arguments, a bit each */
 	bool parsed;
 	uint16_t plen;
-	char prefix[192];
+	char prefix[320];
 	struct qk_log_fmt fmt;
 };
 
@@ -714,14 +714,15 @@ static void put_text(struct qk_log *lg, struct site_ent *e, const uint8_t *p, in
 
 	if (!e->parsed) {
 		qk_log_fmt_parse(&e->fmt, s->fmt);
-		e->plen = (uint16_t)qk_log_site_prefix(e->prefix, sizeof(e->prefix), lvl, s->file, s->line);
+		e->plen = (uint16_t)qk_log_site_prefix(e->prefix, sizeof(e->prefix), lg->o.format, lvl,
+						       s->file, s->line);
 		e->parsed = true;
 	}
 	unsigned n = decode_args(s, p, a);
 	size_t ml = qk_log_fmt_render(&e->fmt, a, n, lg->msg, sizeof(lg->msg));
 
-	b->len += (uint32_t)qk_log_line(&lg->line, (char *)b->p + b->len, BUF_BYTES - b->len, ns, lvl,
-					s->file, s->line, e->prefix, e->plen, lg->msg, ml);
+	b->len += (uint32_t)qk_log_line(&lg->line, (char *)b->p + b->len, BUF_BYTES - b->len, ns,
+					e->prefix, e->plen, lg->msg, ml);
 	b->records++;
 }
 

@@ -537,10 +537,22 @@ void qk_log_line_init(struct qk_log_linectx *c, enum qk_log_format fmt, const ch
 	}
 }
 
-size_t qk_log_site_prefix(char *d, size_t n, int level, const char *file, int line)
+size_t qk_log_site_prefix(char *d, size_t n, enum qk_log_format fmt, int level, const char *file,
+			  int line)
 {
-	int k = snprintf(d, n, "%s%s:%d: ", level_pad[(unsigned)level < QK_LOG_LEVELS ? level : 3],
-			 file, line);
+	unsigned lv = (unsigned)level < QK_LOG_LEVELS ? (unsigned)level : 3;
+	int k;
+
+	if (fmt == QK_LOG_JSON) {
+		char esc[160];
+		size_t e = qk_log_json_str(esc, sizeof(esc) - 1, file, strnlen(file, 100));
+
+		esc[e] = '\0';
+		k = snprintf(d, n, "\"level\":\"%s\",\"file\":\"%s\",\"line\":%d,\"msg\":\"",
+			     level_lower[lv], esc, line);
+	} else {
+		k = snprintf(d, n, "%s%s:%d: ", level_pad[lv], file, line);
+	}
 
 	return k < 0 ? 0 : (size_t)k < n ? (size_t)k : n - 1;
 }
@@ -569,9 +581,8 @@ static size_t put_wall(struct qk_log_linectx *c, char *d, int64_t mono_ns)
 	return k + 7;
 }
 
-size_t qk_log_line(struct qk_log_linectx *c, char *d, size_t n, int64_t mono_ns, int level,
-		   const char *file, int line, const char *prefix, size_t plen, const char *msg,
-		   size_t mlen)
+size_t qk_log_line(struct qk_log_linectx *c, char *d, size_t n, int64_t mono_ns,
+		   const char *prefix, size_t plen, const char *msg, size_t mlen)
 {
 	char num[24], *p, *end = num + sizeof(num);
 	size_t o = 0, wl = strlen(c->who);
@@ -589,12 +600,8 @@ size_t qk_log_line(struct qk_log_linectx *c, char *d, size_t n, int64_t mono_ns,
 		d[o++] = ',';
 		memcpy(d + o, c->who, wl);
 		o += wl;
-		int k = snprintf(d + o, n - o, "\"level\":\"%s\",\"file\":\"%s\",\"line\":%d,\"msg\":\"",
-				 level_lower[(unsigned)level < QK_LOG_LEVELS ? level : 3], file, line);
-
-		if (k < 0 || (size_t)k >= n - o)
-			return 0;
-		o += (size_t)k;
+		memcpy(d + o, prefix, plen);
+		o += plen;
 		o += qk_log_json_str(d + o, n - o - 4, msg, mlen);
 		memcpy(d + o, "\"}\n", 3);
 		return o + 3;

@@ -62,14 +62,14 @@ struct qk_log_linectx {
 
 void qk_log_line_init(struct qk_log_linectx *c, enum qk_log_format fmt, const char *proc, int pid,
 		      int64_t wall_off_ns);
-/* The line's fixed part after the times for one site ("INFO  file:12: "),
- * for text; JSON builds its own. */
-size_t qk_log_site_prefix(char *d, size_t n, int level, const char *file, int line);
+/* The line's fixed part after the times for one site: text "INFO  file:12: ",
+ * JSON "\"level\":\"info\",\"file\":\"file\",\"line\":12,\"msg\":\"". */
+size_t qk_log_site_prefix(char *d, size_t n, enum qk_log_format fmt, int level, const char *file,
+			  int line);
 /* One whole line, newline included, into d (n bytes); returns its length
- * (0 when n is too small). prefix: qk_log_site_prefix()'s, text only. */
-size_t qk_log_line(struct qk_log_linectx *c, char *d, size_t n, int64_t mono_ns, int level,
-		   const char *file, int line, const char *prefix, size_t plen, const char *msg,
-		   size_t mlen);
+ * (0 when n is too small). prefix: qk_log_site_prefix()'s, in c's format. */
+size_t qk_log_line(struct qk_log_linectx *c, char *d, size_t n, int64_t mono_ns,
+		   const char *prefix, size_t plen, const char *msg, size_t mlen);
 /* JSON string escaping of s (len bytes) into d; returns the length. */
 size_t qk_log_json_str(char *d, size_t n, const char *s, size_t len);
 

@@ -136,7 +136,10 @@ static void def_site(struct qk_logr *r, const uint8_t *p, uint32_t bytes)
 		return;
 	}
 	qk_log_fmt_parse(&s->pf, s->fmt);
-	s->plen = qk_log_site_prefix(s->prefix, sizeof(s->prefix), s->level, s->file, s->line);
+	s->plen = qk_log_site_prefix(s->prefix, sizeof(s->prefix), QK_LOG_TEXT, s->level, s->file,
+				     s->line);
+	s->jplen = qk_log_site_prefix(s->jprefix, sizeof(s->jprefix), QK_LOG_JSON, s->level, s->file,
+				      s->line);
 	if (r->sites[d.id]) {
 		free(r->sites[d.id]->fmt);
 		free(r->sites[d.id]->file);

@@ -27,8 +27,8 @@ struct qk_logr_site {
 	uint32_t types, nargs;
 	char *fmt, *file;
 	struct qk_log_fmt pf;		/* fmt, parsed */
-	char prefix[192];		/* the text line's site part */
-	size_t plen;
+	char prefix[192], jprefix[320];	/* the line's site part: text, JSON */
+	size_t plen, jplen;
 };
 
 struct qk_logr_rec {

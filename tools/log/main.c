@@ -120,16 +120,17 @@ static int print_rec(void *ctx, const struct qk_logr *r, const struct qk_logr_re
 	}
 	if (s) {
 		ml = qk_log_fmt_render(&s->pf, rec->a, rec->nargs, w->msg, sizeof(w->msg));
-		k = qk_log_line(&w->line, w->buf, sizeof(w->buf), rec->ns, level, s->file, s->line,
-				s->prefix, s->plen, w->msg, ml);
+		k = qk_log_line(&w->line, w->buf, sizeof(w->buf), rec->ns,
+				w->o->json ? s->jprefix : s->prefix, w->o->json ? s->jplen : s->plen,
+				w->msg, ml);
 	} else {
-		char pre[64];
-		size_t pl = qk_log_site_prefix(pre, sizeof(pre), level, "?", 0);
+		char pre[96];
+		size_t pl = qk_log_site_prefix(pre, sizeof(pre), w->o->json ? QK_LOG_JSON : QK_LOG_TEXT,
+					       level, "?", 0);
 
 		ml = (size_t)snprintf(w->msg, sizeof(w->msg),
 				      "<a record of site %u, whose definition was lost>", rec->site_id);
-		k = qk_log_line(&w->line, w->buf, sizeof(w->buf), rec->ns, level, "?", 0, pre, pl,
-				w->msg, ml);
+		k = qk_log_line(&w->line, w->buf, sizeof(w->buf), rec->ns, pre, pl, w->msg, ml);
 	}
 	if (fwrite(w->buf, 1, k, stdout) != k)
 		return -EIO;
