@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1103,6 +1104,10 @@ static void *logger_main(void *arg)
 	struct qk_log *lg = arg;
 
 	pthread_setname_np(pthread_self(), "qk-log");
+	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE): a
+	 * logger that waits for a CPU lets the rings fill; it uses CPU only in
+	 * proportion to what is logged, and stays below every real-time thread */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
 	while (qk_load_relaxed(&lg->paused) && !qk_load_relaxed(&lg->stop)) {
 		struct timespec ts = { 0, 1000000 };
 

@@ -18,6 +18,9 @@
  * ring is full the record is dropped and counted, and the logger writes how
  * many were dropped and when.
  *
+ * The logger thread is SCHED_OTHER (at nice -10 where the process may),
+ * on every CPU but opts.avoid_cpu, and so are io_uring's workers.
+ *
  * Strings.  A string in the program's read-only image (a literal, a table of
  * state names) is stored by pointer; so is one passed through
  * QK_LOG_STATIC(s), which promises that s lives as long as the logger and
