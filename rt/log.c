@@ -512,8 +512,8 @@ static int take_buffer(struct qk_log *lg)
 				return i;
 			}
 		submit(lg, false);
-		if (lg->inflight)
-			reap(lg, true);
+		if (lg->inflight || lg->fsync_inflight)
+			reap(lg, true);	/* a write, or the fsync a file switch waits for */
 		else if (lg->switching)
 			housekeeping(lg, mono_ns());	/* the buffers wait for the new file */
 	}
@@ -1170,7 +1170,7 @@ static void *logger_main(void *arg)
 
 				nanosleep(&ts, NULL);
 			}
-		} else if (n == 0 && lg->inflight) {
+		} else if (n == 0 && (lg->inflight || lg->fsync_inflight)) {
 			reap(lg, true);
 		}
 	}

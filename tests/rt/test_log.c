@@ -586,6 +586,31 @@ static void test_log_rotates_by_size_and_keeps_the_newest(void **state)
 	free(buf);
 }
 
+/* Rotations while fsyncs are in flight and every buffer waits for the new
+ * file: the logger must wait for the fsync, not spin (it did). */
+static void test_log_rotates_under_load_with_frequent_fsyncs(void **state)
+{
+	struct qk_log_opts o = opts("busy.log", NULL);
+	struct qk_log_stats st;
+	struct qk_log *lg;
+
+	(void)state;
+	o.rotate_bytes = 256 * 1024;
+	o.keep = 1;
+	o.fsync_ms = 1;
+	o.ring_bytes = 1 << 20;
+	lg = create(&o);
+	for (int i = 0; i < 200000; i++) {
+		QK_INFO(lg, "busy line %d with some padding to fill buffers faster %s", i, "here");
+		if (i % 20000 == 19999)
+			qk_log_flush(lg);
+	}
+	qk_log_get_stats(lg, &st);
+	qk_log_destroy(lg);	/* a spinning logger never returns from here */
+	assert_true(st.rotations >= 10);
+	assert_int_equal(st.logged + st.dropped, 200000);
+}
+
 static void test_log_json_lines(void **state)
 {
 	struct qk_log_opts o = opts("json.log", NULL);
@@ -702,6 +727,7 @@ int main(void)
 		cmocka_unit_test(test_log_removed_file_is_opened_again),
 		cmocka_unit_test(test_log_without_io_uring_writes_with_write),
 		cmocka_unit_test(test_log_rotates_by_size_and_keeps_the_newest),
+		cmocka_unit_test(test_log_rotates_under_load_with_frequent_fsyncs),
 		cmocka_unit_test(test_log_json_lines),
 		cmocka_unit_test(test_log_level_filter_takes_nothing_below),
 		cmocka_unit_test(test_log_drains_while_a_real_time_creator_spins),
