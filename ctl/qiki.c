@@ -19,6 +19,7 @@
 #include "ctl/client.h"
 #include "ctl/doctor.h"
 #include "ctl/scenario.h"
+#include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -50,6 +51,8 @@ struct launch {
 	const char *scenario_path;	/* --scenario: steps played against the run */
 	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
+	bool trace;					/* qiki-rtlat beside the loop */
+	const char *hil, *hil_bind;	/* qiki-hil instead of qiki-sim: --peer, --bind */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -88,6 +91,11 @@ static void usage(FILE *f)
 		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
 		"      --scenario FILE   play a scenario (YAML steps with expectations) against\n"
 		"                        the run; the run ends when it passes or fails\n"
+		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
+		"                        its report in the log directory (qiki-rtlat.txt)\n"
+		"      --hil udp://HOST:PORT  a device on UDP in the simulator's place (qiki-hil,\n"
+		"                        docs/hil-protocol.md)\n"
+		"      --hil-bind ADDR:PORT   the bridge's local address (default any)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -101,7 +109,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_HIL, O_HIL_BIND };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -123,10 +131,13 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
 		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
 		{ "scenario", required_argument, NULL, O_SCENARIO },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "hil", required_argument, NULL, O_HIL },
+		{ "hil-bind", required_argument, NULL, O_HIL_BIND },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -159,6 +170,9 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_TRACE: l->trace = true; break;
+		case O_HIL: l->hil = optarg; break;
+		case O_HIL_BIND: l->hil_bind = optarg; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -288,6 +302,15 @@ static int parse(int argc, char **argv, struct launch *l)
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (l->hil_bind && !l->hil) {
+		fprintf(stderr, PROG ": --hil-bind needs --hil udp://HOST:PORT\n");
+		return -1;
+	}
+	if (l->hil && (l->lockstep || l->n_faults)) {
+		fprintf(stderr, PROG ": --hil runs a device in real time: no --lockstep, and faults "
+			"are injected on the device, not with --fault\n");
+		return -1;
+	}
 	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
@@ -355,6 +378,18 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-hil")) {
+		argv[n++] = "--peer";
+		argv[n++] = l->hil;
+		if (l->hil_bind) {
+			argv[n++] = "--bind";
+			argv[n++] = l->hil_bind;
+		}
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -562,11 +597,16 @@ static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
 	return false;
 }
 
+/* Only our own child: the pid in the segment's stats is anyone's word (any
+ * group member can write it), and a root launcher must not kill by it. */
 static void kill_slot(struct qk_seg *s, int p, pid_t child)
 {
-	pid_t holder = qk_load_relaxed(&s->stats[p].pid);
-
-	kill(holder > 0 ? holder : child, SIGKILL);
+	if (child > 0)
+		kill(child, SIGKILL);
+	else
+		fprintf(stderr, PROG ": slot %d is held by a process we did not start; stop it "
+			"by hand (pid %d, says the segment)\n", p,
+			(int)qk_load_relaxed(&s->stats[p].pid));
 }
 
 /* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
@@ -636,8 +676,10 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == QK_EXIT_SEGMENT)
+		return 4;	/* it said which region: a replacement would meet the same */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
-		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
 }
@@ -729,7 +771,20 @@ int main(int argc, char **argv)
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
+	char trace_report[4096 + 32], verdict[512];
+	struct qk_trace *trace = NULL;
+	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
+
+	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
+	if (l.trace && agent > 0 && sim > 0 &&
+	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
+		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
+	struct qk_sigbus_plan bus = { .prog = PROG, .shm_name = seg.path, .status = 4,
+				      .unlink_it = true, .stop = { agent, sim, tele } };
+
+	qk_proc_catch_sigbus(&bus);	/* truncated under us: stop them, unlink, say so */
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -755,7 +810,7 @@ int main(int argc, char **argv)
 			sim_done = true;
 			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
 				break;	/* --cycles done */
-			rc = died("qiki-sim", sim, sim_st, &l);
+			rc = died(sim_name, sim, sim_st, &l);
 		}
 		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
 			char b[48];
@@ -771,6 +826,13 @@ int main(int argc, char **argv)
 			break;
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		if (qk_seg_verify(&seg) >= 0) {
+			/* overwritten: the loop processes go safe on their own */
+			fprintf(stderr, "\n" PROG ": %s\n", seg.err);
+			QK_ERROR(l.log, "%s", seg.err);
+			rc = 4;
+			break;
+		}
 		/* a scenario that passed by shutting the agent down ends the run
 		 * through the agent's exit, above, as an operator's SHUTDOWN does */
 		if (l.scenario) {
@@ -792,13 +854,20 @@ int main(int argc, char **argv)
 					   false) == QK_SCN_RUNNING)
 		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (trace)	/* before the shutdown, which is not the loop's timing */
+		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
+	trace = NULL;
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+	{
 		summary(&seg, &l);
-	else
+		if (traced < 1)
+			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
+			       traced ? "" : trace_report, traced ? "" : ")");
+	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */

@@ -27,8 +27,13 @@ deps=(
   "libck-dev:hdr:/usr/include/ck_ring.h"
   "clang:cmd:clang"
   "bpftool:cmd:bpftool"
+  "libelf-dev:pc:libelf"		# qiki-rtlat links libbpf's own dependencies
+  "zlib1g-dev:pc:zlib"
   "rt-tests:cmd:cyclictest"
   "strace:cmd:strace"
+  # tests: the HIL codec's Cortex-M4 build, the HIL rig's network namespaces
+  "gcc-arm-none-eabi:cmd:arm-none-eabi-gcc"
+  "iproute2:cmd:ip"
   "libcap2-bin:cmd:capsh"
   "valgrind:cmd:valgrind"
   "gnuplot-nox:cmd:gnuplot"
