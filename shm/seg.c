@@ -28,12 +28,13 @@ static const uint32_t struct_sizes[QK_S_COUNT] = {
 	[QK_S_RING] = sizeof(struct qk_ring),
 	[QK_S_CMDQ] = sizeof(struct qk_cmdq),
 	[QK_S_MBOX] = sizeof(struct qk_mbox),
+	[QK_S_LINK_STATS] = sizeof(struct qk_link_stats),
 };
 
 static const char *const struct_names[QK_S_COUNT] = {
 	"qk_seg_hdr", "qk_config", "qk_sensor_frame", "qk_actuator_frame",
 	"qk_bios_report", "qk_agent_status", "qk_sim_status", "qk_cmd",
-	"qk_reply", "qk_proc_stats", "qk_ring", "qk_cmdq", "qk_mbox",
+	"qk_reply", "qk_proc_stats", "qk_ring", "qk_cmdq", "qk_mbox", "qk_link_stats",
 };
 
 static size_t align_line(size_t n)
@@ -57,6 +58,7 @@ static size_t layout(uint64_t off[QK_R_COUNT])
 		[QK_R_SIM_CMDQ] = qk_cmdq_footprint(QK_CMDQ_CAP, sizeof(struct qk_cmd)),
 		[QK_R_SIM_REPLIES] = qk_ring_footprint(QK_REPLY_RING_CAP, sizeof(struct qk_reply)),
 		[QK_R_STATS] = QK_PROC_COUNT * sizeof(struct qk_proc_stats),
+		[QK_R_LINK] = sizeof(struct qk_link_stats),
 	};
 	size_t at = align_line(sizeof(struct qk_seg_hdr));
 
@@ -112,7 +114,7 @@ static const char *const region_names[QK_R_COUNT + 1] = {
 	[QK_R_AGENT_STATUS] = "agent status mailbox", [QK_R_SIM_STATUS] = "sim status mailbox",
 	[QK_R_AGENT_CMDQ] = "agent command queue", [QK_R_AGENT_REPLIES] = "agent replies ring",
 	[QK_R_SIM_CMDQ] = "sim command queue", [QK_R_SIM_REPLIES] = "sim replies ring",
-	[QK_R_STATS] = "stats", [QK_R_HEADER] = "header",
+	[QK_R_STATS] = "stats", [QK_R_LINK] = "HIL link stats", [QK_R_HEADER] = "header",
 };
 
 const char *qk_seg_region_name(int region)
@@ -159,6 +161,7 @@ static void point_ports(struct qk_seg *s)
 	s->agent_status = &s->mbox_port[1];
 	s->sim_status = &s->mbox_port[2];
 	s->stats = region(s, QK_R_STATS);
+	s->link = region(s, QK_R_LINK);
 }
 
 /* Opens every port against its region: -1, or the region that is not what
@@ -419,6 +422,7 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 		qk_hist_reset(&s->stats[p].compute);
 		qk_hist_reset(&s->stats[p].s2a);
 	}
+	qk_hist_reset(&s->link->rtt);
 	return 0;
 
 err_unlink:
