@@ -53,6 +53,7 @@
 #define STR_SLOTS 4096
 #define STATIC_STR_MAX 1023
 #define N_ERRKINDS 6
+#define UD_OLD_FSYNC (NBUF + 1)
 
 __thread struct qk__log_tls qk__log_tls;
 
@@ -109,6 +110,7 @@ struct qk_log {
 	uint64_t next_bseq;
 	int inflight;
 	bool fsync_inflight;
+	int old_syncs;			/* rotated files' fsyncs in flight */
 	struct io_uring uring;
 	bool uring_ok, fixed_bufs;
 	int fd;
@@ -414,6 +416,15 @@ static void submit(struct qk_log *lg, bool want_fsync)
 
 static void complete(struct qk_log *lg, uint64_t ud, int res)
 {
+	if ((uint32_t)ud == UD_OLD_FSYNC) {	/* a rotated file's last fsync */
+		lg->old_syncs--;
+		close((int)(ud >> 32));
+		if (res == 0)
+			qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
+		else
+			trouble(lg, E_FSYNC, -res, "fsync of the file rotated from");
+		return;
+	}
 	if (ud == NBUF) {
 		lg->fsync_inflight = false;
 		if (res == 0) {
@@ -449,7 +460,7 @@ static void reap(struct qk_log *lg, bool wait)
 
 	if (!lg->uring_ok)
 		return;
-	while (lg->inflight || lg->fsync_inflight) {
+	while (lg->inflight || lg->fsync_inflight || lg->old_syncs) {
 		int ret = wait ? io_uring_wait_cqe(&lg->uring, &cqe) : io_uring_peek_cqe(&lg->uring, &cqe);
 
 		if (ret == -EINTR)
@@ -940,8 +951,13 @@ static int open_file(struct qk_log *lg)
 }
 
 /* Puts a new descriptor in place of the old (nothing in flight). */
-static void swap_fd(struct qk_log *lg, int fd)
+/* Puts fd in place of the old descriptor, which is closed, or with
+ * sync_old (io_uring only) fsynced in the background and closed when that
+ * is done: a rotation does not wait for the old file's fsync. */
+static void swap_fd(struct qk_log *lg, int fd, bool sync_old)
 {
+	int old = lg->fd;
+
 	if (lg->uring_ok) {
 		int ret = io_uring_register_files_update(&lg->uring, 0, &fd, 1);
 
@@ -951,8 +967,21 @@ static void swap_fd(struct qk_log *lg, int fd)
 			return;
 		}
 	}
-	close(lg->fd);
 	lg->fd = fd;
+	if (sync_old && lg->uring_ok && lg->is_reg) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&lg->uring);
+
+		if (sqe) {
+			io_uring_prep_fsync(sqe, old, 0);
+			io_uring_sqe_set_data64(sqe, UD_OLD_FSYNC | (uint64_t)(uint32_t)old << 32);
+			if (io_uring_submit(&lg->uring) >= 0) {
+				lg->old_syncs++;
+				return;
+			}
+		}
+		fsync(old);	/* no room in the ring: at once, as before */
+	}
+	close(old);
 }
 
 static void rotate(struct qk_log *lg)
@@ -960,8 +989,8 @@ static void rotate(struct qk_log *lg)
 	char from[sizeof(lg->path) + 16], to[sizeof(lg->path) + 16];
 	int fd;
 
-	if (fsync(lg->fd) == 0)
-		lg->unsynced = 0;
+	if (!lg->uring_ok && fsync(lg->fd) == 0)
+		lg->unsynced = 0;	/* with io_uring: in the background, in swap_fd() */
 	for (int k = lg->o.keep; k >= 1; k--) {
 		if (k == 1)
 			snprintf(from, sizeof(from), "%s", lg->path);
@@ -978,7 +1007,8 @@ static void rotate(struct qk_log *lg)
 		trouble(lg, E_ROTATE, -fd, "opening the rotated");
 		return;
 	}
-	swap_fd(lg, fd);
+	swap_fd(lg, fd, true);
+	lg->unsynced = 0;
 	qk_fetch_add_relaxed(&lg->st_rotations, 1);
 }
 
@@ -996,7 +1026,7 @@ static void reopen(struct qk_log *lg)
 		lg->last_err[E_GONE] = ENOENT;
 	}
 	lg->last_err[E_GONE] = 0;
-	swap_fd(lg, fd);
+	swap_fd(lg, fd, false);
 	qk_fetch_add_relaxed(&lg->st_reopens, 1);
 }
 
@@ -1142,7 +1172,7 @@ static void *logger_main(void *arg)
 		check_flush(lg);
 		if (stopping && n == 0 && buffers_idle(lg)) {
 			reap(lg, true);
-			while (lg->fsync_inflight)
+			while (lg->fsync_inflight || lg->old_syncs)
 				reap(lg, true);
 			if (lg->unsynced && lg->is_reg) {
 				if (fsync(lg->fd))
