@@ -81,7 +81,8 @@ static void usage(FILE *f)
 		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
-		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-format F    text (default), json (one object per line) or binary\n"
+		"                        (formatted when read: qiki-log FILE)\n"
 		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
@@ -215,7 +216,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGFMT:
 			l->log_format = optarg;
 			if (qk_proc_log_format_parse(optarg) < 0) {
-				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				fprintf(stderr, PROG ": --log-format '%s': expected text, json or binary\n", optarg);
 				ret = -1;
 			}
 			break;
