@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/peers.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -37,7 +38,8 @@ struct launch {
 	const char *instance, *profile, *config_file;
 	double duration;		/* seconds, 0 = until a signal */
 	uint64_t cycles;
-	bool no_rt, lockstep, quiet, print_config;
+	bool no_rt, lockstep, lockstep_rt, quiet, print_config;
+	bool cpu_given;
 	int prio, cpu;
 	int n_faults;
 	const char *fault[QK_MAX_FAULT_OPTS];
@@ -61,7 +63,10 @@ static void usage(FILE *f)
 		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
 		"  -w, --wake MODE       agent wake-up: timer (default), futex, spin\n"
 		"  -s, --seed N          plant noise seed\n"
-		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible\n"
+		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible;\n"
+		"                        without SCHED_FIFO (it never sleeps: it must not starve others)\n"
+		"      --lockstep-rt     lockstep at the lowest SCHED_FIFO priority, on a CPU no live\n"
+		"                        real-time qiki loop uses (none free: without SCHED_FIFO)\n"
 		"      --cycles N        stop after N sim cycles\n"
 		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C)\n"
 		"      --fault DEV:KIND[:VALUE]  start with a fault (KIND: stuck noise bias dropout post-fail)\n"
@@ -88,7 +93,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct launch *l)
 {
-	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
+	enum { O_LOCKSTEP = 256, O_LOCKSTEP_RT, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
 	       O_LOGFSYNC, O_LOGROTATE };
 	static const struct option lo[] = {
@@ -100,6 +105,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "seed", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "lockstep", no_argument, NULL, O_LOCKSTEP },
+		{ "lockstep-rt", no_argument, NULL, O_LOCKSTEP_RT },
 		{ "cycles", required_argument, NULL, O_CYCLES },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "no-rt", no_argument, NULL, O_NORT },
@@ -200,6 +206,7 @@ static int parse(int argc, char **argv, struct launch *l)
 				fprintf(stderr, PROG ": --duration '%s': expected seconds > 0\n", optarg);
 			break;
 		case O_LOCKSTEP: l->lockstep = true; break;
+		case O_LOCKSTEP_RT: l->lockstep = l->lockstep_rt = true; break;
 		case O_CYCLES:
 			if ((ret = qk_parse_u64(optarg, 1, UINT64_MAX / 2, &l->cycles)))
 				fprintf(stderr, PROG ": --cycles '%s': expected a positive count\n", optarg);
@@ -218,6 +225,7 @@ static int parse(int argc, char **argv, struct launch *l)
 				fprintf(stderr, PROG ": --prio '%s': expected 2..99\n", optarg);
 			break;
 		case O_CPU:
+			l->cpu_given = true;
 			if ((ret = qk_parse_int(optarg, -1, (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &l->cpu)))
 				fprintf(stderr, PROG ": --cpu '%s': expected -1 or a CPU of this machine\n", optarg);
 			break;
@@ -278,6 +286,44 @@ static int parse(int argc, char **argv, struct launch *l)
 		return -1;
 	}
 	return 0;
+}
+
+/* A lockstep run never sleeps: at SCHED_FIFO it holds its CPU for the whole
+ * run, and a live loop pinned there misses every cycle meanwhile.  So it
+ * runs without real time, or (--lockstep-rt) at the lowest priority on a CPU
+ * that no live real-time qiki loop may use.  It says which. */
+static void lockstep_policy(struct launch *l)
+{
+	cpu_set_t used;
+	int found, cpu;
+
+	if (!l->lockstep)
+		return;
+	if (l->no_rt || !l->lockstep_rt) {
+		l->no_rt = true;
+		fprintf(stderr, PROG ": lockstep runs without SCHED_FIFO%s\n", l->lockstep_rt ? " (--no-rt)" :
+			" (--lockstep-rt: the lowest real-time priority on a CPU no live loop uses)");
+		QK_INFO(l->log, "lockstep without SCHED_FIFO");
+		return;
+	}
+	CPU_ZERO(&used);
+	found = qk_peers_rt_cpus(&used);
+	cpu = l->cpu_given && l->cpu >= 0 ? (CPU_ISSET(l->cpu, &used) ? -1 : l->cpu) :
+	      qk_peers_free_cpu(&used);
+	if (found < 0 || cpu < 0) {
+		l->no_rt = true;
+		fprintf(stderr, PROG ": lockstep runs without SCHED_FIFO: %s\n",
+			found < 0 ? "cannot read /proc to see which CPUs live loops use" :
+			l->cpu_given && l->cpu >= 0 ? "a live real-time qiki loop uses that --cpu" :
+			"a live real-time qiki loop may run on every CPU");
+		QK_INFO(l->log, "lockstep without SCHED_FIFO: no CPU free of live loops");
+		return;
+	}
+	l->cpu = cpu;
+	l->prio = 2;	/* the sim; the agent runs at 1 */
+	fprintf(stderr, PROG ": lockstep at SCHED_FIFO priority 2 (sim) and 1 (agent) on CPU %d, "
+		"which no live real-time qiki loop uses (%d found)\n", cpu, found);
+	QK_INFO(l->log, "lockstep at SCHED_FIFO 2/1 on CPU %d (%d live loops elsewhere)", cpu, found);
 }
 
 /* Starts path with argv in a process group of its own: the terminal's
@@ -506,7 +552,7 @@ static void summary(struct qk_seg *s, const struct launch *l)
 	qk_mbox_read(s->sim_status, &ss, &sscratch);
 	printf("qiki summary: instance %s, profile %s, %u Hz, wake %s%s\n", l->instance,
 	       l->cfg.profile, l->cfg.rate_hz, qk_wake_mode_name(l->cfg.wake_mode),
-	       l->no_rt ? ", NOT real-time (--no-rt)" : "");
+	       !l->no_rt ? "" : l->lockstep ? ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
 	summary_proc("sim", &s->stats[QK_PROC_SIM], false);
 	summary_proc("agent", &s->stats[QK_PROC_AGENT], true);
 	printf("  final state %s, %llu transitions, watchdog trips %llu, BIOS %s (health %.2f)\n",
@@ -656,6 +702,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s; pass --log-dir DIR (a writable directory)\n", why);
 		return 1;
 	}
+	lockstep_policy(&l);
 	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", seg.err);
