@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,8 @@
 
 #include "ctl/client.h"
 #include "ctl/peers.h"
+#include "ctl/report.h"
+#include "ctl/spawn.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -25,7 +26,6 @@
 
 #define PROG "qiki"
 
-extern char **environ;
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -326,20 +326,13 @@ static void lockstep_policy(struct launch *l)
 	QK_INFO(l->log, "lockstep at SCHED_FIFO 2/1 on CPU %d (%d live loops elsewhere)", cpu, found);
 }
 
-/* Starts path with argv in a process group of its own: the terminal's
- * Ctrl-C is ours to turn into an orderly shutdown, not a signal that kills
- * the loop mid-cycle.  0, or the posix_spawn error. */
-static int start(const char *path, const char *const *argv, pid_t *pid)
+/* Starts path with argv in a process group of its own (a terminal's Ctrl-C
+ * is ours to turn into an orderly shutdown), with a parent-death signal:
+ * SIGHUP tells a loop process that its launcher is gone, and it stops in
+ * order by itself.  0, or the errno of fork/exec. */
+static int start(const char *path, const char *const *argv, int deathsig, pid_t *pid)
 {
-	posix_spawnattr_t attr;
-	int ret;
-
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
-	ret = posix_spawn(pid, path, NULL, &attr, (char *const *)argv, environ);
-	posix_spawnattr_destroy(&attr);
-	return ret;
+	return qk_spawn(path, (char *const *)argv, deathsig, pid);
 }
 
 static pid_t spawn(const char *bindir, const char *name, const struct launch *l, int prio)
@@ -387,7 +380,7 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 		}
 	}
 	argv[n] = NULL;
-	int ret = start(path, argv, &pid);
+	int ret = start(path, argv, SIGHUP, &pid);
 
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
@@ -429,7 +422,8 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	argv[n++] = "--avoid-cpu";
 	argv[n++] = cpu_s;
 	argv[n] = NULL;
-	int ret = start(path, argv, &pid);
+	/* no parent-death signal: it finishes its file once the loop is gone */
+	int ret = start(path, argv, 0, &pid);
 
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s; running without telemetry\n", path,
@@ -474,93 +468,6 @@ done:
 	}
 	QK_INFO(lg, "qiki-telemetry finished");
 	return true;
-}
-
-static void fmt_us(char *b, size_t n, int64_t ns)
-{
-	snprintf(b, n, "%.1f", (double)ns / 1000.0);
-}
-
-static void status_line(struct qk_seg *s, bool tty, int64_t t0)
-{
-	struct qk_agent_status st, scratch;
-	struct qk_proc_stats *sim = &s->stats[QK_PROC_SIM], *ag = &s->stats[QK_PROC_AGENT];
-	struct qk_ring_reader rd;
-	struct qk_sensor_frame f;
-	char p99s[16], p99a[16];
-
-	memset(&st, 0, sizeof(st));
-	memset(&f, 0, sizeof(f));
-	qk_ring_reader_init(&rd, s->sensors, QK_RING_FROM_OLDEST);
-	qk_ring_read_newest(&rd, &f);
-	qk_mbox_read(s->agent_status, &st, &scratch);
-	fmt_us(p99s, sizeof(p99s), qk_hist_quantile(&sim->wake_latency, 0.99));
-	fmt_us(p99a, sizeof(p99a), qk_hist_quantile(&ag->wake_latency, 0.99));
-	printf("%s[%6.1fs] %-8s cycle %-8llu overruns %llu/%llu  wake p99 sim %s us agent %s us  "
-	       "pos %.2f %.2f %.2f m%s",
-	       tty ? "\r" : "", (double)(qk_now_ns() - t0) / 1e9,
-	       qk_fsm_state_name(st.state), (unsigned long long)qk_load_relaxed(&sim->cycles),
-	       (unsigned long long)qk_load_relaxed(&sim->overruns),
-	       (unsigned long long)qk_load_relaxed(&ag->overruns), p99s, p99a,
-	       f.pos_m[0], f.pos_m[1], f.pos_m[2], tty ? "   " : "\n");
-	fflush(stdout);
-}
-
-static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
-{
-	char l50[16], l99[16], lmax[16], c50[16], c99[16], cmax[16];
-
-	fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->wake_latency, 0.50));
-	fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->wake_latency, 0.99));
-	fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->wake_latency));
-	fmt_us(c50, sizeof(c50), qk_hist_quantile(&p->compute, 0.50));
-	fmt_us(c99, sizeof(c99), qk_hist_quantile(&p->compute, 0.99));
-	fmt_us(cmax, sizeof(cmax), qk_hist_max(&p->compute));
-	printf("  %-5s cycles %llu  overruns %llu  %s  wake-up latency us p50 %s p99 %s max %s  "
-	       "compute us p50 %s p99 %s max %s\n", name,
-	       (unsigned long long)qk_load_relaxed(&p->cycles),
-	       (unsigned long long)qk_load_relaxed(&p->overruns),
-	       qk_load_relaxed(&p->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time",
-	       l50, l99, lmax, c50, c99, cmax);
-	if (agent) {
-		fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->s2a, 0.50));
-		fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->s2a, 0.99));
-		fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->s2a));
-		printf("        sensor-to-actuation us p50 %s p99 %s max %s  frames lost %llu  "
-		       "ticks without a new frame %llu\n", l50, l99, lmax,
-		       (unsigned long long)qk_load_relaxed(&p->frames_lost),
-		       (unsigned long long)qk_load_relaxed(&p->frames_stale));
-	} else {
-		printf("        actuator frames that missed their cycle %llu  frames lost %llu\n",
-		       (unsigned long long)qk_load_relaxed(&p->missed_cycle),
-		       (unsigned long long)qk_load_relaxed(&p->frames_lost));
-	}
-	int64_t allocs = qk_load_relaxed(&p->loop_allocs);
-
-	if (allocs >= 0)
-		printf("        allocations in the loop after start-up: %lld\n", (long long)allocs);
-}
-
-static void summary(struct qk_seg *s, const struct launch *l)
-{
-	struct qk_agent_status st, scratch;
-	struct qk_sim_status ss, sscratch;
-
-	memset(&st, 0, sizeof(st));
-	memset(&ss, 0, sizeof(ss));
-	qk_mbox_read(s->agent_status, &st, &scratch);
-	qk_mbox_read(s->sim_status, &ss, &sscratch);
-	printf("qiki summary: instance %s, profile %s, %u Hz, wake %s%s\n", l->instance,
-	       l->cfg.profile, l->cfg.rate_hz, qk_wake_mode_name(l->cfg.wake_mode),
-	       !l->no_rt ? "" : l->lockstep ? ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
-	summary_proc("sim", &s->stats[QK_PROC_SIM], false);
-	summary_proc("agent", &s->stats[QK_PROC_AGENT], true);
-	printf("  final state %s, %llu transitions, watchdog trips %llu, BIOS %s (health %.2f)\n",
-	       qk_fsm_state_name(st.state), (unsigned long long)st.n_transitions,
-	       (unsigned long long)ss.watchdog_trips, st.all_systems_go ? "all systems go" : "NOT OK",
-	       st.health);
-	printf("  sensor stream hash %016llx over %llu cycles\n",
-	       (unsigned long long)ss.stream_hash, (unsigned long long)ss.cycle + 1);
 }
 
 /* Waits up to ms for process slot p to be free (its holder gone), and reaps
@@ -659,6 +566,32 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	return 4;
 }
 
+/* The instance could not be created.  When live processes hold its segment
+ * (a run still going, or one whose launcher died), name them and say how to
+ * stop them: the pid of a dead creator helps nobody. */
+static void say_create_failed(struct qk_seg *seg, const struct launch *l)
+{
+	struct qk_seg live;
+	char who[256];
+
+	if (qk_seg_attach(&live, l->instance, 0)) {
+		fprintf(stderr, PROG ": %s\n", seg->err);
+		QK_ERROR(l->log, "%s", seg->err);
+		return;
+	}
+	if (qk_peers_holders(&live, who, sizeof(who)) > 0) {
+		fprintf(stderr, PROG ": instance '%s' is running (/dev/shm%s held by %s%s): stop it "
+			"with 'qikictl -i %s stop', or use another --instance\n", l->instance, live.path,
+			who, qk_seg_alive(&live, QK_PROC_COUNT) ? "" : "; its launcher is gone",
+			l->instance);
+		QK_ERROR(l->log, "instance %s is running: %s", l->instance, who);
+	} else {
+		fprintf(stderr, PROG ": %s\n", seg->err);
+		QK_ERROR(l->log, "%s", seg->err);
+	}
+	qk_seg_detach(&live);
+}
+
 int main(int argc, char **argv)
 {
 	static struct launch l;
@@ -705,8 +638,7 @@ int main(int argc, char **argv)
 	lockstep_policy(&l);
 	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
 	if (ret) {
-		fprintf(stderr, PROG ": %s\n", seg.err);
-		QK_ERROR(l.log, "%s", seg.err);
+		say_create_failed(&seg, &l);
 		qk_log_destroy(l.log);
 		return 2;
 	}
@@ -772,7 +704,7 @@ int main(int argc, char **argv)
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
 		if (!l.quiet && now >= next_line) {
-			status_line(&seg, tty, t0);
+			qk_report_status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
 		}
 		usleep(20000);
@@ -785,7 +717,8 @@ int main(int argc, char **argv)
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
-		summary(&seg, &l);
+		qk_report_summary(&seg, l.instance, &l.cfg, !l.no_rt ? "" : l.lockstep ?
+				  ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)

@@ -689,6 +689,67 @@ static int cmd_watch(struct ctl *c)
 	return EX_OK;
 }
 
+/* ---- stop ---------------------------------------------------------------- */
+
+/* Until no live process holds slot p, or the deadline passed. */
+static bool slot_free(struct ctl *c, int p, int64_t deadline)
+{
+	while (qk_seg_alive(&c->seg, p)) {
+		if (qk_now_ns() > deadline || interrupted)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* The whole instance, in the launcher's order: the agent to SHUTDOWN (its
+ * last frame is safe actuation), then the segment marked shutting down, on
+ * which the sim, the exporter and the launcher leave.  Works whether or not
+ * the launcher is alive: an instance whose launcher died stops the same. */
+static int cmd_stop(struct ctl *c)
+{
+	struct qk_cmd cmd = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
+	struct qk_reply r;
+	int64_t step = (int64_t)(c->timeout_s * 1e9);
+	bool launcher = false;
+	int ret;
+
+	if (attach(c))
+		return EX_INSTANCE;
+	launcher = qk_seg_alive(&c->seg, QK_PROC_LAUNCHER);
+	if (qk_seg_alive(&c->seg, QK_PROC_AGENT)) {
+		ret = send(c, QK_CTL_AGENT, &cmd, &r);
+		if (ret == EX_REFUSED || ret == EX_INSTANCE)
+			return ret;
+		if (ret == EX_OK && !slot_free(c, QK_PROC_AGENT, qk_now_ns() + step)) {
+			fprintf(stderr, "qikictl: the agent accepted SHUTDOWN but still runs after %.1f s\n",
+				c->timeout_s);
+			return EX_TIMEOUT;
+		}
+		/* a frozen agent (timeout): the sim's watchdog makes actuation
+		 * safe, and the agent leaves on the segment's state when it wakes */
+	}
+	/* a few cycles for the sim to apply the agent's last, safe frame */
+	usleep((useconds_t)(5 * c->seg.hdr->period_ns / 1000) + 1000);
+	qk_seg_set_state(&c->seg, QK_SEG_SHUTTING_DOWN);
+	int64_t deadline = qk_now_ns() + step;
+
+	for (int p = 0; p < QK_PROC_LAUNCHER; p++) {
+		if (!slot_free(c, p, deadline)) {
+			fprintf(stderr, "qikictl: the %s (pid %d) still runs after %.1f s\n", proc_names[p],
+				(int)qk_load_relaxed(&c->seg.stats[p].pid), c->timeout_s);
+			return EX_TIMEOUT;
+		}
+	}
+	if (launcher && !slot_free(c, QK_PROC_LAUNCHER, qk_now_ns() + 2 * step)) {
+		printf("stopped; the launcher (pid %d) has not finished yet\n",
+		       (int)qk_load_relaxed(&c->seg.stats[QK_PROC_LAUNCHER].pid));
+		return EX_OK;
+	}
+	printf("stopped%s\n", launcher ? "" : " (no launcher: 'qiki run' reclaims the segment)");
+	return EX_OK;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct cmd cmds[] = {	/* sorted by name */
@@ -701,6 +762,7 @@ static const struct cmd cmds[] = {	/* sorted by name */
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },
 	{ "stats", "", "latency histograms of each loop process", 0, 0, cmd_stats },
 	{ "status", "", "processes, state, BIOS, position, latencies", 0, 0, cmd_status },
+	{ "stop", "", "stop the whole instance in order (agent, sim, exporter, launcher)", 0, 0, cmd_stop },
 	{ "watch", "", "a live view until Ctrl-C", 0, 0, cmd_watch },
 };
 
@@ -781,7 +843,7 @@ int main(int argc, char **argv)
 
 	if (!cmd)
 		return usage_err("unknown command '%s' (commands: devices fault history setpoint "
-				 "state stats status watch)", pos[0]);
+				 "state stats status stop watch)", pos[0]);
 	if (want_help) {
 		printf("usage: qikictl %s %s\n%s\n", cmd->name, cmd->args, cmd->help);
 		return EX_OK;

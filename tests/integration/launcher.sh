@@ -21,10 +21,15 @@ wait_pid() {	# INSTANCE SLOT: until the slot holds a live pid (10 s)
   done
   return 1
 }
+running() {	# PID: alive and not a zombie (an orphan's zombie may wait for its reaper)
+  local st
+  st=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 gone() {	# PID...: until none of them runs (10 s)
   for _ in $(seq 100); do
     local any=0
-    for p; do kill -0 "$p" 2>/dev/null && any=1; done
+    for p; do running "$p" && any=1; done
     [ $any = 0 ] && return 0
     sleep 0.1
   done
@@ -64,5 +69,51 @@ if [ "$ncpu" -ge 2 ] && [ "$(policy "$lsim")" = SCHED_FIFO ]; then
 fi
 "$bin/qikictl" -i "$live" state >/dev/null || fail "the live loop does not answer"
 kill -INT $livepid; wait $livepid || fail "live loop exit $?"
+
+# ---- defect 4: the launcher dies by SIGKILL; its loop stops in order by itself
+logs="$out/k9"
+"$bin/qiki" run -i "$inst" -q --duration 60 --log-dir "$logs" >"$out/k9.out" 2>&1 &
+q=$!
+wait_idle
+ctl state ACTIVE >/dev/null || fail "ACTIVE refused"
+s=$(pid_of "$inst" sim); a=$(pid_of "$inst" agent)
+# a second launcher on the same instance names who holds it and how to stop it
+"$bin/qiki" run -i "$inst" -q --duration 1 >"$out/second.out" 2>&1 && fail "a second qiki run on a live instance started"
+grep -q "held by sim pid $s, agent pid $a, launcher pid $q)" "$out/second.out" ||
+  fail "the refusal does not name the live pids: $(cat "$out/second.out")"
+grep -q "qikictl -i $inst stop" "$out/second.out" || fail "the refusal does not say how to stop it"
+kill -9 $q; wait $q 2>/dev/null
+gone "$s" "$a" || fail "sim $s / agent $a outlived their launcher (orphans)"
+grep -q 'the launcher is gone (SIGHUP): shutting down in order' "$logs/qiki-agent.log" ||
+  fail "the agent did not see its launcher die"
+grep -q 'state ACTIVE -> SHUTDOWN' "$logs/qiki-agent.log" || fail "the agent did not go SHUTDOWN"
+grep -q 'stopping without a launcher: the agent signed off' "$logs/qiki-sim.log" ||
+  fail "the sim did not stop after the agent's safe frame: $(grep launcher "$logs/qiki-sim.log")"
+ctl status >"$out/st" 2>&1; [ $? = 2 ] && grep -q stale "$out/st" || fail "the orphaned segment is not stale: $(cat "$out/st")"
+"$bin/qiki" run -i "$inst" -q --duration 1 >"$out/again.out" 2>&1 || fail "the next qiki run failed: $(cat "$out/again.out")"
+grep -q reclaimed "$out/again.out" || fail "the next qiki run did not reclaim the segment"
+
+# ---- qikictl stop: the whole instance, launcher and all
+"$bin/qiki" run -i "$inst" -q --duration 60 >"$out/stop.out" 2>&1 &
+q=$!
+wait_idle
+s=$(pid_of "$inst" sim); a=$(pid_of "$inst" agent)
+ctl stop >"$out/ctl-stop" 2>&1 || fail "qikictl stop exit $?: $(cat "$out/ctl-stop")"
+wait $q || fail "the launcher ended with $? after qikictl stop"
+gone "$s" "$a" || fail "qikictl stop left sim $s / agent $a running"
+[ -e "/dev/shm/qiki.$inst" ] && fail "the segment is left after qikictl stop"
+
+# ... and with the launcher frozen: the loop stops all the same
+"$bin/qiki" run -i "$inst" -q --duration 60 >"$out/stop.out" 2>&1 &
+q=$!
+wait_idle
+s=$(pid_of "$inst" sim); a=$(pid_of "$inst" agent)
+kill -STOP $q
+ctl stop >"$out/ctl-stop" 2>&1 || fail "qikictl stop (frozen launcher) exit $?: $(cat "$out/ctl-stop")"
+gone "$s" "$a" || fail "qikictl stop left sim $s / agent $a running beside a frozen launcher"
+grep -q "the launcher (pid $q) has not finished yet" "$out/ctl-stop" || fail "qikictl stop: $(cat "$out/ctl-stop")"
+kill -CONT $q
+wait $q || fail "the thawed launcher ended with $?"
+[ -e "/dev/shm/qiki.$inst" ] && fail "the segment is left after the thawed launcher ended"
 
 finish
