@@ -277,6 +277,27 @@ static int cmd_status(struct ctl *c)
 
 /* ---- state ------------------------------------------------------------- */
 
+/* Whether the agent is in `want`, or passed through it after transition
+ * number `since`: a state that lasts one tick (BOOTING, when the BIOS check
+ * passes at once) is seen in the history, however late we look.  The
+ * history keeps the last QK_MAX_TRANSITIONS; the loop is bounded by that. */
+static bool reached(struct ctl *c, uint32_t want, uint64_t since, struct qk_agent_status *st)
+{
+	read_agent(c, st);
+	if (st->state == want)
+		return true;
+	uint64_t n = st->n_transitions;
+
+	if (n < since)
+		since = 0;	/* a replacement agent: its history starts anew */
+	uint64_t k = n - since > QK_MAX_TRANSITIONS ? n - QK_MAX_TRANSITIONS : since;
+
+	for (; k < n; k++)
+		if (st->trans[k % QK_MAX_TRANSITIONS].to == want)
+			return true;
+	return false;
+}
+
 static int cmd_state(struct ctl *c)
 {
 	struct qk_agent_status st;
@@ -303,21 +324,23 @@ static int cmd_state(struct ctl *c)
 	}
 	struct qk_cmd cmd = { .type = QK_CMD_STATE, .u = { (uint32_t)target } };
 	struct qk_reply r;
-	int ret = send(c, QK_CTL_AGENT, &cmd, &r);
+	uint64_t since;
+	int ret;
 
+	read_agent(c, &st);
+	since = st.n_transitions;	/* transitions from here on answer us */
+	ret = send(c, QK_CTL_AGENT, &cmd, &r);
 	if (ret)
 		return ret;
 	/* accepted: wait until the state is reached (RESET lands in IDLE) */
 	uint32_t want = target == QK_ST_COUNT ? QK_ST_IDLE : (uint32_t)target;
 	int64_t deadline = qk_now_ns() + (int64_t)(c->timeout_s * 1e9);
 
-	for (;;) {
-		read_agent(c, &st);
-		if (st.state == want)
-			break;
+	while (!reached(c, want, since, &st)) {
 		if (qk_now_ns() > deadline) {
-			fprintf(stderr, "qikictl: accepted, but the agent is still %s after %.1f s\n",
-				qk_fsm_state_name(st.state), c->timeout_s);
+			fprintf(stderr, "qikictl: accepted, but the agent has not been %s in %.1f s "
+				"(it is %s)\n", qk_fsm_state_name(want), c->timeout_s,
+				qk_fsm_state_name(st.state));
 			return EX_TIMEOUT;
 		}
 		usleep(2000);
@@ -328,10 +351,11 @@ static int cmd_state(struct ctl *c)
 		qk_json_begin(&j, stdout);
 		qk_json_str(&j, "result", "accepted");
 		qk_json_u64(&j, "id", r.id);
-		qk_json_str(&j, "state", qk_fsm_state_name(st.state));
+		qk_json_str(&j, "state", qk_fsm_state_name(want));
+		qk_json_str(&j, "now", qk_fsm_state_name(st.state));
 		qk_json_end(&j);
 	} else {
-		printf("%s\n", qk_fsm_state_name(st.state));
+		printf("%s\n", qk_fsm_state_name(want));
 	}
 	return EX_OK;
 }
