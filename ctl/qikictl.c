@@ -6,7 +6,8 @@
  * however often it runs it cannot move the loop's timing.
  *
  * Exit codes: 0 ok, 1 usage, 2 no such instance or an incompatible segment,
- * 3 refused by the loop, 4 no answer in time.
+ * 3 refused by the loop, 4 no answer in time, 5 (status) a loop process is
+ * dead or stuck.
  */
 #include <errno.h>
 #include <math.h>
@@ -23,7 +24,7 @@
 #include "rt/agent/fsm.h"
 #include "rt/proc.h"
 
-enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT };
+enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT, EX_UNHEALTHY };
 
 struct ctl {
 	const char *instance;
@@ -180,12 +181,34 @@ static int64_t age_ns(const struct qk_proc_stats *p)
 
 /* ---- status ------------------------------------------------------------ */
 
+/* A loop process that holds its slot but whose heartbeat stopped (frozen by
+ * SIGSTOP, a debugger, a hung device) is stuck, not alive.  The heartbeat is
+ * written every cycle; ten cycles and a VM's worst spikes of silence are
+ * allowed before it counts. */
+static const char *liveness(struct ctl *c, int p, bool *bad)
+{
+	struct qk_proc_stats *ps = &c->seg.stats[p];
+	int64_t age = age_ns(ps), limit = 10 * c->seg.hdr->period_ns + 200 * 1000000ll;
+	bool loop = p == QK_PROC_SIM || p == QK_PROC_AGENT;
+
+	if (!qk_seg_alive(&c->seg, p)) {
+		*bad |= loop;
+		return "DEAD";
+	}
+	if (loop && (age < 0 || age > limit)) {
+		*bad = true;
+		return "STUCK";
+	}
+	return "alive";
+}
+
 static int cmd_status(struct ctl *c)
 {
 	struct qk_agent_status st;
 	struct qk_sim_status ss;
 	struct qk_sensor_frame f;
 	int64_t now = qk_now_ns();
+	bool bad = false;
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -205,7 +228,10 @@ static int cmd_status(struct ctl *c)
 
 			qk_json_obj(&j, proc_names[p]);
 			qk_json_i64(&j, "pid", qk_load_relaxed(&ps->pid));
-			qk_json_bool(&j, "alive", qk_seg_alive(&c->seg, p));
+			const char *life = liveness(c, p, &bad);
+
+			qk_json_bool(&j, "alive", !strcmp(life, "alive"));
+			qk_json_bool(&j, "stuck", !strcmp(life, "STUCK"));
 			qk_json_f64(&j, "heartbeat_age_ms", (double)age_ns(ps) / 1e6);
 			qk_json_bool(&j, "real_time", qk_load_relaxed(&ps->flags) & QK_PROCF_RT);
 			qk_json_u64(&j, "cycles", qk_load_relaxed(&ps->cycles));
@@ -235,20 +261,21 @@ static int cmd_status(struct ctl *c)
 		qk_json_bool(&j, "watchdog_safe", ss.watchdog_safe);
 		qk_json_f64(&j, "s2a_p50_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)));
 		qk_json_f64(&j, "s2a_p99_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)));
+		qk_json_bool(&j, "healthy", !bad);
 		qk_json_end(&j);
-		return EX_OK;
+		return bad ? EX_UNHEALTHY : EX_OK;
 	}
 	printf("instance   %s (%u Hz, profile %s)\n", c->instance, c->seg.config->rate_hz,
 	       c->seg.config->profile);
 	for (int p = 0; p < QK_PROC_COUNT; p++) {
 		struct qk_proc_stats *ps = &c->seg.stats[p];
-		bool alive = qk_seg_alive(&c->seg, p);
+		const char *life = liveness(c, p, &bad);
 
-		if (p >= QK_PROC_TELEMETRY && (!alive || !qk_load_relaxed(&ps->cycles)))
+		if (p >= QK_PROC_TELEMETRY && (strcmp(life, "alive") || !qk_load_relaxed(&ps->cycles)))
 			continue;	/* the launcher runs no loop */
 		printf("%-10s pid %-7d %-5s heartbeat %.1f ms ago  %s  cycles %llu  overruns %llu  "
 		       "lost %llu  wake us p50 %.1f p99 %.1f max %.1f\n", proc_names[p],
-		       (int)qk_load_relaxed(&ps->pid), alive ? "alive" : "DEAD",
+		       (int)qk_load_relaxed(&ps->pid), life,
 		       (double)age_ns(ps) / 1e6,
 		       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "not-rt",
 		       (unsigned long long)qk_load_relaxed(&ps->cycles),
@@ -272,7 +299,9 @@ static int cmd_status(struct ctl *c)
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)),
 	       us(qk_hist_max(&c->seg.stats[QK_PROC_AGENT].s2a)));
-	return EX_OK;
+	if (bad)
+		fprintf(stderr, "qikictl: a loop process is dead or stuck (see above)\n");
+	return bad ? EX_UNHEALTHY : EX_OK;
 }
 
 /* ---- state ------------------------------------------------------------- */
@@ -804,7 +833,8 @@ static void help(FILE *f)
 		   "  -h, --help           this help, or COMMAND --help\n"
 		   "      --version        the version\n"
 		   "\nexit status: 0 ok, 1 usage, 2 no such instance or incompatible segment,\n"
-		   "3 refused by the loop (the reason is printed), 4 no answer in time\n");
+		   "3 refused by the loop (the reason is printed), 4 no answer in time,\n"
+		   "5 (status) the sim or the agent is dead or stuck (no heartbeat)\n");
 }
 
 static const struct cmd *find(const char *name)
