@@ -664,6 +664,7 @@ int main(int argc, char **argv)
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
 	int64_t t0 = qk_now_ns(), next_line = t0;
+	struct qk_report_acc acc = { 0 };
 	bool tty = isatty(STDOUT_FILENO);
 
 	if (agent < 0 || sim < 0) {
@@ -702,6 +703,7 @@ int main(int argc, char **argv)
 		if (rc == 2 || rc == 3 || (agent_done && sim_done && !qk_seg_alive(&seg, QK_PROC_AGENT) &&
 					   !qk_seg_alive(&seg, QK_PROC_SIM)))
 			break;
+		qk_report_sample(&acc, &seg);
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
 		if (!l.quiet && now >= next_line) {
@@ -718,7 +720,7 @@ int main(int argc, char **argv)
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
-		qk_report_summary(&seg, l.instance, &l.cfg, !l.no_rt ? "" : l.lockstep ?
+		qk_report_summary(&seg, &acc, l.instance, &l.cfg, !l.no_rt ? "" : l.lockstep ?
 				  ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");

@@ -139,4 +139,31 @@ ctl status >"$out/s2" 2>&1; rc=$?
 [ $rc = 5 ] && grep -q "^agent .* DEAD" "$out/s2" || fail "status with a dead agent: exit $rc: $(cat "$out/s2")"
 kill -INT $q; wait $q
 
+# ---- the summary keeps what replaced processes counted (defect 10): the
+# first sim's watchdog trip survives its replacement
+js() { ctl status --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)$1)" 2>/dev/null; }
+until_js() {	# EXPR VALUE: within 20 s
+  for _ in $(seq 200); do [ "$(js "$1")" = "$2" ] && return 0; sleep 0.1; done
+  fail "status$1 never became $2"; return 1
+}
+logs="$out/rs"
+"$bin/qiki" run -i "$inst" -q --duration 120 --log-dir "$logs" >"$out/rs.out" 2>"$out/rs.err" &
+q=$!
+wait_idle
+kill -9 "$(pid_of "$inst" agent)"
+until_js '["watchdog_safe"]' True			# trip 1, in the first sim
+"$bin/qiki-agent" -i "$inst" --log-dir "$logs" 2>"$out/agent2.err" &
+until_js '["watchdog_safe"]' False			# actuation back
+s1=$(pid_of "$inst" sim)
+sleep 0.2						# the launcher samples every 20 ms
+kill -9 "$s1"; gone "$s1"
+"$bin/qiki-sim" -i "$inst" --log-dir "$logs" 2>"$out/sim2.err" &
+until_js '["processes"]["sim"]["alive"]' True
+kill -INT $q; wait $q; rc=$?
+[ $rc = 4 ] || fail "a run whose processes were killed: exit $rc, expected 4"
+grep -q 'watchdog trips 1,' "$out/rs.out" || fail "the summary lost the replaced sim's trip: $(grep trips "$out/rs.out")"
+grep -q '^  sim .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the sim was replaced"
+grep -q '^  agent .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the agent was replaced"
+wait
+
 finish
