@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/ctlargs.h"
 #include "ctl/json.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
@@ -64,10 +65,7 @@ static int usage_err(const char *fmt, ...)
 	return EX_USAGE;
 }
 
-static const char *const fault_kinds[QK_FAULT_COUNT] = {
-	[QK_FAULT_STUCK] = "stuck", [QK_FAULT_NOISE] = "noise", [QK_FAULT_BIAS] = "bias",
-	[QK_FAULT_DROPOUT] = "dropout", [QK_FAULT_POST_FAIL] = "post-fail",
-};
+#define fault_kinds qk_ctl_fault_kinds
 static const char *const dev_types[QK_DEV_TYPE_COUNT] = {
 	"sensor", "actuator", "power", "comms", "controller"
 };
@@ -410,10 +408,10 @@ static int cmd_setpoint(struct ctl *c)
 	struct qk_reply r;
 	char what[128];
 
-	for (int i = 0; i < 3; i++)
-		if (qk_parse_double(c->argv[i], -1e6, 1e6, &cmd.arg[i]))
-			return usage_err("setpoint: %c '%s': expected metres, a number within +-1e6",
-					 "XYZ"[i], c->argv[i]);
+	char err[256];
+
+	if (qk_ctlargs_setpoint(c->argv, cmd.arg, err, sizeof(err)))
+		return usage_err("%s", err);
 	if (attach(c))
 		return EX_INSTANCE;
 	int ret = send(c, QK_CTL_AGENT, &cmd, &r);
@@ -467,19 +465,15 @@ static int cmd_fault(struct ctl *c)
 		snprintf(cmd.name, sizeof(cmd.name), "%s", c->argv[1]);
 		snprintf(what, sizeof(what), "fault cleared: %s", c->argv[1]);
 	} else {
-		int kind = -1;
+		char err[256];
+		int kind;
 
 		if (strlen(c->argv[0]) >= QK_NAME_LEN || !known_device(c, c->argv[0]))
 			return bad_device(c, c->argv[0]);
-		for (int k = 1; k < QK_FAULT_COUNT; k++)
-			if (!strcmp(c->argv[1], fault_kinds[k]))
-				kind = k;
-		if (kind < 0)
-			return usage_err("fault: kind '%s': expected stuck, noise, bias, dropout or post-fail",
-					 c->argv[1]);
-		if (c->argc == 3 && qk_parse_double(c->argv[2], -1e9, 1e9, &cmd.arg[0]))
-			return usage_err("fault: value '%s': expected a number (units of the device)",
-					 c->argv[2]);
+		if ((kind = qk_ctlargs_fault_kind(c->argv[1], err, sizeof(err))) < 0)
+			return usage_err("%s", err);
+		if (c->argc == 3 && qk_ctlargs_fault_value(c->argv[2], &cmd.arg[0], err, sizeof(err)))
+			return usage_err("%s", err);
 		cmd.type = QK_CMD_FAULT_SET;
 		cmd.u[0] = (uint32_t)kind;
 		snprintf(cmd.name, sizeof(cmd.name), "%s", c->argv[0]);
@@ -847,44 +841,25 @@ static const struct cmd *find(const char *name)
 
 int main(int argc, char **argv)
 {
-	static struct ctl c = { .instance = "default", .timeout_s = 2, .interval_s = 0.2 };
-	char *pos[8];
-	int npos = 0;
-	bool want_help = false, opts_done = false;
+	static struct ctl c;
+	struct qk_ctlargs a;
+	char err[256];
 
-	/* options may stand anywhere; anything else (even "-3") is positional */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool has_val = i + 1 < argc;
-
-		if (!opts_done && !strcmp(a, "--")) {
-			opts_done = true;
-		} else if (!opts_done && (!strcmp(a, "-i") || !strcmp(a, "--instance"))) {
-			if (!has_val)
-				return usage_err("%s: expected an instance name", a);
-			c.instance = argv[++i];
-		} else if (!opts_done && !strcmp(a, "--json")) {
-			c.json = true;
-		} else if (!opts_done && (!strcmp(a, "--timeout") || !strcmp(a, "--interval"))) {
-			double *v = a[2] == 't' ? &c.timeout_s : &c.interval_s;
-
-			if (!has_val || qk_parse_double(argv[i + 1], 0.01, 3600, v))
-				return usage_err("%s '%s': expected seconds, 0.01..3600", a,
-						 has_val ? argv[i + 1] : "");
-			i++;
-		} else if (!opts_done && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-			want_help = true;
-		} else if (!opts_done && !strcmp(a, "--version")) {
-			printf("qikictl %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
-			return EX_OK;
-		} else if (!opts_done && a[0] == '-' && a[1] == '-') {
-			return usage_err("unknown option '%s' (see qikictl --help)", a);
-		} else {
-			if (npos == (int)(sizeof(pos) / sizeof(pos[0])))
-				return usage_err("too many arguments (see qikictl --help)");
-			pos[npos++] = argv[i];
-		}
+	if (qk_ctlargs_parse(argc, argv, &a, err, sizeof(err)))
+		return usage_err("%s", err);
+	if (a.want_version) {
+		printf("qikictl %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
+		return EX_OK;
 	}
+	c.instance = a.instance;
+	c.json = a.json;
+	c.timeout_s = a.timeout_s;
+	c.interval_s = a.interval_s;
+
+	char **pos = a.pos;
+	int npos = a.npos;
+	bool want_help = a.want_help;
+
 	if (!npos) {
 		if (want_help) {
 			help(stdout);

@@ -766,6 +766,28 @@ static int walk(struct rd *r, struct qk_mcap_info *in, msg_fn fn, void *ctx, boo
 	return 0;
 }
 
+int qk_mcap_read_mem(const void *buf, size_t len, const char *name, struct qk_mcap_info *info,
+		     msg_fn fn, void *ctx, char *err, size_t n)
+{
+	const uint8_t *p = buf;
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->compression, sizeof(info->compression), "none");
+	if (len < 8) {
+		snprintf(err, n, "%s is not an MCAP file (too short)", name);
+		return -EBADMSG;
+	}
+	if (memcmp(p, magic, 8)) {
+		snprintf(err, n, "%s is not an MCAP file (no magic)", name);
+		return -EBADMSG;
+	}
+	info->has_summary = len >= 16 && !memcmp(p + len - 8, magic, 8);
+	struct rd r = { p, len - (info->has_summary ? 8 : 0), 8, false };
+	int ret = walk(&r, info, fn, ctx, true, err, n);
+
+	return ret < 0 ? ret : 0;
+}
+
 int qk_mcap_read(const char *path, struct qk_mcap_info *info, msg_fn fn, void *ctx,
 		 char *err, size_t n)
 {
@@ -790,15 +812,7 @@ int qk_mcap_read(const char *path, struct qk_mcap_info *info, msg_fn fn, void *c
 		snprintf(err, n, "cannot map %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (memcmp(p, magic, 8)) {
-		munmap(p, (size_t)st.st_size);
-		snprintf(err, n, "%s is not an MCAP file (no magic)", path);
-		return -EBADMSG;
-	}
-	info->has_summary = st.st_size >= 16 && !memcmp(p + st.st_size - 8, magic, 8);
-	struct rd r = { p, (size_t)st.st_size - (info->has_summary ? 8 : 0), 8, false };
-
-	ret = walk(&r, info, fn, ctx, true, err, n);
+	ret = qk_mcap_read_mem(p, (size_t)st.st_size, path, info, fn, ctx, err, n);
 	munmap(p, (size_t)st.st_size);
-	return ret < 0 ? ret : 0;
+	return ret;
 }
