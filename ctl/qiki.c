@@ -18,7 +18,10 @@
 #include "ctl/client.h"
 #include "ctl/peers.h"
 #include "ctl/report.h"
+#include "ctl/scenario.h"
 #include "ctl/spawn.h"
+#include "ctl/stop.h"
+#include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -46,7 +49,12 @@ struct launch {
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *foxglove;				/* and its --foxglove */
+	const char *scenario_path;	/* --scenario: steps played against the run */
+	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
+	bool trace;					/* qiki-rtlat beside the loop */
+	const char *hil, *hil_bind;	/* qiki-hil instead of qiki-sim: --peer, --bind */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -84,19 +92,29 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --foxglove[=[HOST:]PORT]  serve the run live to Foxglove Studio\n"
+		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
+		"      --scenario FILE   play a scenario (YAML steps with expectations) against\n"
+		"                        the run; the run ends when it passes or fails\n"
+		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
+		"                        its report in the log directory (qiki-rtlat.txt)\n"
+		"      --hil udp://HOST:PORT  a device on UDP in the simulator's place (qiki-hil,\n"
+		"                        docs/hil-protocol.md)\n"
+		"      --hil-bind ADDR:PORT   the bridge's local address (default any)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
 		"Exit status: 0 clean shutdown; 1 usage or configuration error; 2 the segment\n"
 		"could not be created; 3 no real-time privilege; 4 a loop process failed;\n"
-		"5 the loop ran but telemetry failed (--telemetry: see its message).\n");
+		"5 the loop ran but telemetry failed (--telemetry: see its message);\n"
+		"6 the scenario failed (the step, what it expected and what it saw are printed).\n");
 }
 
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_LOCKSTEP_RT, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_HIL, O_HIL_BIND };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -117,10 +135,15 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
+		{ "scenario", required_argument, NULL, O_SCENARIO },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "hil", required_argument, NULL, O_HIL },
+		{ "hil-bind", required_argument, NULL, O_HIL_BIND },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -153,6 +176,9 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_TRACE: l->trace = true; break;
+		case O_HIL: l->hil = optarg; break;
+		case O_HIL_BIND: l->hil_bind = optarg; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -173,6 +199,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			break;
 		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_FOXGLOVE: l->foxglove = optarg ? optarg : "8765"; break;
+		case O_SCENARIO: l->scenario_path = optarg; break;
 		case O_TELE_RATE: {
 			int hz;
 
@@ -282,8 +310,27 @@ static int parse(int argc, char **argv, struct launch *l)
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (l->hil_bind && !l->hil) {
+		fprintf(stderr, PROG ": --hil-bind needs --hil udp://HOST:PORT\n");
+		return -1;
+	}
+	if (l->hil && (l->lockstep || l->n_faults)) {
+		fprintf(stderr, PROG ": --hil runs a device in real time: no --lockstep, and faults "
+			"are injected on the device, not with --fault\n");
+		return -1;
+	}
 	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
+		return -1;
+	}
+	if (l->scenario_path && l->lockstep) {
+		fprintf(stderr, PROG ": --scenario runs in real time; cycle-exact scenarios in "
+			"--lockstep are not available yet: drop --lockstep\n");
+		return -1;
+	}
+	if (l->scenario_path &&
+	    !(l->scenario = qk_scenario_load(l->scenario_path, &l->cfg, why, sizeof(why)))) {
+		fprintf(stderr, PROG ": bad scenario: %s\n", why);
 		return -1;
 	}
 	return 0;
@@ -370,6 +417,18 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-hil")) {
+		argv[n++] = "--peer";
+		argv[n++] = l->hil;
+		if (l->hil_bind) {
+			argv[n++] = "--bind";
+			argv[n++] = l->hil_bind;
+		}
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -397,7 +456,7 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
 {
 	char path[PATH_MAX + 32];
-	const char *argv[16];
+	const char *argv[20];
 	int n = 0;
 	pid_t pid;
 
@@ -412,6 +471,10 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	if (l->telemetry_listen) {
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
+	}
+	if (l->foxglove) {
+		argv[n++] = "--foxglove";
+		argv[n++] = l->foxglove;
 	}
 	if (l->telemetry_rate) {
 		argv[n++] = "--rate";
@@ -471,68 +534,6 @@ done:
 	return true;
 }
 
-/* Waits up to ms for process slot p to be free (its holder gone), and reaps
- * our own child; true when both happened. */
-static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
-{
-	int st;
-
-	for (int i = 0; i <= ms / 5; i++) {
-		if (!qk_seg_alive(s, p)) {
-			/* the kernel drops the lock as the process exits */
-			return reaped || child <= 0 || waitpid(child, &st, 0) == child;
-		}
-		usleep(5000);
-	}
-	return false;
-}
-
-static void kill_slot(struct qk_seg *s, int p, pid_t child)
-{
-	pid_t holder = qk_load_relaxed(&s->stats[p].pid);
-
-	kill(holder > 0 ? holder : child, SIGKILL);
-}
-
-/* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
- * as its last frame, the sim applies it and stops.  Works on whichever
- * agent and sim hold the slots, ours or replacements started by hand. */
-static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_reaped,
-			 bool sim_reaped, struct qk_log *lg)
-{
-	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
-	struct qk_reply r;
-	int ret = 0;
-
-	if (qk_seg_alive(s, QK_PROC_AGENT)) {
-		int e = qk_ctl_request(s, QK_CTL_AGENT, &c, 2 * QK_NSEC, &r);
-
-		if (e || r.status != QK_REPLY_ACCEPTED) {
-			fprintf(stderr, PROG ": the agent did not accept SHUTDOWN (%s); stopping it\n",
-				e ? strerror(-e) : r.reason);
-			QK_WARN(lg, "the agent did not accept SHUTDOWN (%s); stopping it",
-				e ? strerror(-e) : r.reason);
-			ret = -1;
-		}
-	}
-	if (!gone(s, QK_PROC_AGENT, agent, agent_reaped, 3000)) {
-		QK_WARN(lg, "the agent did not stop within 3 s: killed");
-		kill_slot(s, QK_PROC_AGENT, agent);
-		gone(s, QK_PROC_AGENT, agent, agent_reaped, 1000);
-		ret = -1;
-	}
-	/* give the sim a few cycles to apply the agent's last, safe frame */
-	usleep(20000);
-	qk_seg_set_state(s, QK_SEG_SHUTTING_DOWN);
-	if (!gone(s, QK_PROC_SIM, sim, sim_reaped, 3000)) {
-		QK_WARN(lg, "the sim did not stop within 3 s: killed");
-		kill_slot(s, QK_PROC_SIM, sim);
-		gone(s, QK_PROC_SIM, sim, sim_reaped, 1000);
-		ret = -1;
-	}
-	return ret;
-}
-
 static const char *exit_text(int st, char *b, size_t n)
 {
 	if (WIFEXITED(st))
@@ -562,7 +563,7 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
-		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
 }
@@ -659,10 +660,20 @@ int main(int argc, char **argv)
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
 	fflush(stdout);
-	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
+	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
+	char trace_report[4096 + 32], verdict[512];
+	struct qk_trace *trace = NULL;
+	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
+
+	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
+	if (l.trace && agent > 0 && sim > 0 &&
+	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
+		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	struct qk_report_acc acc = { 0 };
 	bool tty = isatty(STDOUT_FILENO);
@@ -689,7 +700,7 @@ int main(int argc, char **argv)
 			sim_done = true;
 			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
 				break;	/* --cycles done */
-			rc = died("qiki-sim", sim, sim_st, &l);
+			rc = died(sim_name, sim, sim_st, &l);
 		}
 		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
 			char b[48];
@@ -706,6 +717,15 @@ int main(int argc, char **argv)
 		qk_report_sample(&acc, &seg);
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		/* a scenario that passed by shutting the agent down ends the run
+		 * through the agent's exit, above, as an operator's SHUTDOWN does */
+		if (l.scenario) {
+			enum qk_scn_result r = qk_scenario_poll(l.scenario, &seg, now,
+								l.quiet ? NULL : stdout, tty);
+
+			if (r == QK_SCN_FAILED || (r == QK_SCN_PASSED && agent_state(&seg) != QK_ST_SHUTDOWN))
+				break;
+		}
 		if (!l.quiet && now >= next_line) {
 			qk_report_status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
@@ -714,18 +734,37 @@ int main(int argc, char **argv)
 	}
 	if (!l.quiet && tty)
 		printf("\n");
+	if (l.scenario && qk_scenario_poll(l.scenario, &seg, qk_now_ns(), l.quiet ? NULL : stdout,
+					   false) == QK_SCN_RUNNING)
+		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
-	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
+	if (trace)	/* before the shutdown, which is not the loop's timing */
+		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
+	trace = NULL;
+	if (qk_stop_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+	{
 		qk_report_summary(&seg, &acc, l.instance, &l.cfg, !l.no_rt ? "" : l.lockstep ?
 				  ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
-	else
+		if (traced < 1)
+			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
+			       traced ? "" : trace_report, traced ? "" : ")");
+	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
-	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
+	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
+	if (l.scenario) {
+		qk_scenario_report(l.scenario, &seg, stdout);
+		if (qk_scenario_result(l.scenario) == QK_SCN_FAILED) {
+			fprintf(stderr, PROG ": scenario failed: %s\n", qk_scenario_failure(l.scenario));
+			QK_ERROR(l.log, "scenario failed: %s", qk_scenario_failure(l.scenario));
+			rc = rc ? rc : 6;
+		}
+		qk_scenario_destroy(l.scenario);
+	}
 	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles));

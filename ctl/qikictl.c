@@ -21,6 +21,7 @@
 #include "ctl/client.h"
 #include "ctl/ctlargs.h"
 #include "ctl/json.h"
+#include "ctl/link.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
 #include "rt/proc.h"
@@ -641,6 +642,14 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 	putchar('\n');
 }
 
+static int cmd_link(struct ctl *c)
+{
+	if (attach(c))
+		return EX_INSTANCE;
+	qk_ctl_link_show(&c->seg, c->json, stdout);
+	return EX_OK;
+}
+
 static int cmd_stats(struct ctl *c)
 {
 	struct qk_json j;
@@ -804,6 +813,7 @@ static const struct cmd cmds[] = {	/* sorted by name */
 	{ "fault", "DEVICE KIND [VALUE] | clear DEVICE|all",
 	  "inject a fault (stuck noise bias dropout post-fail) or clear one", 1, 3, cmd_fault },
 	{ "history", "", "the last state transitions", 0, 0, cmd_history },
+	{ "link", "", "the HIL link: peer, frames, drops by reason, round trip", 0, 0, cmd_link },
 	{ "setpoint", "X Y Z", "where ACTIVE drives the bot, in metres", 3, 3, cmd_setpoint },
 	{ "state", "[BOOTING|IDLE|ACTIVE|SAFE|SHUTDOWN|RESET]",
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },
@@ -871,8 +881,8 @@ int main(int argc, char **argv)
 	const struct cmd *cmd = find(pos[0]);
 
 	if (!cmd)
-		return usage_err("unknown command '%s' (commands: devices fault history setpoint "
-				 "state stats status stop watch)", pos[0]);
+		return usage_err("unknown command '%s' (commands: devices fault history link "
+				 "setpoint state stats status stop watch)", pos[0]);
 	if (want_help) {
 		printf("usage: qikictl %s %s\n%s\n", cmd->name, cmd->args, cmd->help);
 		return EX_OK;

@@ -69,7 +69,9 @@ static void decide(struct qk_agent *a, int64_t now)
 	const struct qk_proposal *w = a->winner >= 0 ? &a->rules.p[a->winner] : NULL;
 	uint64_t cycle = a->last.cycle;
 
-	if (a->fsm.state == QK_ST_BOOTING && a->bios.seen) {
+	/* IDLE means ready to be sent ACTIVE, which needs a frame to act on:
+	 * a good POST seen before the first sensor frame waits for it */
+	if (a->fsm.state == QK_ST_BOOTING && a->bios.seen && (a->have_frame || !a->bios.all_systems_go)) {
 		bool ok = a->bios.all_systems_go;
 
 		qk_fsm_fire(&a->fsm, ok ? QK_EV_BIOS_OK : QK_EV_BIOS_FAIL,
@@ -178,7 +180,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	struct qk_rule_in in = {
 		.cfg = a->cfg, .f = a->have_frame ? &a->last : NULL,
 		.stale_ticks = a->stale_ticks,
-		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING,
+		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING || a->bios.seen,
 		.watchdog = watchdog_ours(a, fresh), .bios = &a->bios, .state = a->fsm.state,
 		.setpoint = a->setpoint, .go_asked = a->go_asked,
 	};

@@ -13,7 +13,8 @@
  *   2. BIOS: the report is checked again only when it changed (memcmp);
  *   3. rules raise proposals (rt/agent/rules.h), the evaluator picks a winner;
  *   4. decision, through the FSM table only: BOOTING with a POST seen gets
- *      its verdict (IDLE or ERROR); then a winning SAFETY proposal is a guard
+ *      its verdict (ERROR, or IDLE once a sensor frame has come: IDLE means
+ *      ready for ACTIVE); then a winning SAFETY proposal is a guard
  *      (-> SAFE, its trigger recorded; ERROR and SAFE stay); a winning
  *      PLANNING proposal moves IDLE <-> ACTIVE (trigger PLAN) only when
  *      plan_auto is set, which it is not by default: the operator decides;
@@ -30,7 +31,8 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame (the sim may start after us).
+ * SAFE, except while BOOTING before any frame or POST report (the sim may
+ * start after us).
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we

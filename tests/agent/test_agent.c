@@ -216,10 +216,10 @@ static void test_agent_stale_sensors_go_safe(void **state)
 	ticks(&r, 2, true);
 	assert_int_equal(request(&r, QK_ST_COUNT), QK_REPLY_ACCEPTED);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* stale after BOOTING with no frame ever: SAFE too */
+	/* a POST but no frame ever: BOOTING (IDLE needs a frame), then SAFE */
 	rig_init(&r);
 	tick(&r, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
 	ticks(&r, 50, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 	assert_int_equal(r.a.fsm.reason, QK_TRG_GUARD_SENSORS_STALE);
