@@ -440,7 +440,9 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 		}
 	}
 	argv[n] = NULL;
-	int ret = start(path, argv, SIGHUP, &pid);
+	/* SIGHUP: the agent and the sim stop in order by themselves (they
+	 * handle it); the HIL bridge stops on SIGTERM, as on Ctrl-C */
+	int ret = start(path, argv, strcmp(name, "qiki-hil") ? SIGHUP : SIGTERM, &pid);
 
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
