@@ -570,6 +570,27 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	return 4;
 }
 
+/* The time master first: an agent that started first would count the
+ * sim's start-up (attach, mlockall, pre-faulting: 50 ms on a loaded VM) as
+ * stale sensors and boot to SAFE.  So the agent starts once the sim runs
+ * its loop, or, in lockstep (where the sim waits for the agent before its
+ * first cycle), once it holds its slot; bounded, and a sim that dies
+ * meanwhile is the main loop's to report. */
+static void await_sim(struct qk_seg *seg, pid_t sim, bool lockstep)
+{
+	for (int i = 0; i < 500; i++) {	/* 5 s */
+		siginfo_t si = { 0 };
+
+		if (lockstep ? qk_seg_alive(seg, QK_PROC_SIM) :
+		    qk_load_relaxed(&seg->stats[QK_PROC_SIM].cycles) > 0)
+			return;
+		/* ended: leave it to be reaped (and reported) by the main loop */
+		if (!waitid(P_PID, (id_t)sim, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == sim)
+			return;
+		usleep(10000);
+	}
+}
+
 /* The instance could not be created.  When live processes hold its segment
  * (a run still going, or one whose launcher died), name them and say how to
  * stop them: the pid of a dead creator helps nobody. */
@@ -665,9 +686,12 @@ int main(int argc, char **argv)
 	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
-	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
-	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
+	pid_t sim = spawn(bindir, sim_name, &l, l.prio);
+
+	if (sim > 0)
+		await_sim(&seg, sim, l.lockstep);
+	pid_t agent = sim > 0 ? spawn(bindir, "qiki-agent", &l, l.prio - 1) : -1;
 	char trace_report[4096 + 32], verdict[512];
 	struct qk_trace *trace = NULL;
 	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
