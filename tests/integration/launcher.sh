@@ -84,7 +84,8 @@ kill -9 $q; wait $q 2>/dev/null
 gone "$s" "$a" || fail "sim $s / agent $a outlived their launcher (orphans)"
 grep -q 'the launcher is gone (SIGHUP): shutting down in order' "$logs/qiki-agent.log" ||
   fail "the agent did not see its launcher die"
-grep -q 'state ACTIVE -> SHUTDOWN' "$logs/qiki-agent.log" || fail "the agent did not go SHUTDOWN"
+# from ACTIVE, or from SAFE if a VM stall tripped a guard meanwhile
+grep -q 'state [A-Z]* -> SHUTDOWN' "$logs/qiki-agent.log" || fail "the agent did not go SHUTDOWN"
 grep -q 'stopping without a launcher: the agent signed off' "$logs/qiki-sim.log" ||
   fail "the sim did not stop after the agent's safe frame: $(grep launcher "$logs/qiki-sim.log")"
 ctl status >"$out/st" 2>&1; [ $? = 2 ] && grep -q stale "$out/st" || fail "the orphaned segment is not stale: $(cat "$out/st")"
@@ -161,7 +162,9 @@ kill -9 "$s1"; gone "$s1"
 until_js '["processes"]["sim"]["alive"]' True
 kill -INT $q; wait $q; rc=$?
 [ $rc = 4 ] || fail "a run whose processes were killed: exit $rc, expected 4"
-grep -q 'watchdog trips 1,' "$out/rs.out" || fail "the summary lost the replaced sim's trip: $(grep trips "$out/rs.out")"
+# at least the first sim's trip (a VM stall may add one in either sim)
+trips=$(sed -n 's/.*watchdog trips \([0-9]*\),.*/\1/p' "$out/rs.out")
+[ "${trips:-0}" -ge 1 ] || fail "the summary lost the replaced sim's trip: $(grep trips "$out/rs.out")"
 grep -q '^  sim .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the sim was replaced"
 grep -q '^  agent .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the agent was replaced"
 wait
