@@ -86,8 +86,12 @@ grep -q 'the launcher is gone (SIGHUP): shutting down in order' "$logs/qiki-agen
   fail "the agent did not see its launcher die"
 # from ACTIVE, or from SAFE if a VM stall tripped a guard meanwhile
 grep -q 'state [A-Z]* -> SHUTDOWN' "$logs/qiki-agent.log" || fail "the agent did not go SHUTDOWN"
+# in order: after the agent's safe SHUTDOWN frame; a VM stall longer than
+# the bound (2 x watchdog + 10 cycles) makes it the watchdog or the bound
+grep -q 'stopping without a launcher: ' "$logs/qiki-sim.log" ||
+  fail "the sim did not stop by itself: $(grep launcher "$logs/qiki-sim.log")"
 grep -q 'stopping without a launcher: the agent signed off' "$logs/qiki-sim.log" ||
-  fail "the sim did not stop after the agent's safe frame: $(grep launcher "$logs/qiki-sim.log")"
+  echo "note: the sim stopped by $(sed -n 's/.*stopping without a launcher: //p' "$logs/qiki-sim.log")"
 ctl status >"$out/st" 2>&1; [ $? = 2 ] && grep -q stale "$out/st" || fail "the orphaned segment is not stale: $(cat "$out/st")"
 "$bin/qiki" run -i "$inst" -q --duration 1 >"$out/again.out" 2>&1 || fail "the next qiki run failed: $(cat "$out/again.out")"
 grep -q reclaimed "$out/again.out" || fail "the next qiki run did not reclaim the segment"
