@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ctl/peers.h"
+#include "rt/log.h"
 
 static bool loop_comm(pid_t pid)
 {
@@ -82,4 +83,30 @@ int qk_peers_holders(const struct qk_seg *s, char *out, size_t n)
 		found++;
 	}
 	return found;
+}
+
+/* The instance could not be created.  When live processes hold its segment
+ * (a run still going, or one whose launcher died), name them and say how to
+ * stop them: the pid of a dead creator helps nobody. */
+void qk_peers_refusal(const struct qk_seg *seg, const char *instance, struct qk_log *log)
+{
+	struct qk_seg live;
+	char who[256];
+
+	if (qk_seg_attach(&live, instance, 0)) {
+		fprintf(stderr, "qiki: %s\n", seg->err);
+		QK_ERROR(log, "%s", seg->err);
+		return;
+	}
+	if (qk_peers_holders(&live, who, sizeof(who)) > 0) {
+		fprintf(stderr, "qiki: instance '%s' is running (/dev/shm%s held by %s%s): stop it "
+			"with 'qikictl -i %s stop', or use another --instance\n", instance, live.path,
+			who, qk_seg_alive(&live, QK_PROC_COUNT) ? "" : "; its launcher is gone",
+			instance);
+		QK_ERROR(log, "instance %s is running: %s", instance, who);
+	} else {
+		fprintf(stderr, "qiki: %s\n", seg->err);
+		QK_ERROR(log, "%s", seg->err);
+	}
+	qk_seg_detach(&live);
 }

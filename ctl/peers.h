@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stddef.h>
 
+#include "rt/log.h"
 #include "shm/seg.h"
 
 /* Adds to *used every CPU that a SCHED_FIFO/SCHED_RR qiki loop process
@@ -26,5 +27,9 @@ int qk_peers_free_cpu(const cpu_set_t *used);
 /* Writes "sim pid 12, agent pid 13, launcher pid 11" for every slot of the
  * attached segment a live process holds; "" when none.  Returns how many. */
 int qk_peers_holders(const struct qk_seg *s, char *out, size_t n);
+
+/* qiki run could not create the instance (seg->err says why): prints, and
+ * logs, who holds it and how to stop them, or seg->err as it is. */
+void qk_peers_refusal(const struct qk_seg *seg, const char *instance, struct qk_log *log);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/doctor.h"
 #include "ctl/peers.h"
 #include "ctl/report.h"
 #include "ctl/scenario.h"
@@ -63,6 +64,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qiki run [options]\n"
+		"       qiki doctor [--json] [--cpu N]   what this machine lacks for real time\n"
 		"Runs a qiki instance: the plant simulator and the controller agent as\n"
 		"SCHED_FIFO processes closing the loop through shared memory.\n\n"
 		"  -i, --instance NAME   instance name (default: default)\n"
@@ -86,7 +88,8 @@ static void usage(FILE *f)
 		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
-		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-format F    text (default), json (one object per line) or binary\n"
+		"                        (formatted when read: qiki-log FILE)\n"
 		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
@@ -165,7 +168,7 @@ static int parse(int argc, char **argv, struct launch *l)
 			printf("qiki %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
 			return 1;
 		}
-		fprintf(stderr, PROG ": expected 'qiki run [options]' (see qiki --help)\n");
+		fprintf(stderr, PROG ": expected 'qiki run [options]' or 'qiki doctor' (see qiki --help)\n");
 		return -1;
 	}
 	optind = 2;
@@ -221,7 +224,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGFMT:
 			l->log_format = optarg;
 			if (qk_proc_log_format_parse(optarg) < 0) {
-				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				fprintf(stderr, PROG ": --log-format '%s': expected text, json or binary\n", optarg);
 				ret = -1;
 			}
 			break;
@@ -564,57 +567,25 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == QK_EXIT_SEGMENT)
+		return 4;	/* it said which region: a replacement would meet the same */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
 		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
 }
 
-/* The time master first: an agent that started first would count the
- * sim's start-up (attach, mlockall, pre-faulting: 50 ms on a loaded VM) as
- * stale sensors and boot to SAFE.  So the agent starts once the sim runs
- * its loop, or, in lockstep (where the sim waits for the agent before its
- * first cycle), once it holds its slot; bounded, and a sim that dies
- * meanwhile is the main loop's to report. */
-static void await_sim(struct qk_seg *seg, pid_t sim, bool lockstep)
+/* What `qiki doctor` would warn about, in one line, before the figures. */
+static void doctor_digest(const struct launch *l)
 {
-	for (int i = 0; i < 500; i++) {	/* 5 s */
-		siginfo_t si = { 0 };
+	static struct qk_doctor d;
+	char line[512];
 
-		if (lockstep ? qk_seg_alive(seg, QK_PROC_SIM) :
-		    qk_load_relaxed(&seg->stats[QK_PROC_SIM].cycles) > 0)
-			return;
-		/* ended: leave it to be reaped (and reported) by the main loop */
-		if (!waitid(P_PID, (id_t)sim, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == sim)
-			return;
-		usleep(10000);
-	}
-}
-
-/* The instance could not be created.  When live processes hold its segment
- * (a run still going, or one whose launcher died), name them and say how to
- * stop them: the pid of a dead creator helps nobody. */
-static void say_create_failed(struct qk_seg *seg, const struct launch *l)
-{
-	struct qk_seg live;
-	char who[256];
-
-	if (qk_seg_attach(&live, l->instance, 0)) {
-		fprintf(stderr, PROG ": %s\n", seg->err);
-		QK_ERROR(l->log, "%s", seg->err);
-		return;
-	}
-	if (qk_peers_holders(&live, who, sizeof(who)) > 0) {
-		fprintf(stderr, PROG ": instance '%s' is running (/dev/shm%s held by %s%s): stop it "
-			"with 'qikictl -i %s stop', or use another --instance\n", l->instance, live.path,
-			who, qk_seg_alive(&live, QK_PROC_COUNT) ? "" : "; its launcher is gone",
-			l->instance);
-		QK_ERROR(l->log, "instance %s is running: %s", l->instance, who);
-	} else {
-		fprintf(stderr, PROG ": %s\n", seg->err);
-		QK_ERROR(l->log, "%s", seg->err);
-	}
-	qk_seg_detach(&live);
+	qk_doctor_run(&d, qk_rt_sysroot(), l->cpu);
+	qk_doctor_digest(&d, line, sizeof(line));
+	if (!l->quiet && (d.n_warn || d.n_fail))
+		printf("qiki: doctor: %s; 'qiki doctor' says why and how to fix\n", line);
+	QK_INFO(l->log, "doctor: %s", line);
 }
 
 int main(int argc, char **argv)
@@ -622,9 +593,12 @@ int main(int argc, char **argv)
 	static struct launch l;
 	struct qk_seg seg;
 	char bindir[PATH_MAX];
-	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
+	int ret, agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
 	bool agent_done = false, sim_done = false;
 
+	if (argc >= 2 && !strcmp(argv[1], "doctor"))
+		return qk_doctor_cmd(argc - 1, argv + 1);
+	ret = parse(argc, argv, &l);
 	if (ret)
 		return ret > 0 ? 0 : 1;
 	if (l.print_config)
@@ -663,7 +637,7 @@ int main(int argc, char **argv)
 	lockstep_policy(&l);
 	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
 	if (ret) {
-		say_create_failed(&seg, &l);
+		qk_peers_refusal(&seg, l.instance, l.log);
 		qk_log_destroy(l.log);
 		return 2;
 	}
@@ -682,6 +656,7 @@ int main(int argc, char **argv)
 		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
+	doctor_digest(&l);
 	fflush(stdout);
 	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
@@ -690,7 +665,7 @@ int main(int argc, char **argv)
 	pid_t sim = spawn(bindir, sim_name, &l, l.prio);
 
 	if (sim > 0)
-		await_sim(&seg, sim, l.lockstep);
+		qk_spawn_await_sim(&seg, sim, l.lockstep);
 	pid_t agent = sim > 0 ? spawn(bindir, "qiki-agent", &l, l.prio - 1) : -1;
 	char trace_report[4096 + 32], verdict[512];
 	struct qk_trace *trace = NULL;
@@ -700,6 +675,10 @@ int main(int argc, char **argv)
 	if (l.trace && agent > 0 && sim > 0 &&
 	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
 		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
+	struct qk_sigbus_plan bus = { .prog = PROG, .shm_name = seg.path, .status = 4,
+				      .unlink_it = true, .stop = { agent, sim, tele } };
+
+	qk_proc_catch_sigbus(&bus);	/* truncated under us: stop them, unlink, say so */
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	struct qk_report_acc acc = { 0 };
 	bool tty = isatty(STDOUT_FILENO);
@@ -743,6 +722,13 @@ int main(int argc, char **argv)
 		qk_report_sample(&acc, &seg);
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		if (qk_seg_verify(&seg) >= 0) {
+			/* overwritten: the loop processes go safe on their own */
+			fprintf(stderr, "\n" PROG ": %s\n", seg.err);
+			QK_ERROR(l.log, "%s", seg.err);
+			rc = 4;
+			break;
+		}
 		/* a scenario that passed by shutting the agent down ends the run
 		 * through the agent's exit, above, as an operator's SHUTDOWN does */
 		if (l.scenario) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "ctl/spawn.h"
+#include "shm/atomic.h"
 
 extern char **environ;
 
@@ -48,4 +49,25 @@ int qk_spawn(const char *path, char *const argv[], int deathsig, pid_t *pid)
 	}
 	*pid = child;
 	return 0;
+}
+
+/* The time master first: an agent that started first would count the
+ * sim's start-up (attach, mlockall, pre-faulting: 50 ms on a loaded VM) as
+ * stale sensors and boot to SAFE.  So the agent starts once the sim runs
+ * its loop, or, in lockstep (where the sim waits for the agent before its
+ * first cycle), once it holds its slot; bounded, and a sim that dies
+ * meanwhile is the main loop's to report. */
+void qk_spawn_await_sim(struct qk_seg *seg, pid_t sim, bool lockstep)
+{
+	for (int i = 0; i < 500; i++) {	/* 5 s */
+		siginfo_t si = { 0 };
+
+		if (lockstep ? qk_seg_alive(seg, QK_PROC_SIM) :
+		    qk_load_relaxed(&seg->stats[QK_PROC_SIM].cycles) > 0)
+			return;
+		/* ended: leave it to be reaped (and reported) by the main loop */
+		if (!waitid(P_PID, (id_t)sim, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == sim)
+			return;
+		usleep(10000);
+	}
 }

@@ -180,7 +180,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	struct qk_rule_in in = {
 		.cfg = a->cfg, .f = a->have_frame ? &a->last : NULL,
 		.stale_ticks = a->stale_ticks,
-		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING || a->bios.seen,
+		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING,
 		.watchdog = watchdog_ours(a, fresh), .bios = &a->bios, .state = a->fsm.state,
 		.setpoint = a->setpoint, .go_asked = a->go_asked,
 	};

@@ -31,8 +31,8 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame or POST report (the sim may
- * start after us).
+ * SAFE, except while BOOTING before the first frame: the sim may start after
+ * us, or take long to go real time, and BOOTING holds the thrusters off.
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we

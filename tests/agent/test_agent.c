@@ -216,10 +216,14 @@ static void test_agent_stale_sensors_go_safe(void **state)
 	ticks(&r, 2, true);
 	assert_int_equal(request(&r, QK_ST_COUNT), QK_REPLY_ACCEPTED);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* a POST but no frame ever: BOOTING (IDLE needs a frame), then SAFE */
+	/* a POST but no frame yet: BOOTING, thrusters off, however long (IDLE
+	 * needs a frame; the stale guard counts from the first one) */
 	rig_init(&r);
-	tick(&r, false);
+	ticks(&r, 200, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
+	assert_int_equal(r.act.throttle[0], 0);
+	tick(&r, true);
+	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
 	ticks(&r, 50, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 	assert_int_equal(r.a.fsm.reason, QK_TRG_GUARD_SENSORS_STALE);

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes small MCAP files into DIR as seeds for fuzz_mcap: a header only,
 schema + channel + messages, the same in a chunk, and one with a summary.
+Its output is the committed seed corpus tests/fuzz/corpus/fuzz_mcap/*.mcap.
 usage: tests/fuzz/mcap_seeds.py DIR"""
 import os, struct, sys, zlib
 
