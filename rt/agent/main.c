@@ -23,12 +23,20 @@
 #define CMDS_PER_TICK 4
 #define STALL_ABANDON_TICKS 1000	/* a producer stuck mid-push this long is dead */
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, orphaned;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* SIGHUP: the launcher's parent-death signal (or a hang-up): nobody will
+ * stop us in order, so we do it ourselves, see launcher_gone(). */
+static void on_orphaned(int sig)
+{
+	(void)sig;
+	orphaned = 1;
 }
 
 struct agent_proc {
@@ -74,6 +82,18 @@ static void take_commands(struct agent_proc *a, int64_t now)
 	} else {
 		a->stalled_ticks = 0;
 	}
+}
+
+/* The launcher is gone: do what its shutdown would, SHUTDOWN, whose frame
+ * is safe actuation; the sim applies it and stops (rt/sim/main.c). */
+static void launcher_gone(struct agent_proc *a, int64_t now)
+{
+	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
+	struct qk_reply r;
+
+	orphaned = 2;
+	qk_agent_command(&a->agent, &c, now, &r);
+	QK_WARN(a->p.log, "the launcher is gone (SIGHUP): shutting down in order");
 }
 
 /* Logs what changed this tick: transitions, lost frames, overruns. */
@@ -176,6 +196,8 @@ static int run(struct agent_proc *a)
 		bool got = qk_ring_read_newest(&a->sens_rd, &a->frame);
 
 		take_commands(a, wake);
+		if (orphaned == 1)
+			launcher_gone(a, wake);
 		if (a->wake == QK_WAKE_LOCKSTEP && !got) {
 			/* lockstep ticks only on frames; commands still count */
 			qk_agent_status(&a->agent, &a->status);
@@ -229,6 +251,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_orphaned);
 	ret = qk_proc_attach(&a.p, &o, QK_PROC_AGENT, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);

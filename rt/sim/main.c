@@ -27,12 +27,19 @@
 #define STALL_ABANDON_CYCLES 1000	/* a sender stuck mid-push this long is dead */
 #define LOCKSTEP_WAIT_NS (20 * 1000000ll)
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, orphaned;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* SIGHUP: the launcher's parent-death signal; see launcher_gone(). */
+static void on_orphaned(int sig)
+{
+	(void)sig;
+	orphaned = 1;
 }
 
 /* Word-wise FNV-1a over the measured part of a frame: the time stamps are
@@ -96,6 +103,7 @@ struct sim {
 	bool lockstep;
 	uint64_t logged_lost, logged_overruns;	/* what the log has said */
 	uint32_t logged_watchdog;
+	uint64_t orphan_cycles;		/* cycles since the launcher died */
 };
 
 static void publish_post(struct sim *s)
@@ -200,6 +208,27 @@ static void log_changes(struct sim *s, uint64_t overruns, int64_t late_ns)
 	}
 }
 
+/* The launcher is gone: the agent signs off with a safe frame (it got the
+ * same signal), then we stop, as the launcher's own shutdown would.  A dead
+ * or frozen agent is covered by the watchdog, anything else by a bound; the
+ * last one out marks the segment shutting down, so that any reader (or a
+ * replacement started by hand) leaves it too.  True: stop now. */
+static bool launcher_gone(struct sim *s, const struct qk_actuator_frame *act)
+{
+	uint64_t bound = 2ull * s->p.cfg.limits.actuator_watchdog_cycles + 10;
+
+	if (s->orphan_cycles++ == 0)
+		QK_WARN(s->p.log, "the launcher is gone (SIGHUP): stopping once the agent signed off");
+	if (act && s->orphan_cycles <= bound)
+		return false;
+	QK_WARN(s->p.log, "stopping without a launcher: %s",
+		act ? "the agent did not sign off" :
+		s->have_act && s->act.state == QK_ST_SHUTDOWN ? "the agent signed off" :
+		"actuation already safe (watchdog)");
+	qk_seg_set_state(&s->p.seg, QK_SEG_SHUTTING_DOWN);
+	return true;
+}
+
 /* Lockstep: wait for the agent's answer to frame `cycle`. */
 static void await_answer(struct sim *s, uint64_t cycle)
 {
@@ -296,6 +325,8 @@ static int run(struct sim *s, const struct qk_proc_opts *o)
 		}
 		if (o->cycles && qk_load_relaxed(&s->p.st->cycles) >= o->cycles)
 			break;
+		if (orphaned && launcher_gone(s, act))
+			break;
 	}
 	/* whatever stopped us, the plant's last command is: everything off */
 	qk_plant_step(&s->plant, NULL, dt);
@@ -313,6 +344,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_orphaned);
 	ret = qk_proc_attach(&s.p, &o, QK_PROC_SIM, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);
