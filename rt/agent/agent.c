@@ -41,6 +41,7 @@ int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_n
 	a->now_ns = now_ns;
 	a->winner = -1;
 	a->active.type = QK_PROP_EXPLORATION + 1;
+	qk_control_plan_init(&a->plan, cfg);
 	qk_fsm_init(&a->fsm, now_ns);
 	qk_bios_check(cfg, NULL, &a->bios);
 	for (int g = 0; g < QK_GUARD_COUNT; g++)
@@ -155,9 +156,10 @@ static void outputs(struct qk_agent *a, struct qk_actuator_frame *out)
 
 		/* a stale tick recomputes from the last frame: the command holds */
 		qk_control_force(c, &a->last, a->setpoint, force);
-		qk_control_allocate(c, qk_control_tank_bar(c, &a->last), force, out->throttle);
+		qk_control_allocate_plan(&a->plan, qk_control_tank_bar(c, &a->last), force,
+					 out->throttle, NULL);
 	}
-	qk_control_heaters(c, &a->last, a->heat_on, out->heater);
+	qk_control_heaters_plan(&a->plan, &a->last, a->heat_on, out->heater);
 }
 
 bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,

@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "rt/agent/bios.h"
+#include "rt/agent/control.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
 
@@ -54,6 +55,7 @@
 
 struct qk_agent {
 	const struct qk_config *cfg;
+	struct qk_control_plan plan;	/* what the controller derives from cfg, once */
 	struct qk_fsm fsm;
 	bool plan_auto;			/* a PLANNING winner may move IDLE <-> ACTIVE */
 
