@@ -21,6 +21,7 @@
 #include "ctl/json.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
 #include "rt/proc.h"
 
 enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT };
@@ -106,6 +107,14 @@ static void read_agent(struct ctl *c, struct qk_agent_status *st)
 	qk_mbox_read(c->seg.agent_status, st, &scratch);
 }
 
+/* The agent's pick in words: it publishes the rule hit as data, we word it. */
+static const char *proposal_words(const struct ctl *c, const struct qk_agent_status *st,
+				  char why[QK_REASON_LEN])
+{
+	qk_rules_why(c->seg.config, &st->active.hit, why);
+	return why;
+}
+
 static void read_sim(struct ctl *c, struct qk_sim_status *st)
 {
 	static struct qk_sim_status scratch;
@@ -186,6 +195,7 @@ static int cmd_status(struct ctl *c)
 	struct qk_sim_status ss;
 	struct qk_sensor_frame f;
 	int64_t now = qk_now_ns();
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -227,7 +237,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_str(&j, "reason", qk_trigger_name(st.safe_reason));
 		qk_json_bool(&j, "all_systems_go", st.all_systems_go);
 		qk_json_f64(&j, "health", st.health);
-		qk_json_str(&j, "proposal", st.active.why);
+		qk_json_str(&j, "proposal", proposal_words(c, &st, why));
 		qk_json_vec(&j, "setpoint_m", st.setpoint_m);
 		qk_json_vec(&j, "position_m", f.pos_m);
 		qk_json_vec(&j, "velocity_mps", f.vel_mps);
@@ -263,7 +273,7 @@ static int cmd_status(struct ctl *c)
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? ", reason " : "",
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? qk_trigger_name(st.safe_reason) : "");
 	printf("bios       %s, health %.2f\n", st.all_systems_go ? "all systems go" : "NOT OK", st.health);
-	printf("proposal   %s\n", st.active.why[0] ? st.active.why : "-");
+	printf("proposal   %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 	printf("setpoint   %.3f %.3f %.3f m\n", st.setpoint_m[0], st.setpoint_m[1], st.setpoint_m[2]);
 	printf("position   %.3f %.3f %.3f m  velocity %.3f %.3f %.3f m/s  cycle %llu%s\n",
 	       f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0], f.vel_mps[1], f.vel_mps[2],
@@ -618,8 +628,11 @@ static int cmd_stats(struct ctl *c)
 			qk_json_bool(&j, "real_time", qk_load_relaxed(&ps->flags) & QK_PROCF_RT);
 			hist_json(&j, "wake_latency", &ps->wake_latency);
 			hist_json(&j, "compute", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_json(&j, "sensor_to_actuation", &ps->s2a);
+				hist_json(&j, "front_margin", &ps->front);
+				hist_json(&j, "back_margin", &ps->back);
+			}
 			qk_json_close(&j);
 		} else {
 			printf("== %s: cycles %llu, overruns %llu, frames lost %llu, %s\n", proc_names[p],
@@ -629,8 +642,13 @@ static int cmd_stats(struct ctl *c)
 			       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time");
 			hist_table(proc_names[p], "wake-up latency", &ps->wake_latency);
 			hist_table(proc_names[p], "compute time", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_table(proc_names[p], "sensor-to-actuation", &ps->s2a);
+				hist_table(proc_names[p], "front margin (wake - sensor publish)",
+					   &ps->front);
+				hist_table(proc_names[p], "back margin (sim due - actuator publish)",
+					   &ps->back);
+			}
 		}
 	}
 	if (c->json)
@@ -644,6 +662,7 @@ static int cmd_watch(struct ctl *c)
 {
 	struct sigaction sa = { .sa_handler = on_sigint };
 	bool tty = isatty(STDOUT_FILENO);
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -680,7 +699,7 @@ static int cmd_watch(struct ctl *c)
 		       us(qk_hist_quantile(&ag->wake_latency, 0.99)), us(qk_hist_quantile(&ag->s2a, 0.99)),
 		       (unsigned long long)qk_load_relaxed(&sim->overruns),
 		       (unsigned long long)qk_load_relaxed(&ag->overruns));
-		printf("proposal  %s\n", st.active.why[0] ? st.active.why : "-");
+		printf("proposal  %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 		if (!tty)
 			printf("\n");
 		fflush(stdout);

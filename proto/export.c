@@ -14,6 +14,7 @@
 #include "proto/stream.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
 #include "shm/mbox.h"
 #include "shm/ring.h"
 #include "shm/seg.h"
@@ -321,7 +322,7 @@ static int snapshot(struct qk_export *e, int64_t now)
 	Qiki__V1__StateTransition tr[8], *trp[8];
 	Qiki__V1__Proposal p = QIKI__V1__PROPOSAL__INIT;
 	Qiki__V1__Vector3 sp = QIKI__V1__VECTOR3__INIT;
-	char action[64], *actions[1] = { action };
+	char action[64], *actions[1] = { action }, why[QK_REASON_LEN];
 	uint64_t n = st->n_transitions, from = n > 8 ? n - 8 : 0;
 
 	m.timestamp_ns = st->time_ns ? st->time_ns : now;
@@ -345,7 +346,8 @@ static int snapshot(struct qk_export *e, int64_t now)
 		p.type = (Qiki__V1__ProposalType)st->active.type;
 		p.priority = st->active.priority;
 		p.confidence = st->active.confidence;
-		p.justification = (char *)st->active.why;
+		qk_rules_why(e->cfg, &st->active.hit, why);	/* the agent sends data, we word it */
+		p.justification = why;
 		p.trigger = (Qiki__V1__Trigger)st->active.trigger;
 		snprintf(action, sizeof(action), "state %s", qk_fsm_state_name(st->active.target_state));
 		p.actions = actions;

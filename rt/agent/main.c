@@ -40,7 +40,6 @@ struct agent_proc {
 	struct qk_bios_report bios, scratch_bios;
 	struct qk_agent_status status;
 	uint64_t bios_writes;
-	bool have_bios;
 	uint32_t stalled_ticks;
 	int wake;
 	/* what the log has said, to log only changes */
@@ -161,13 +160,16 @@ static void run(struct agent_proc *a)
 		if (!got)
 			qk__stat_inc(&st->frames_stale, 1);
 		qk_store_relaxed(&st->frames_lost, a->sens_rd.lost);
-		if (qk_mbox_writes(seg->bios) != a->bios_writes &&
-		    qk_mbox_read(seg->bios, &a->bios, &a->scratch_bios)) {
-			a->bios_writes = qk_mbox_writes(seg->bios);
-			a->have_bios = true;
+		/* the BIOS report goes to the tick only when its mailbox changed */
+		bool new_bios = false;
+		uint64_t bw = qk_mbox_writes(seg->bios);
+
+		if (bw != a->bios_writes && qk_mbox_read(seg->bios, &a->bios, &a->scratch_bios)) {
+			a->bios_writes = bw;
+			new_bios = true;
 		}
-		if (qk_agent_tick(&a->agent, got ? &a->frame : NULL,
-				  a->have_bios ? &a->bios : NULL, wake, &a->act)) {
+		if (qk_agent_tick(&a->agent, got ? &a->frame : NULL, new_bios ? &a->bios : NULL,
+				  wake, &a->act)) {
 			a->act.wake_ns = wake;
 			a->act.publish_ns = qk_now_ns();
 			qk_ring_publish(seg->actuators, &a->act);
