@@ -59,7 +59,7 @@ static void usage(FILE *f)
 		"  -p, --profile NAME    built-in hardware profile: bot (default), ship\n"
 		"  -c, --config FILE     YAML configuration on top of the profile\n"
 		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
-		"  -w, --wake MODE       agent wake-up: timer (default), futex, spin\n"
+		"  -w, --wake MODE       agent wake-up: futex (default), timer, spin\n"
 		"  -s, --seed N          plant noise seed\n"
 		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible\n"
 		"      --cycles N        stop after N sim cycles\n"
@@ -253,8 +253,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
 			return -1;
 		}
-		/* keep the agent's phase the same fraction of the (new) period */
-		l->cfg.agent_phase_ns = (int64_t)((double)l->cfg.agent_phase_ns * l->cfg.rate_hz / (double)hz);
+		/* a timer phase is never scaled with the rate: the agent derives
+		 * it from measured latencies (rt/agent/wake.h) */
 		l->cfg.rate_hz = (uint32_t)hz;
 	}
 	if (wake) {
@@ -460,6 +460,23 @@ static void status_line(struct qk_seg *s, bool tty, int64_t t0)
 	fflush(stdout);
 }
 
+/* The agent's slack each side: wake - sensor publish, sim's next due -
+ * actuator publish; min shows the worst (negative: a missed margin). */
+static void margins(const struct qk_hist *front, const struct qk_hist *back)
+{
+	char f1[16], f50[16], fmin[16], b1[16], b50[16], bmin[16];
+
+	fmt_us(fmin, sizeof(fmin), qk_hist_min(front));
+	fmt_us(f1, sizeof(f1), qk_hist_quantile(front, 0.01));
+	fmt_us(f50, sizeof(f50), qk_hist_quantile(front, 0.50));
+	fmt_us(bmin, sizeof(bmin), qk_hist_min(back));
+	fmt_us(b1, sizeof(b1), qk_hist_quantile(back, 0.01));
+	fmt_us(b50, sizeof(b50), qk_hist_quantile(back, 0.50));
+	printf("        margins us: front (wake - sensor publish) min %s p1 %s p50 %s  "
+	       "back (sim due - actuator publish) min %s p1 %s p50 %s\n",
+	       fmin, f1, f50, bmin, b1, b50);
+}
+
 static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
 {
 	char l50[16], l99[16], lmax[16], c50[16], c99[16], cmax[16];
@@ -484,6 +501,7 @@ static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
 		       "ticks without a new frame %llu\n", l50, l99, lmax,
 		       (unsigned long long)qk_load_relaxed(&p->frames_lost),
 		       (unsigned long long)qk_load_relaxed(&p->frames_stale));
+		margins(&p->front, &p->back);
 	} else {
 		printf("        actuator frames that missed their cycle %llu  frames lost %llu\n",
 		       (unsigned long long)qk_load_relaxed(&p->missed_cycle),

@@ -158,6 +158,8 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 		a->last = *f;
 		a->have_frame = true;
 		a->stale_ticks = 0;
+	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING) {
+		a->stale_ticks = 0;	/* not armed yet: count from when it is */
 	} else if (a->stale_ticks != UINT32_MAX) {
 		a->stale_ticks++;
 	}

@@ -34,7 +34,9 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame (the sim may start after us).
+ * SAFE, except while BOOTING before any frame (the sim may start after us);
+ * ticks spent so do not count, so a POST that ends BOOTING before the first
+ * frame starts the count rather than finding it run out.
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we

@@ -79,7 +79,7 @@ static const struct qk__field top_fields[] = {
 	{ "wake", QK__F_WAKE, 0, offsetof(struct qk_config, wake_mode), NULL, 0, 0,
 	  "how the agent wakes: timer, futex, spin, lockstep" },
 	{ "agent_phase_ns", QK__F_I64, 0, offsetof(struct qk_config, agent_phase_ns), "ns", 0, 0,
-	  "timer mode: the agent wakes this long after the sim" },
+	  "timer mode: the agent wakes this long after the sim; 0 derives it" },
 	{ "seed", QK__F_U64, 0, offsetof(struct qk_config, seed), NULL, 0, 0,
 	  "sensor noise; the same seed replays bit for bit" },
 	NUM(qk_config, dry_mass_kg, POS, "kg", "without propellant"),

@@ -150,6 +150,18 @@ static void test_agent_booting_waits_for_a_post(void **state)
 	r.bios = &r.post;
 	tick(&r, true);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	/* a POST before any frame: IDLE, and the stale count starts there, not
+	 * with the ticks spent waiting in BOOTING */
+	rig_init(&r);
+	r.bios = NULL;
+	ticks(&r, 500, false);
+	r.bios = &r.post;
+	tick(&r, false);
+	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	ticks(&r, (int)bot.limits.sensor_stale_cycles - 1, false);
+	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	tick(&r, false);
+	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 }
 
 static void test_agent_failed_critical_device_goes_error(void **state)
