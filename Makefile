@@ -132,8 +132,7 @@ test-unit: $(rel_TESTS)
 	$(Q)./tests/run.sh $(B) unit
 
 run: $(PROGS)
-	$(Q)if [ -x $(B)/bin/qiki ]; then $(B)/bin/qiki run --duration 10 $(RUN_ARGS); \
-	else echo "make run: the loop (qiki run) is not built yet"; fi
+	$(Q)$(B)/bin/qiki run --scenario examples/scenarios/demo.yaml $(RUN_ARGS)
 
 bench: all
 	$(Q)./bench/run.sh $(B)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/scenario.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -44,6 +45,9 @@ struct launch {
 	struct qk_config cfg;
 	const char *log_dir_opt, *log_level, *log_format, *log_fsync, *log_rotate;
 	const char *telemetry, *telemetry_listen;	/* qiki-telemetry's -o, --listen */
+	const char *foxglove;				/* and its --foxglove */
+	const char *scenario_path;	/* --scenario: steps played against the run */
+	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
@@ -78,18 +82,23 @@ static void usage(FILE *f)
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
 		"      --telemetry-listen [HOST:]PORT  and/or serve it live over TCP\n"
 		"      --telemetry-rate HZ  export every cycle (default) or at HZ\n"
+		"      --foxglove[=[HOST:]PORT]  serve the run live to Foxglove Studio\n"
+		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
+		"      --scenario FILE   play a scenario (YAML steps with expectations) against\n"
+		"                        the run; the run ends when it passes or fails\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
 		"Exit status: 0 clean shutdown; 1 usage or configuration error; 2 the segment\n"
 		"could not be created; 3 no real-time privilege; 4 a loop process failed;\n"
-		"5 the loop ran but telemetry failed (--telemetry: see its message).\n");
+		"5 the loop ran but telemetry failed (--telemetry: see its message);\n"
+		"6 the scenario failed (the step, what it expected and what it saw are printed).\n");
 }
 
 static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
-	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE,
+	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
 	       O_LOGFSYNC, O_LOGROTATE };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
@@ -110,6 +119,8 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry", required_argument, NULL, O_TELE },
 		{ "telemetry-listen", required_argument, NULL, O_TELE_LISTEN },
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
+		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
+		{ "scenario", required_argument, NULL, O_SCENARIO },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
@@ -166,6 +177,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			break;
 		}
 		case O_TELE_LISTEN: l->telemetry_listen = optarg; break;
+		case O_FOXGLOVE: l->foxglove = optarg ? optarg : "8765"; break;
+		case O_SCENARIO: l->scenario_path = optarg; break;
 		case O_TELE_RATE: {
 			int hz;
 
@@ -277,6 +290,16 @@ static int parse(int argc, char **argv, struct launch *l)
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
 	}
+	if (l->scenario_path && l->lockstep) {
+		fprintf(stderr, PROG ": --scenario runs in real time; cycle-exact scenarios in "
+			"--lockstep are not available yet: drop --lockstep\n");
+		return -1;
+	}
+	if (l->scenario_path &&
+	    !(l->scenario = qk_scenario_load(l->scenario_path, &l->cfg, why, sizeof(why)))) {
+		fprintf(stderr, PROG ": bad scenario: %s\n", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -357,7 +380,7 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg *seg)
 {
 	char path[PATH_MAX + 32];
-	const char *argv[16];
+	const char *argv[20];
 	int n = 0;
 	pid_t pid;
 
@@ -372,6 +395,10 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	if (l->telemetry_listen) {
 		argv[n++] = "--listen";
 		argv[n++] = l->telemetry_listen;
+	}
+	if (l->foxglove) {
+		argv[n++] = "--foxglove";
+		argv[n++] = l->foxglove;
 	}
 	if (l->telemetry_rate) {
 		argv[n++] = "--rate";
@@ -697,7 +724,8 @@ int main(int argc, char **argv)
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
 	fflush(stdout);
-	pid_t tele = l.telemetry || l.telemetry_listen ? spawn_telemetry(bindir, &l, &seg) : -1;
+	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
+	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
 	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
@@ -742,6 +770,15 @@ int main(int argc, char **argv)
 			break;
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		/* a scenario that passed by shutting the agent down ends the run
+		 * through the agent's exit, above, as an operator's SHUTDOWN does */
+		if (l.scenario) {
+			enum qk_scn_result r = qk_scenario_poll(l.scenario, &seg, now,
+								l.quiet ? NULL : stdout, tty);
+
+			if (r == QK_SCN_FAILED || (r == QK_SCN_PASSED && agent_state(&seg) != QK_ST_SHUTDOWN))
+				break;
+		}
 		if (!l.quiet && now >= next_line) {
 			status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
@@ -750,6 +787,9 @@ int main(int argc, char **argv)
 	}
 	if (!l.quiet && tty)
 		printf("\n");
+	if (l.scenario && qk_scenario_poll(l.scenario, &seg, qk_now_ns(), l.quiet ? NULL : stdout,
+					   false) == QK_SCN_RUNNING)
+		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
@@ -759,8 +799,17 @@ int main(int argc, char **argv)
 		summary(&seg, &l);
 	else
 		fprintf(stderr, PROG ": the loop never ran\n");
-	if (tele_failed && (l.telemetry || l.telemetry_listen) && !rc)
+	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */
+	if (l.scenario) {
+		qk_scenario_report(l.scenario, &seg, stdout);
+		if (qk_scenario_result(l.scenario) == QK_SCN_FAILED) {
+			fprintf(stderr, PROG ": scenario failed: %s\n", qk_scenario_failure(l.scenario));
+			QK_ERROR(l.log, "scenario failed: %s", qk_scenario_failure(l.scenario));
+			rc = rc ? rc : 6;
+		}
+		qk_scenario_destroy(l.scenario);
+	}
 	QK_INFO(l.log, "stopped: exit status %d; sim %llu cycles, agent %llu cycles", rc,
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles),
 		(unsigned long long)qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles));

@@ -15,6 +15,7 @@ deps=(
   "protobuf-compiler:cmd:protoc"
   "libprotobuf-dev:hdr:/usr/include/google/protobuf/timestamp.proto"
   "python3-protobuf:py:google.protobuf"
+  "python3-websockets:py:websockets"
   "libzstd-dev:pc:libzstd"
   "libcmocka-dev:pc:cmocka"
   "libyaml-dev:pc:yaml-0.1"

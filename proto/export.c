@@ -12,6 +12,7 @@
 #include "proto/export.h"
 #include "proto/mcap.h"
 #include "proto/stream.h"
+#include "proto/ws.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
@@ -74,6 +75,8 @@ struct qk_export {
 	uint64_t last_log[C_COUNT];
 	struct qk_mcap *mcap;
 	struct qk_stream *stream;	/* the TCP clients, or NULL */
+	struct qk_ws *ws;		/* the Foxglove WebSocket clients, or NULL */
+	struct qk_ws_channel ws_ch[C_COUNT];
 	uint8_t pack[PACK_MAX];
 	struct sensor_msg sm;		/* the messages being filled, reused */
 	struct act_msg am;
@@ -110,11 +113,17 @@ static int emit(struct qk_export *e, enum chan c, int64_t mono, const ProtobufCM
 	size_t len;
 	int ret;
 
-	if (!e->mcap)
+	bool live = e->ws && qk_ws_wanted(e->ws, c);
+
+	if (!e->mcap && !live)
 		return 0;
 	if (protobuf_c_message_get_packed_size(msg) > sizeof(e->pack))
 		return 0;	/* cannot happen with the bounded messages here */
 	len = protobuf_c_message_pack(msg, e->pack);
+	if (live)
+		qk_ws_send(e->ws, c, (uint64_t)(mono + e->wall_off), e->pack, len);
+	if (!e->mcap)
+		return 0;
 	/* log_time never goes back on a channel: an event seen late (a POST
 	 * published before the transition we read first) is logged when seen;
 	 * publish_time keeps when it happened */
@@ -565,11 +574,15 @@ int qk_export_poll(struct qk_export *e, char *err, size_t n)
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	if (e->stream)
 		qk_stream_poll(e->stream, now);
+	if (e->ws)
+		qk_ws_poll(e->ws, now);
 	ret = per_cycle(e);
 	if (!ret)
 		ret = events(e, now);
 	if (e->stream)
 		qk_stream_poll(e->stream, now);
+	if (e->ws)
+		qk_ws_poll(e->ws, now);
 	if (e->mcap)
 		e->s.bytes = qk_mcap_bytes(e->mcap);
 	if (e->slot) {	/* what qikictl status shows of us; we are its only writer */
@@ -634,6 +647,12 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 	e->last_frame_ns = mono_ns();
 	if (o->listen && !(e->stream = qk_stream_listen(o->listen, err, n, &ret)))
 		goto fail;
+	for (int c = 0; c < C_COUNT; c++)
+		e->ws_ch[c] = (struct qk_ws_channel){ chans[c].topic, chans[c].schema, qk_tele_fds,
+						      (size_t)(qk_tele_fds_end - qk_tele_fds) };
+	if (o->foxglove && !(e->ws = qk_ws_listen(o->foxglove, "qiki-telemetry", e->ws_ch, C_COUNT,
+						  err, n, &ret)))
+		goto fail;
 	if (o->mcap_path) {
 		struct qk_mcap_opts mo2 = { .path = o->mcap_path, .zstd = o->zstd,
 					    .chunk_bytes = o->chunk_bytes, .library = "qiki-telemetry 0.1.0" };
@@ -672,6 +691,7 @@ fail:
 	if (e->mcap)
 		qk_mcap_close(e->mcap);
 	qk_stream_close(e->stream);
+	qk_ws_close(e->ws);
 	qk_seg_detach(&e->seg);
 	free(e);
 	return NULL;
@@ -689,6 +709,7 @@ int qk_export_close(struct qk_export *e, char *err, size_t n)
 			snprintf(err, n, "finishing %s failed: %s", e->o.mcap_path, strerror(-ret));
 	}
 	qk_stream_close(e->stream);
+	qk_ws_close(e->ws);
 	qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
 	qk_seg_detach(&e->seg);
 	free(e);
@@ -707,6 +728,14 @@ void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s)
 		s->clients = ss.clients;
 		s->clients_dropped = ss.clients_dropped;
 	}
+	if (e->ws) {
+		struct qk_ws_stats ws;
+
+		qk_ws_get_stats(e->ws, &ws);
+		s->ws_clients = ws.clients;
+		s->ws_messages = ws.messages;
+		s->ws_lost = ws.lost;
+	}
 	if (e->mcap)
 		s->messages = qk_mcap_messages(e->mcap, -1);
 }
@@ -714,4 +743,9 @@ void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s)
 int qk_export_port(const struct qk_export *e)
 {
 	return e->stream ? qk_stream_port(e->stream) : -1;
+}
+
+int qk_export_ws_port(const struct qk_export *e)
+{
+	return e->ws ? qk_ws_port(e->ws) : -1;
 }

@@ -2,7 +2,8 @@
  * proto/export.h - qiki-telemetry's exporter: an ordinary reader of a
  * running instance that turns its frames and mailboxes into protobuf
  * messages (proto/qiki/v1/telemetry.proto, foxglove.*), written to an MCAP
- * file and served as a length-delimited TelemetryFrame stream over TCP.
+ * file, served as a length-delimited TelemetryFrame stream over TCP, and
+ * served live to Foxglove Studio over its WebSocket protocol (proto/ws.h).
  *
  * Contract: one thread; not real-time, and nothing it does reaches the
  * loop: it only reads the rings (a reader the producer laps loses frames,
@@ -27,6 +28,7 @@ struct qk_export_opts {
 	const char *instance;
 	const char *mcap_path;		/* NULL: no file */
 	const char *listen;		/* "[HOST:]PORT", NULL: no stream */
+	const char *foxglove;		/* "[HOST:]PORT", NULL: no WebSocket server */
 	uint32_t rate_hz;		/* export rate; 0: every cycle */
 	bool zstd;
 	size_t chunk_bytes;
@@ -39,6 +41,7 @@ struct qk_export_stats {
 	uint64_t messages;		/* MCAP messages written */
 	uint64_t bytes;			/* MCAP bytes written */
 	uint64_t stream_frames, stream_lost, clients, clients_dropped;
+	uint64_t ws_clients, ws_messages, ws_lost;	/* the Foxglove server */
 	uint64_t transitions;
 	int64_t cpu_ns;			/* the exporter's CPU time in qk_export_poll() */
 };
@@ -56,5 +59,7 @@ int qk_export_close(struct qk_export *e, char *err, size_t n);
 void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s);
 /* The port actually bound (for --listen 0). */
 int qk_export_port(const struct qk_export *e);
+/* The Foxglove server's port, or -1 without one. */
+int qk_export_ws_port(const struct qk_export *e);
 
 #endif

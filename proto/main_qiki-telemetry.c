@@ -44,6 +44,9 @@ static void usage(FILE *f)
 		"  -o, --output FILE      write an MCAP file (Foxglove Studio, PlotJuggler, mcap CLI)\n"
 		"      --listen [HOST:]PORT  serve length-delimited qiki.v1.TelemetryFrame over TCP\n"
 		"                         (HOST default 127.0.0.1; PORT 0: any free one, printed)\n"
+		"      --foxglove [HOST:]PORT  serve Foxglove Studio live (its WebSocket protocol,\n"
+		"                         the MCAP file's channels and schemas); open\n"
+		"                         ws://HOST:PORT in Studio's Foxglove WebSocket source\n"
 		"  -r, --rate HZ          export rate (default: every cycle)\n"
 		"      --compress KIND    zstd (default) or none\n"
 		"      --chunk-kb N       MCAP chunk size before compression (default 512)\n"
@@ -67,6 +70,7 @@ static int cmd_run(int argc, char **argv)
 		{ "compress", required_argument, NULL, 'z' }, { "chunk-kb", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' }, { "help", no_argument, NULL, 'h' },
 		{ "avoid-cpu", required_argument, NULL, 'a' },
+		{ "foxglove", required_argument, NULL, 'f' },
 		{ 0 }
 	};
 	struct qk_export_opts o = { .instance = "default", .zstd = true };
@@ -82,6 +86,7 @@ static int cmd_run(int argc, char **argv)
 		case 'i': o.instance = optarg; break;
 		case 'o': o.mcap_path = optarg; break;
 		case 'l': o.listen = optarg; break;
+		case 'f': o.foxglove = optarg; break;
 		case 'r': {
 			int hz;
 
@@ -121,8 +126,9 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG ": unexpected argument '%s' (see --help)\n", argv[optind]);
 		return 1;
 	}
-	if (!o.mcap_path && !o.listen) {
-		fprintf(stderr, PROG ": nothing to do: give --output FILE.mcap and/or --listen PORT\n");
+	if (!o.mcap_path && !o.listen && !o.foxglove) {
+		fprintf(stderr, PROG ": nothing to do: give --output FILE.mcap, --listen PORT "
+			"and/or --foxglove PORT\n");
 		return 1;
 	}
 	if (!qk_seg_name_ok(o.instance)) {
@@ -152,10 +158,12 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, PROG ": %s\n", err);
 		return code;
 	}
-	if (o.listen) {
+	if (o.listen)
 		printf(PROG ": streaming on port %d\n", qk_export_port(e));
-		fflush(stdout);
-	}
+	if (o.foxglove)
+		printf(PROG ": Foxglove WebSocket on port %d (ws://%s)\n", qk_export_ws_port(e),
+		       o.foxglove);
+	fflush(stdout);
 	while (!stop) {
 		struct timespec ts = { 0, 1000000 };	/* 1 ms: 10 frames at 10 kHz */
 
@@ -187,6 +195,9 @@ static int cmd_run(int argc, char **argv)
 			printf(PROG ": stream: %" PRIu64 " frames, %" PRIu64 " clients (%" PRIu64
 			       " dropped), %" PRIu64 " frames lost by slow clients\n", s.stream_frames,
 			       s.clients, s.clients_dropped, s.stream_lost);
+		if (o.foxglove)
+			printf(PROG ": foxglove: %" PRIu64 " clients, %" PRIu64 " messages sent, %" PRIu64
+			       " lost by slow clients\n", s.ws_clients, s.ws_messages, s.ws_lost);
 		printf(PROG ": CPU %.2f us per cycle seen\n", per);
 	}
 	return ret < 0 ? 1 : 0;

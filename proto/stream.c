@@ -1,7 +1,5 @@
 /* proto/stream.c - the live telemetry stream; see proto/stream.h. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -10,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proto/net.h"
 #include "proto/stream.h"
 
 #define MAX_CLIENTS 8
@@ -128,58 +127,21 @@ void qk_stream_send(struct qk_stream *s, const uint8_t *msg, size_t len)
 
 struct qk_stream *qk_stream_listen(const char *spec, char *err, size_t n, int *ret)
 {
-	char host[256] = "", port[16];
-	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE }, *ai;
-	struct qk_stream *s;
-	int one = 1, r;
+	struct qk_stream *s = calloc(1, sizeof(*s));
 
-	*ret = -EINVAL;
-	if (colon) {
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	} else {
-		snprintf(port, sizeof(port), "%s", spec);
-	}
-	char *end;
-	long p = strtol(port, &end, 10);
-
-	if (!port[0] || *end || p < 0 || p > 65535) {
-		snprintf(err, n, "--listen '%s': expected [HOST:]PORT with PORT 0..65535", spec);
-		return NULL;
-	}
-	r = getaddrinfo(host[0] ? host : "127.0.0.1", port, &hints, &ai);
-	if (r) {
-		snprintf(err, n, "--listen '%s': %s", spec, gai_strerror(r));
-		return NULL;
-	}
-	if (!(s = calloc(1, sizeof(*s)))) {
-		freeaddrinfo(ai);
+	if (!s) {
 		*ret = -ENOMEM;
 		snprintf(err, n, "out of memory");
 		return NULL;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		s->cl[i].fd = -1;
-	s->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->lfd >= 0)
-		setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (s->lfd < 0 || bind(s->lfd, ai->ai_addr, ai->ai_addrlen) || listen(s->lfd, 8)) {
-		*ret = -errno;
-		snprintf(err, n, "--listen '%s': %s%s", spec, strerror(errno), errno == EADDRINUSE ?
-			 ": another program holds that port; choose another, or 0 for any free one" : "");
-		freeaddrinfo(ai);
-		qk_stream_close(s);
+	s->lfd = qk_net_listen(spec, "--listen", &s->port, err, n);
+	if (s->lfd < 0) {
+		*ret = s->lfd;
+		free(s);
 		return NULL;
 	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage sa;
-	socklen_t sl = sizeof(sa);
-
-	getsockname(s->lfd, (struct sockaddr *)&sa, &sl);
-	s->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port :
-			((struct sockaddr_in *)&sa)->sin_port);
 	*ret = 0;
 	return s;
 }

@@ -35,10 +35,15 @@ run() {	# variant program [timeout]
   fi
 }
 
-# the cmocka programs of a variant, room by room (the rooms' order: bottom up)
+# the cmocka programs of a variant, room by room: the rooms bottom up, then
+# any other folder of tests/, with integration last
 programs() {	# variant
-  local room p
-  for room in shm rt config agent sim ctl proto integration; do
+  local room p rooms=(shm rt config agent sim hil ctl proto tools)
+  for p in tests/*/; do
+    p=${p%/}; p=${p#tests/}
+    [[ " ${rooms[*]} integration " == *" $p "* ]] || rooms+=("$p")
+  done
+  for room in "${rooms[@]}" integration; do
     for p in "$B/$1/tests/$room"/test_* "$B/$1/tests/$room"/stress_*; do
       [ -x "$p" ] && [ -f "$p" ] && echo "$p"
     done

@@ -68,7 +68,9 @@ static void decide(struct qk_agent *a, int64_t now)
 	const struct qk_proposal *w = a->winner >= 0 ? &a->rules.p[a->winner] : NULL;
 	uint64_t cycle = a->last.cycle;
 
-	if (a->fsm.state == QK_ST_BOOTING && a->bios.seen) {
+	/* IDLE means ready to be sent ACTIVE, which needs a frame to act on:
+	 * a good POST seen before the first sensor frame waits for it */
+	if (a->fsm.state == QK_ST_BOOTING && a->bios.seen && (a->have_frame || !a->bios.all_systems_go)) {
 		bool ok = a->bios.all_systems_go;
 
 		qk_fsm_fire(&a->fsm, ok ? QK_EV_BIOS_OK : QK_EV_BIOS_FAIL,
@@ -158,7 +160,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 		a->last = *f;
 		a->have_frame = true;
 		a->stale_ticks = 0;
-	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING) {
+	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING && !a->bios.seen) {
 		a->stale_ticks = 0;	/* not armed yet: count from when it is */
 	} else if (a->stale_ticks != UINT32_MAX) {
 		a->stale_ticks++;
@@ -168,7 +170,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	struct qk_rule_in in = {
 		.cfg = a->cfg, .plan = &a->rules_plan, .f = a->have_frame ? &a->last : NULL,
 		.stale_ticks = a->stale_ticks,
-		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING,
+		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING || a->bios.seen,
 		.watchdog = watchdog_ours(a, fresh), .bios = &a->bios, .state = a->fsm.state,
 		.setpoint = a->setpoint, .go_asked = a->go_asked,
 	};

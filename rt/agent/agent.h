@@ -17,7 +17,8 @@
  *      when its mailbox changed); NULL keeps the last verdict;
  *   3. rules raise proposals (rt/agent/rules.h), the evaluator picks a winner;
  *   4. decision, through the FSM table only: BOOTING with a POST seen gets
- *      its verdict (IDLE or ERROR); then a winning SAFETY proposal is a guard
+ *      its verdict (ERROR, or IDLE once a sensor frame has come: IDLE means
+ *      ready for ACTIVE); then a winning SAFETY proposal is a guard
  *      (-> SAFE, its trigger recorded; ERROR and SAFE stay); a winning
  *      PLANNING proposal moves IDLE <-> ACTIVE (trigger PLAN) only when
  *      plan_auto is set, which it is not by default: the operator decides;
@@ -34,9 +35,9 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame (the sim may start after us);
- * ticks spent so do not count, so a POST that ends BOOTING before the first
- * frame starts the count rather than finding it run out.
+ * SAFE, except while BOOTING before any frame or POST report (the sim may
+ * start after us); ticks spent so do not count: the count starts with the
+ * first frame or POST, rather than finding itself run out.
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we

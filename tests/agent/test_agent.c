@@ -150,16 +150,16 @@ static void test_agent_booting_waits_for_a_post(void **state)
 	r.bios = &r.post;
 	tick(&r, true);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* a POST before any frame: IDLE, and the stale count starts there, not
-	 * with the ticks spent waiting in BOOTING */
+	/* a POST before any frame: the stale count starts there, not with the
+	 * ticks spent waiting in BOOTING before it */
 	rig_init(&r);
 	r.bios = NULL;
 	ticks(&r, 500, false);
 	r.bios = &r.post;
 	tick(&r, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
 	ticks(&r, (int)bot.limits.sensor_stale_cycles - 1, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
 	tick(&r, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 }
@@ -237,10 +237,10 @@ static void test_agent_stale_sensors_go_safe(void **state)
 	ticks(&r, 2, true);
 	assert_int_equal(request(&r, QK_ST_COUNT), QK_REPLY_ACCEPTED);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* stale after BOOTING with no frame ever: SAFE too */
+	/* a POST but no frame ever: BOOTING (IDLE needs a frame), then SAFE */
 	rig_init(&r);
 	tick(&r, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
+	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
 	ticks(&r, 50, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 	assert_int_equal(r.a.fsm.reason, QK_TRG_GUARD_SENSORS_STALE);

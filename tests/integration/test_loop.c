@@ -156,6 +156,8 @@ static uint32_t ask_state(struct run *r, uint32_t target, char *reason)
 	assert_int_equal(rep.id, c.id);
 	if (reason)
 		snprintf(reason, QK_REASON_LEN, "%s", rep.reason);
+	else if (rep.status != QK_REPLY_ACCEPTED)
+		print_message("state %u refused: %s\n", target, rep.reason);
 	return rep.status;
 }
 
@@ -465,20 +467,47 @@ static void test_loop_runs_at_10khz(void **state)
 	assert_non_null(strstr(v, "SHUTDOWN"));
 }
 
+/* Whether a tracer is attached to pid (its TracerPid in /proc). */
+static bool traced(pid_t pid)
+{
+	char path[64], line[128];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "TracerPid:", 10))
+			yes = atoi(line + 10) != 0;
+	fclose(f);
+	return yes;
+}
+
 /* Attaches strace to the loop thread (the process's main thread; the
- * logger thread is another) for `ms` and returns the syscalls it made:
- * "name count" lines in `out`. */
-static void trace_syscalls(pid_t pid, int ms, char *out, size_t n)
+ * logger thread is another) for `cycles` of the loop's own cycles, counted
+ * from the segment once strace is attached, and returns the syscalls it
+ * made: "name count" lines in `out`.  Counting cycles, not milliseconds,
+ * keeps the window the same on a loaded machine, where attaching alone can
+ * take a second.  Gives up after 60 s of wall time. */
+static void trace_syscalls(pid_t pid, const _Atomic uint64_t *cycle_count, uint64_t cycles,
+			   char *out, size_t n)
 {
 	char file[64], pids[16], line[256];
 	const char *argv[] = { "strace", "-c", "-U", "name,calls", "-o", file, "-p", pids, NULL };
 	pid_t tracer;
+	uint64_t c0;
 	FILE *f;
+	int i;
 
 	snprintf(file, sizeof(file), "/tmp/qk-strace-%d-%d", (int)getpid(), (int)pid);
 	snprintf(pids, sizeof(pids), "%d", (int)pid);
 	assert_int_equal(posix_spawnp(&tracer, "strace", NULL, NULL, (char *const *)argv, environ), 0);
-	usleep(ms * 1000);
+	for (i = 0; i < 6000 && !traced(pid); i++)
+		usleep(10000);
+	c0 = qk_load_relaxed(cycle_count);
+	for (; i < 6000 && qk_load_relaxed(cycle_count) - c0 < cycles; i++)
+		usleep(10000);
 	kill(tracer, SIGINT);
 	waitpid(tracer, NULL, 0);
 	f = fopen(file, "r");
@@ -518,7 +547,8 @@ static void assert_only(const char *who, const char *trace, const char *const *a
 			waits = calls;
 	}
 	if (waits < min)
-		fail_msg("%s's loop waited only %lu times in the window (< %lu):\n%s", who, waits, min, trace);
+		fail_msg("%s's loop waited only %lu times in 2000 traced cycles (< %lu):\n%s", who, waits,
+			 min, trace);
 }
 
 static void hot_path(const char *wake, const char *const *sim_ok, const char *const *agent_ok,
@@ -538,9 +568,13 @@ static void hot_path(const char *wake, const char *const *sim_ok, const char *co
 	setpoint(&r, 3, -2, 1);
 	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
 	usleep(200000);
-	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), 2000, trace, sizeof(trace));
+	/* 2000 cycles traced: each has one wait, but a late cycle may skip its
+	 * sleep; at least half of them waited, or strace saw another thread */
+	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid),
+		       &r.seg.stats[QK_PROC_SIM].cycles, 2000, trace, sizeof(trace));
 	assert_only("qiki-sim", trace, sim_ok, "clock_nanosleep", 1000);
-	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid), 2000, trace, sizeof(trace));
+	trace_syscalls(qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid),
+		       &r.seg.stats[QK_PROC_AGENT].cycles, 2000, trace, sizeof(trace));
 	assert_only("qiki-agent", trace, agent_ok, agent_wait, 1000);
 	assert_true(qk_load_relaxed(&r.seg.stats[QK_PROC_SIM].cycles) >= 2000);
 	assert_int_equal(stop(&r), 0);
