@@ -117,6 +117,12 @@ def machine(rt_ok):
         "git": run("git", "-C", HERE, "describe", "--always", "--dirty"),
         "cpu_stat_start": cpu_stat(),
     }
+    # qiki doctor's checks, when bench/run.sh names the binary (QK_QIKI)
+    doc = run(os.environ.get("QK_QIKI", ""), "doctor", "--json") if os.environ.get("QK_QIKI") else ""
+    try:
+        m["doctor"] = json.loads(doc)
+    except ValueError:
+        pass
     return m
 
 
@@ -157,6 +163,11 @@ def warnings(m, benches):
                  % m["sched_rt_runtime_us"])
     if m["cpufreq_governor"] not in ("performance", "n/a"):
         w.append("cpufreq governor is %s, not performance" % m["cpufreq_governor"])
+    doc = m.get("doctor", {}).get("checks", [])
+    bad = [c["check"] for c in doc if c.get("status") in ("WARN", "FAIL")]
+    if bad:
+        w.append("qiki doctor: %d WARN/FAIL (%s): `qiki doctor` says why and how to fix"
+                 % (len(bad), ", ".join(bad)))
     if m["clocksource"] not in ("tsc", "arch_sys_counter"):
         w.append("clock source is %s: clock_gettime may be a system call" % m["clocksource"])
     return w

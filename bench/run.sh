@@ -24,7 +24,7 @@ fi
 
 echo "bench: reports in $out${quick:+ (quick)}"
 t_all=$(date +%s.%N)
-/usr/bin/python3 "$here/report.py" machine "$out"
+QK_QIKI=$B/bin/qiki /usr/bin/python3 "$here/report.py" machine "$out"
 
 # The loop-sensitive benches first, in a fixed order; then any other.
 order=()

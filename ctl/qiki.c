@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "ctl/client.h"
+#include "ctl/doctor.h"
 #include "ctl/scenario.h"
+#include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
@@ -49,6 +51,8 @@ struct launch {
 	const char *scenario_path;	/* --scenario: steps played against the run */
 	struct qk_scenario *scenario;
 	const char *telemetry_rate;			/* and its --rate */
+	bool trace;					/* qiki-rtlat beside the loop */
+	const char *hil, *hil_bind;	/* qiki-hil instead of qiki-sim: --peer, --bind */
 	char log_dir[3072];		/* resolved; every process logs there */
 	struct qk_log *log;
 };
@@ -57,6 +61,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: qiki run [options]\n"
+		"       qiki doctor [--json] [--cpu N]   what this machine lacks for real time\n"
 		"Runs a qiki instance: the plant simulator and the controller agent as\n"
 		"SCHED_FIFO processes closing the loop through shared memory.\n\n"
 		"  -i, --instance NAME   instance name (default: default)\n"
@@ -86,6 +91,11 @@ static void usage(FILE *f)
 		"                        (its WebSocket protocol; default 127.0.0.1:8765)\n"
 		"      --scenario FILE   play a scenario (YAML steps with expectations) against\n"
 		"                        the run; the run ends when it passes or fails\n"
+		"      --trace           run qiki-rtlat beside the loop: its verdict in the summary,\n"
+		"                        its report in the log directory (qiki-rtlat.txt)\n"
+		"      --hil udp://HOST:PORT  a device on UDP in the simulator's place (qiki-hil,\n"
+		"                        docs/hil-protocol.md)\n"
+		"      --hil-bind ADDR:PORT   the bridge's local address (default any)\n"
 		"      --print-config    print the configuration as YAML and exit\n"
 		"  -q, --quiet           no live status line\n"
 		"  -h, --help, --version\n\n"
@@ -99,7 +109,7 @@ static int parse(int argc, char **argv, struct launch *l)
 {
 	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
-	       O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_HIL, O_HIL_BIND };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
@@ -121,10 +131,13 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "telemetry-rate", required_argument, NULL, O_TELE_RATE },
 		{ "foxglove", optional_argument, NULL, O_FOXGLOVE },
 		{ "scenario", required_argument, NULL, O_SCENARIO },
+		{ "trace", no_argument, NULL, O_TRACE },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
 		{ "log-fsync-ms", required_argument, NULL, O_LOGFSYNC },
 		{ "log-rotate-mb", required_argument, NULL, O_LOGROTATE },
+		{ "hil", required_argument, NULL, O_HIL },
+		{ "hil-bind", required_argument, NULL, O_HIL_BIND },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -146,7 +159,7 @@ static int parse(int argc, char **argv, struct launch *l)
 			printf("qiki %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
 			return 1;
 		}
-		fprintf(stderr, PROG ": expected 'qiki run [options]' (see qiki --help)\n");
+		fprintf(stderr, PROG ": expected 'qiki run [options]' or 'qiki doctor' (see qiki --help)\n");
 		return -1;
 	}
 	optind = 2;
@@ -157,6 +170,9 @@ static int parse(int argc, char **argv, struct launch *l)
 		case 'i': l->instance = optarg; break;
 		case O_LOGDIR: l->log_dir_opt = optarg; break;
 		case O_TELE: l->telemetry = optarg; break;
+		case O_TRACE: l->trace = true; break;
+		case O_HIL: l->hil = optarg; break;
+		case O_HIL_BIND: l->hil_bind = optarg; break;
 		case O_LOGFSYNC: {
 			int v;
 
@@ -286,6 +302,15 @@ static int parse(int argc, char **argv, struct launch *l)
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;
+	if (l->hil_bind && !l->hil) {
+		fprintf(stderr, PROG ": --hil-bind needs --hil udp://HOST:PORT\n");
+		return -1;
+	}
+	if (l->hil && (l->lockstep || l->n_faults)) {
+		fprintf(stderr, PROG ": --hil runs a device in real time: no --lockstep, and faults "
+			"are injected on the device, not with --fault\n");
+		return -1;
+	}
 	if (qk_config_validate(&l->cfg, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
@@ -353,6 +378,18 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 	}
 	if (l->no_rt)
 		argv[n++] = "--no-rt";
+	if (!strcmp(name, "qiki-hil")) {
+		argv[n++] = "--peer";
+		argv[n++] = l->hil;
+		if (l->hil_bind) {
+			argv[n++] = "--bind";
+			argv[n++] = l->hil_bind;
+		}
+		if (l->cycles) {
+			argv[n++] = "--cycles";
+			argv[n++] = cycles_s;
+		}
+	}
 	if (!strcmp(name, "qiki-sim")) {
 		if (l->cycles) {
 			argv[n++] = "--cycles";
@@ -653,9 +690,22 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
-		!strcmp(name, "qiki-sim") ? "the agent goes SAFE (sensors stale)" :
+		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
 	return 4;
+}
+
+/* What `qiki doctor` would warn about, in one line, before the figures. */
+static void doctor_digest(const struct launch *l)
+{
+	static struct qk_doctor d;
+	char line[512];
+
+	qk_doctor_run(&d, qk_rt_sysroot(), l->cpu);
+	qk_doctor_digest(&d, line, sizeof(line));
+	if (!l->quiet && (d.n_warn || d.n_fail))
+		printf("qiki: doctor: %s; 'qiki doctor' says why and how to fix\n", line);
+	QK_INFO(l->log, "doctor: %s", line);
 }
 
 int main(int argc, char **argv)
@@ -663,9 +713,12 @@ int main(int argc, char **argv)
 	static struct launch l;
 	struct qk_seg seg;
 	char bindir[PATH_MAX];
-	int ret = parse(argc, argv, &l), agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
+	int ret, agent_st = 0, sim_st = 0, tele_st = 0, rc = 0;
 	bool agent_done = false, sim_done = false;
 
+	if (argc >= 2 && !strcmp(argv[1], "doctor"))
+		return qk_doctor_cmd(argc - 1, argv + 1);
+	ret = parse(argc, argv, &l);
 	if (ret)
 		return ret > 0 ? 0 : 1;
 	if (l.print_config)
@@ -723,12 +776,22 @@ int main(int argc, char **argv)
 		       qk_wake_mode_name(l.cfg.wake_mode), l.no_rt ? ", NOT real-time" : "");
 	if (!l.quiet)
 		printf("qiki: logs in %s\n", l.log_dir);
+	doctor_digest(&l);
 	fflush(stdout);
 	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	pid_t agent = spawn(bindir, "qiki-agent", &l, l.prio - 1);
-	pid_t sim = agent > 0 ? spawn(bindir, "qiki-sim", &l, l.prio) : -1;
+	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	pid_t sim = agent > 0 ? spawn(bindir, sim_name, &l, l.prio) : -1;
+	char trace_report[4096 + 32], verdict[512];
+	struct qk_trace *trace = NULL;
+	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
+
+	snprintf(trace_report, sizeof(trace_report), "%s/qiki-rtlat.txt", l.log_dir);
+	if (l.trace && agent > 0 && sim > 0 &&
+	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
+		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -754,7 +817,7 @@ int main(int argc, char **argv)
 			sim_done = true;
 			if (l.cycles && WIFEXITED(sim_st) && !WEXITSTATUS(sim_st))
 				break;	/* --cycles done */
-			rc = died("qiki-sim", sim, sim_st, &l);
+			rc = died(sim_name, sim, sim_st, &l);
 		}
 		if (!tele_done && waitpid(tele, &tele_st, WNOHANG) == tele) {
 			char b[48];
@@ -791,13 +854,20 @@ int main(int argc, char **argv)
 					   false) == QK_SCN_RUNNING)
 		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
+	if (trace)	/* before the shutdown, which is not the loop's timing */
+		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
+	trace = NULL;
 	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
+	{
 		summary(&seg, &l);
-	else
+		if (traced < 1)
+			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
+			       traced ? "" : trace_report, traced ? "" : ")");
+	} else
 		fprintf(stderr, PROG ": the loop never ran\n");
 	if (tele_failed && want_tele && !rc)
 		rc = 5;		/* the loop ran; what was asked of telemetry did not happen */

@@ -19,6 +19,7 @@
 
 #include "ctl/client.h"
 #include "ctl/json.h"
+#include "ctl/link.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
@@ -604,6 +605,14 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 	putchar('\n');
 }
 
+static int cmd_link(struct ctl *c)
+{
+	if (attach(c))
+		return EX_INSTANCE;
+	qk_ctl_link_show(&c->seg, c->json, stdout);
+	return EX_OK;
+}
+
 static int cmd_stats(struct ctl *c)
 {
 	struct qk_json j;
@@ -715,6 +724,7 @@ static const struct cmd cmds[] = {	/* sorted by name */
 	{ "fault", "DEVICE KIND [VALUE] | clear DEVICE|all",
 	  "inject a fault (stuck noise bias dropout post-fail) or clear one", 1, 3, cmd_fault },
 	{ "history", "", "the last state transitions", 0, 0, cmd_history },
+	{ "link", "", "the HIL link: peer, frames, drops by reason, round trip", 0, 0, cmd_link },
 	{ "setpoint", "X Y Z", "where ACTIVE drives the bot, in metres", 3, 3, cmd_setpoint },
 	{ "state", "[BOOTING|IDLE|ACTIVE|SAFE|SHUTDOWN|RESET]",
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },

@@ -413,6 +413,20 @@ static int cmd_read(int argc, char **argv, bool cat)
 		fprintf(stderr, PROG ": %s\n", err);
 		return 1;
 	}
+	if (cat && cc.topic) {
+		bool known = false;
+
+		for (uint32_t k = 0; k < in.n_channels; k++)
+			known |= !strcmp(in.ch[k].topic, cc.topic);
+		if (!known) {
+			fprintf(stderr, PROG ": cat: no topic '%s' in %s; its topics:", cc.topic,
+				argv[optind]);
+			for (uint32_t k = 0; k < in.n_channels; k++)
+				fprintf(stderr, " %s", in.ch[k].topic);
+			fprintf(stderr, "\n");
+			return 1;
+		}
+	}
 	if (cat)
 		return cc.bad ? 1 : 0;
 	printf("file:        %s%s\n", argv[optind], in.has_summary ? "" :

@@ -264,6 +264,21 @@ int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_
 	return 0;
 }
 
+/* Said once at start-up, on stderr and in the log: with this clocksource
+ * every clock read of the loop is a syscall, which the loop cannot avoid. */
+static void warn_clocksource(struct qk_proc_ctx *p, const char *prog)
+{
+	char cs[64];
+
+	if (qk_rt_clocksource(qk_rt_sysroot(), cs, sizeof(cs)))
+		return;
+	fprintf(stderr, "%s: warning: clocksource '%s' cannot be read by the vDSO: every clock "
+		"read of the loop is a syscall (slower, and seen by seccomp and strace); fix: "
+		QK_RT_CLOCK_FIX "\n", prog, cs);
+	QK_WARN(p->log, "clocksource '%s' cannot be read by the vDSO: every clock read is a "
+		"syscall; fix: " QK_RT_CLOCK_FIX, cs);
+}
+
 int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why, size_t n)
 {
 	struct qk_rt_opts ro = { .no_rt = o->no_rt, .priority = o->priority, .cpu = o->cpu,
@@ -278,6 +293,7 @@ int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why
 			p->rt.priority, p->rt.cpu);
 	else
 		QK_WARN(p->log, "NOT real time (--no-rt): figures are not real-time figures");
+	warn_clocksource(p, p->which == QK_PROC_SIM ? "qiki-sim" : "qiki-agent");
 	if (p->alloc_probe)
 		p->allocs0 = p->alloc_probe();
 	return 0;

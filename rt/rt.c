@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -130,4 +131,41 @@ int qk_period_wait(struct qk_period *p)
 		ret = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 	while (ret == EINTR);
 	return -ret;
+}
+
+const char *qk_rt_sysroot(void)
+{
+	const char *r = getenv("QIKI_SYSROOT");
+
+	return r && *r ? r : "";
+}
+
+int qk_rt_clocksource(const char *root, char *name, size_t n)
+{
+	/* what the x86, arm64 and riscv vDSOs read; anything else is a syscall */
+	static const char *const vdso[] = { "tsc", "kvm-clock", "hyperv_clocksource_tsc_page",
+					    "arch_sys_counter", "riscv_clocksource", "xen" };
+	static const char *const sys[] = { "hpet", "acpi_pm", "jiffies", "refined-jiffies",
+					   "pit", "pvclock" };
+	char path[4096];
+	FILE *f;
+
+	if (n)
+		*name = 0;
+	snprintf(path, sizeof(path), "%s/sys/devices/system/clocksource/clocksource0/"
+		 "current_clocksource", root ? root : "");
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	if (!fgets(name, (int)n, f))
+		*name = 0;
+	fclose(f);
+	name[strcspn(name, "\n")] = 0;
+	for (size_t i = 0; i < sizeof(vdso) / sizeof(vdso[0]); i++)
+		if (!strcmp(name, vdso[i]))
+			return 1;
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (!strcmp(name, sys[i]))
+			return 0;
+	return -EPROTO;
 }

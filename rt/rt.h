@@ -60,6 +60,23 @@ int qk_rt_setup(struct qk_rt *rt, const struct qk_rt_opts *o, char *why, size_t 
 void qk_rt_teardown(struct qk_rt *rt);
 
 /*
+ * The clocksource, and whether the vDSO can read it.  On a clocksource the
+ * vDSO cannot read (hpet, acpi_pm, jiffies) every clock_gettime is a real
+ * syscall: the loop's hot path then makes one per clock read.  `root` is
+ * prefixed to /sys (NULL or "" for the machine's own; qk_rt_sysroot() gives
+ * $QIKI_SYSROOT, which tests point at a fake tree).  Returns 1 when the vDSO
+ * reads it, 0 when it does not, -ENOENT when the file is missing, -EPROTO
+ * when the name is one we do not know; `name` is filled when it was read.
+ * Start-up only.
+ */
+int qk_rt_clocksource(const char *root, char *name, size_t n);
+const char *qk_rt_sysroot(void);
+/* The fix to print beside a clocksource the vDSO cannot read. */
+#define QK_RT_CLOCK_FIX "boot with 'clocksource=tsc tsc=reliable' where the TSC is sound " \
+	"(constant_tsc and nonstop_tsc in /proc/cpuinfo), or a clocksource the vDSO reads " \
+	"(kvm-clock in a KVM guest)"
+
+/*
  * A periodic schedule on CLOCK_MONOTONIC: cycle k is due at
  * epoch + k * period + phase.  qk_period_wait() sleeps to the next due time
  * with an absolute deadline.  When the caller is already past it (a cycle

@@ -20,7 +20,7 @@
 #include "shm/atomic.h"
 #include "shm/hist.h"
 
-#define QK_LAYOUT_VERSION 2u
+#define QK_LAYOUT_VERSION 3u	/* 2: the HIL link's statistics; 3: the agent's rule hit as data, its margins */
 #define QK_SEG_MAGIC      0x314b494b49510a51ull	/* "Q\nQIKIK1" */
 
 #define QK_NAME_LEN       24
@@ -354,6 +354,35 @@ struct qk_proc_stats {
 	_Atomic uint64_t pad;
 };
 
+/* ---- the HIL link: written by qiki-hil, zero while the simulator runs ---- */
+
+enum qk_link_state { QK_LINK_NONE, QK_LINK_HELLO, QK_LINK_UP, QK_LINK_REFUSED };
+
+/* Frames dropped, by reason, in the HIL codec's order (rt/hil/wire.h):
+ * short, crc, magic, version, type, length, stale, duplicate. */
+#define QK_LINK_DROP_REASONS 8
+#define QK_LINK_PEER_LEN 56
+
+struct qk_link_stats {			/* single writer: the bridge's loop */
+	_Atomic uint32_t state;		/* enum qk_link_state */
+	uint32_t stale_cycles;		/* written once at start-up, as is peer */
+	char peer[QK_LINK_PEER_LEN];	/* "udp://HOST:PORT", NUL-terminated */
+	_Atomic uint64_t sent;		/* frames handed to the socket */
+	_Atomic uint64_t received;	/* datagrams, whatever they were */
+	_Atomic uint64_t taken;		/* SENSORS accepted */
+	_Atomic uint64_t lost;		/* SENSORS never seen (sequence gaps) */
+	_Atomic uint64_t superseded;	/* accepted, a newer one in the same cycle */
+	_Atomic uint64_t wrong_peer;	/* from another address */
+	_Atomic uint64_t unexpected;	/* well-formed, not for the session's state */
+	_Atomic uint64_t sessions;	/* HELLO-ACKs taken */
+	_Atomic uint64_t link_losses;	/* the device went stale */
+	_Atomic uint64_t send_errors;
+	_Atomic uint64_t dropped[QK_LINK_DROP_REASONS];
+	_Atomic int64_t offset_ns;	/* device clock - bridge clock, newest exchange */
+	_Atomic uint64_t samples;	/* exchanges measured */
+	struct qk_hist rtt;		/* round trip, ns */
+};
+
 /* ---- the layout, frozen: a failing assert here means bump the version ---- */
 #define QK__SIZE(s, n) _Static_assert(sizeof(struct s) == (n), #s " changed size: bump QK_LAYOUT_VERSION")
 QK__SIZE(qk_thruster_cfg, 88);
@@ -373,11 +402,14 @@ QK__SIZE(qk_cmd, 88);
 QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
 QK__SIZE(qk_proc_stats, 22000);
+QK__SIZE(qk_link_stats, 4608);
+
 _Static_assert(offsetof(struct qk_config, thruster) == 584, "qk_config.thruster moved");
 _Static_assert(offsetof(struct qk_sensor_frame, accel_mps2) == 64, "qk_sensor_frame.accel moved");
 _Static_assert(offsetof(struct qk_actuator_frame, throttle) == 40, "qk_actuator_frame.throttle moved");
 _Static_assert(offsetof(struct qk_agent_status, trans) == 128, "qk_agent_status.trans moved");
 _Static_assert(offsetof(struct qk_proc_stats, wake_latency) == 64, "stats: liveness on its own line");
+_Static_assert(offsetof(struct qk_link_stats, sent) == 64, "link: counters after the start-up line");
 _Static_assert(offsetof(struct qk_cmd, name) == 64, "qk_cmd.name moved");
 #undef QK__SIZE
 

@@ -27,12 +27,13 @@ static const uint32_t struct_sizes[QK_S_COUNT] = {
 	[QK_S_RING] = sizeof(struct qk_ring),
 	[QK_S_CMDQ] = sizeof(struct qk_cmdq),
 	[QK_S_MBOX] = sizeof(struct qk_mbox),
+	[QK_S_LINK_STATS] = sizeof(struct qk_link_stats),
 };
 
 static const char *const struct_names[QK_S_COUNT] = {
 	"qk_seg_hdr", "qk_config", "qk_sensor_frame", "qk_actuator_frame",
 	"qk_bios_report", "qk_agent_status", "qk_sim_status", "qk_cmd",
-	"qk_reply", "qk_proc_stats", "qk_ring", "qk_cmdq", "qk_mbox",
+	"qk_reply", "qk_proc_stats", "qk_ring", "qk_cmdq", "qk_mbox", "qk_link_stats",
 };
 
 static size_t align_line(size_t n)
@@ -56,6 +57,7 @@ static size_t layout(uint64_t off[QK_R_COUNT])
 		[QK_R_SIM_CMDQ] = qk_cmdq_footprint(QK_CMDQ_CAP, sizeof(struct qk_cmd)),
 		[QK_R_SIM_REPLIES] = qk_ring_footprint(QK_REPLY_RING_CAP, sizeof(struct qk_reply)),
 		[QK_R_STATS] = QK_PROC_COUNT * sizeof(struct qk_proc_stats),
+		[QK_R_LINK] = sizeof(struct qk_link_stats),
 	};
 	size_t at = align_line(sizeof(struct qk_seg_hdr));
 
@@ -121,6 +123,7 @@ static void bind_regions(struct qk_seg *s)
 	s->sim_cmdq = (struct qk_cmdq *)(b + off[QK_R_SIM_CMDQ]);
 	s->sim_replies = (struct qk_ring *)(b + off[QK_R_SIM_REPLIES]);
 	s->stats = (struct qk_proc_stats *)(b + off[QK_R_STATS]);
+	s->link = (struct qk_link_stats *)(b + off[QK_R_LINK]);
 }
 
 /* OFD locks: owned by the open file description, dropped by the kernel when
@@ -285,6 +288,7 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 		qk_hist_reset(&s->stats[p].front);
 		qk_hist_reset(&s->stats[p].back);
 	}
+	qk_hist_reset(&s->link->rtt);
 	return 0;
 
 err_unlink:

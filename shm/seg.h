@@ -36,14 +36,14 @@ enum qk_seg_state { QK_SEG_INITIALISING = 1, QK_SEG_READY, QK_SEG_SHUTTING_DOWN 
 enum qk_region {
 	QK_R_CONFIG, QK_R_SENSORS, QK_R_ACTUATORS, QK_R_BIOS, QK_R_AGENT_STATUS,
 	QK_R_SIM_STATUS, QK_R_AGENT_CMDQ, QK_R_AGENT_REPLIES, QK_R_SIM_CMDQ,
-	QK_R_SIM_REPLIES, QK_R_STATS, QK_R_COUNT
+	QK_R_SIM_REPLIES, QK_R_STATS, QK_R_LINK, QK_R_COUNT
 };
 
 /* The structs whose size the header records (the ABI check). */
 enum qk_struct_id {
 	QK_S_HDR, QK_S_CONFIG, QK_S_SENSOR_FRAME, QK_S_ACTUATOR_FRAME,
 	QK_S_BIOS_REPORT, QK_S_AGENT_STATUS, QK_S_SIM_STATUS, QK_S_CMD, QK_S_REPLY,
-	QK_S_PROC_STATS, QK_S_RING, QK_S_CMDQ, QK_S_MBOX, QK_S_COUNT
+	QK_S_PROC_STATS, QK_S_RING, QK_S_CMDQ, QK_S_MBOX, QK_S_LINK_STATS, QK_S_COUNT
 };
 
 struct qk_seg_hdr {
@@ -74,6 +74,7 @@ struct qk_seg {
 	struct qk_cmdq *agent_cmdq, *sim_cmdq;
 	struct qk_ring *agent_replies, *sim_replies;
 	struct qk_proc_stats *stats;	/* [QK_PROC_COUNT] */
+	struct qk_link_stats *link;	/* the HIL bridge's, when one runs */
 	bool reclaimed;			/* create replaced a stale segment */
 	char err[256];			/* why the last call failed */
 };

@@ -71,6 +71,7 @@ void qk_bios_check(const struct qk_config *cfg, const struct qk_bios_report *r,
 		if (out->first_bad < 0 || (d->critical && !cfg->device[out->first_bad].critical)) {
 			out->first_bad = (int32_t)i;
 			out->first_status = st;
+			out->first_code = s ? s->code : QK_PC_NONE;
 		}
 	}
 	for (uint32_t i = 0; i < nr; i++)

@@ -39,6 +39,7 @@ struct qk_bios_eval {
 	uint32_t critical_fail;		/* critical devices in error, not found or missing */
 	int32_t first_bad;		/* profile index of the first failed device, -1 */
 	uint32_t first_status;		/* its QK_DS_* or QK_BIOS_MISSING */
+	uint32_t first_code;		/* its QK_PC_* (TIMEOUT_RESPONSE: it went silent) */
 };
 
 void qk_bios_check(const struct qk_config *cfg, const struct qk_bios_report *r,

@@ -182,7 +182,7 @@ int qk_rules_run(const struct qk_rule_in *in, struct qk_rules_out *o)
 	if (b->seen && !b->all_systems_go) {
 		if (b->critical_fail && b->first_bad >= 0)
 			safety(o, 90, 1.0, QK_TRG_GUARD_BIOS, QK_RULE_BIOS_DEVICE,
-			       (uint32_t)b->first_bad, b->first_status, 0);
+			       (uint32_t)b->first_bad, b->first_status, b->first_code);
 		else
 			safety(o, 90, 1.0, QK_TRG_GUARD_BIOS, QK_RULE_BIOS_HEALTH, 0,
 			       b->health, c->limits.health_min);
@@ -225,7 +225,11 @@ void qk_rules_why(const struct qk_config *c, const struct qk_rule_hit *h, char w
 		snprintf(why, n, "sim watchdog: our frames lost");
 		break;
 	case QK_RULE_BIOS_DEVICE:
-		snprintf(why, n, "BIOS: %.16s %s", device_name(c, h->index), bios_problem(h->value));
+		/* a device that stopped answering: over HIL, the link is down */
+		if (h->limit == QK_PC_TIMEOUT_RESPONSE)
+			snprintf(why, n, "BIOS: %.16s no response (link down)", device_name(c, h->index));
+		else
+			snprintf(why, n, "BIOS: %.16s %s", device_name(c, h->index), bios_problem(h->value));
 		break;
 	case QK_RULE_BIOS_HEALTH:
 		snprintf(why, n, "BIOS: health %.2f < %.2f", h->value, h->limit);

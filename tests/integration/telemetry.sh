@@ -61,6 +61,9 @@ for topic in /sensors /actuators /timing /fsm /fsm/transitions /bios /pose /log;
 done
 "$bin/qiki-telemetry" cat "$out/run.mcap" --topic /fsm/transitions >"$out/cat.txt" || fail "cat exit $?"
 grep -q 'to_state: FSM_STATE_ACTIVE, trigger: TRIGGER_OPERATOR' "$out/cat.txt" || fail "cat transitions"
+"$bin/qiki-telemetry" cat "$out/run.mcap" --topic /fsm/transition >"$out/cat.txt" 2>&1
+[ $? = 1 ] && grep -q "no topic '/fsm/transition' in .*; its topics: /sensors .* /fsm/transitions" \
+  "$out/cat.txt" || { fail "an unknown topic does not list the valid ones"; cat "$out/cat.txt"; }
 
 # ---- the live stream, decoded by python3-protobuf while the loop runs
 "$bin/qiki" run -i "$inst" -q --duration 60 --telemetry-listen 0 >"$out/s.out" 2>"$out/s.err" &

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The HIL rig end to end: qiki run --hil (bridge and agent), qiki-hil-relay
+# and qiki-hil-device as separate processes in three network namespaces of
+# our own, joined by veth pairs:
+#   bridge ns  10.77.1.1 --- 10.77.1.2 (.3: a stranger)  relay ns  10.77.2.1 --- 10.77.2.2  device ns
+# Every assertion counts frames and states, never microseconds.
+# Needs root (ip netns); skips, saying why, without it.
+name=hil
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
+  echo "hil: SKIP: needs root and iproute2 for network namespaces"; exit 0
+fi
+tag=$$
+nsB=qkb$tag nsR=qkr$tag nsD=qkd$tag
+pids=()
+hil_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.2
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  for n in $nsB $nsR $nsD; do ip netns del "$n" 2>/dev/null; done
+}
+trap 'hil_cleanup; cleanup' EXIT
+
+ip netns add $nsB && ip netns add $nsR && ip netns add $nsD || { echo "hil: cannot create namespaces"; exit 1; }
+ip link add qb$tag netns $nsB type veth peer name qr$tag netns $nsR
+ip link add qs$tag netns $nsR type veth peer name qd$tag netns $nsD
+ip -n $nsB addr add 10.77.1.1/24 dev qb$tag
+ip -n $nsR addr add 10.77.1.2/24 dev qr$tag
+ip -n $nsR addr add 10.77.1.3/24 dev qr$tag
+ip -n $nsR addr add 10.77.2.1/24 dev qs$tag
+ip -n $nsD addr add 10.77.2.2/24 dev qd$tag
+for n in $nsB $nsR $nsD; do ip -n $n link set lo up; done
+ip -n $nsB link set qb$tag up; ip -n $nsR link set qr$tag up
+ip -n $nsR link set qs$tag up; ip -n $nsD link set qd$tag up
+
+export QIKI_LOG_DIR=$out/logs
+# The guards' thresholds are raised so that a VM stall of a few tens of
+# milliseconds is not a link loss; the link still goes stale (2/5 of 500
+# cycles) well before the agent's own stale-sensor guard.
+cat >"$out/hil.yaml" <<EOF
+limits:
+  sensor_stale_cycles: 500
+EOF
+rt=(); [ -n "${QK_NO_RT:-}" ] && rt=(--no-rt)
+fifo=(); command -v chrt >/dev/null && chrt -f 1 true 2>/dev/null && fifo=(chrt -f 60)
+
+start_device() {	# extra options...
+  ip netns exec $nsD "${fifo[@]}" "$bin/qiki-hil-device" --bind 10.77.2.2:7703 \
+    --stats-file "$out/device.stats" "$@" 2>"$out/device.err" &
+  pids+=($!); dev=$!
+}
+start_relay() {
+  ip netns exec $nsR "${fifo[@]}" "$bin/qiki-hil-relay" --listen 10.77.1.2:7701 \
+    --device 10.77.2.2:7703 --device-bind 10.77.2.1:7702 --stats-file "$out/relay.stats" "$@" &
+  pids+=($!); relay=$!
+}
+start_loop() {	# instance, extra options...
+  local i=$1; shift
+  ${preload:+env LD_PRELOAD=$preload} ip netns exec $nsB "$bin/qiki" run -i "$i" --quiet -c "$out/hil.yaml" "${rt[@]}" \
+    --hil udp://10.77.1.2:7701 --hil-bind 10.77.1.1:7700 "$@" >"$out/run.out" 2>"$out/run.err" &
+  pids+=($!); loop=$!
+}
+stop_all() {	# stops the loop, then device and relay, and waits for their counters
+  kill -TERM "$loop" 2>/dev/null; wait "$loop" 2>/dev/null
+  kill -TERM "$dev" "$relay" 2>/dev/null; wait "$dev" "$relay" 2>/dev/null
+}
+stat() { sed -n "s/^$2=//p" "$1"; }
+wait_state() {	# state seconds
+  for _ in $(seq $(($2 * 10))); do [ "$(ctl state 2>/dev/null)" = "$1" ] && return 0; sleep 0.1; done
+  fail "not $1 within $2 s (state $(ctl state 2>&1))"; return 1
+}
+status_field() { ctl status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+link_field() { ctl link --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# --- 1. the setpoint over HIL, then 5% loss, 2 ms jitter and 1% corruption --
+inst="t-hil-a-$$"
+start_device --seed 7
+start_relay --start-clean --data-only --loss 0.05 --jitter-ms 2 --corrupt 0.01 --seed 11
+preload=$PWD/$B/rel/tests/libqkalloc.so	# the loops count their allocations
+start_loop "$inst"
+preload=
+wait_state IDLE 10
+ctl setpoint 1 0 0 >/dev/null || fail "setpoint refused"
+ctl state ACTIVE >/dev/null || fail "ACTIVE refused"
+reached=0
+for _ in $(seq 150); do
+  if [ "$(status_field 'int(abs(d["position_m"][0]-1)<0.05 and abs(d["velocity_mps"][0])<0.02)')" = 1 ]; then
+    reached=1; break
+  fi
+  sleep 0.1
+done
+[ $reached = 1 ] || fail "setpoint 1 0 0 not reached over HIL in 15 s: $(ctl status | grep position)"
+echo "hil: setpoint reached over HIL"
+
+# the bridge's loop thread: one syscall per cycle, io_uring_enter (strace
+# attaching interrupts the wait in progress: restart_syscall is that wait)
+bpid=$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
+c0=$(sim_cycles)
+strace -c -U name,calls -o "$out/strace" -p "$bpid" 2>/dev/null &
+tracer=$!; sleep 2; kill -INT $tracer; wait $tracer
+c1=$(sim_cycles)
+enters=$(awk '$1 == "io_uring_enter" { print $2 }' "$out/strace")
+others=$(awk '$1 != "io_uring_enter" && $1 != "restart_syscall" && $1 != "total" && $2 ~ /^[0-9]+$/' "$out/strace")
+[ -z "$others" ] || fail "the bridge's loop made other syscalls: $others"
+[ "${enters:-0}" -ge 1000 ] || fail "only ${enters:-0} io_uring_enter in 2 s"
+[ "${enters:-0}" -le $((c1 - c0 + 2)) ] || fail "$enters io_uring_enter for $((c1 - c0)) cycles"
+echo "hil: bridge loop: $enters io_uring_enter, nothing else, over $((c1 - c0)) cycles"
+
+c0=$(sim_cycles)
+kill -USR1 "$relay"	# impairments on
+# a stranger on the bridge's wire: counted, ignored
+ip netns exec $nsR python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.77.1.3", 0))
+for i in range(25):
+    s.sendto(b"QKHL" + bytes(60), ("10.77.1.1", 7700))'
+sleep 5
+kill -USR1 "$relay"	# clean again: the last gaps close before the counters are read
+c1=$(sim_cycles)
+sleep 0.5
+[ "$(ctl state)" = ACTIVE ] || fail "the loop left ACTIVE under 5% loss: $(ctl status | grep state)"
+[ $((c1 - c0)) -ge 2500 ] || fail "only $((c1 - c0)) cycles in 5 s under loss"
+# qikictl shows the link live, from the segment
+ctl link | sed 's/^/hil: qikictl link: /'
+[ "$(link_field 'd["state"], d["peer"], d["wrong_peer"], d["lost"] > 0, d["dropped"]["crc"] > 0, d["rtt_samples"] > 1000')" = \
+  "UP udp://10.77.1.2:7701 25 True True True" ] || fail "qikictl link: $(ctl link --json)"
+ctl history | grep -q SAFE && fail "a SAFE transition under 5% loss: $(ctl history)"
+stop_all
+[ "$(grep -c 'allocations in the loop after start-up: 0$' "$out/run.out")" = 2 ] ||
+  fail "a loop allocated after start-up: $(grep allocations "$out/run.out")"
+bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
+[ -s "$bs" ] || fail "the bridge wrote no counters ($bs)"
+rs=$out/relay.stats ds=$out/device.stats
+echo "hil: bridge: $(tr '\n' ' ' <"$bs")"
+echo "hil: relay: $(tr '\n' ' ' <"$rs")"
+echo "hil: device: $(tr '\n' ' ' <"$ds")"
+[ "$(stat "$bs" sessions)" = 1 ] || fail "the link was lost under 5% loss ($(stat "$bs" sessions) sessions)"
+d2b_lost=$(( $(stat "$rs" d2b_dropped) + $(stat "$rs" d2b_corrupted) ))
+b2d_lost=$(( $(stat "$rs" b2d_dropped) + $(stat "$rs" b2d_corrupted) ))
+[ "$(stat "$rs" d2b_dropped)" -gt 0 ] && [ "$(stat "$rs" d2b_corrupted)" -gt 0 ] ||
+  fail "the relay impaired nothing"
+[ "$(stat "$bs" lost)" = "$d2b_lost" ] ||
+  fail "bridge counted $(stat "$bs" lost) SENSORS lost, the relay dropped or corrupted $d2b_lost"
+[ "$(stat "$ds" lost)" = "$b2d_lost" ] ||
+  fail "device counted $(stat "$ds" lost) ACTUATORS lost, the relay dropped or corrupted $b2d_lost"
+[ "$(stat "$bs" dropped_crc)" = "$(stat "$rs" d2b_corrupted)" ] ||
+  fail "bridge refused $(stat "$bs" dropped_crc) by CRC, the relay corrupted $(stat "$rs" d2b_corrupted)"
+[ "$(stat "$ds" dropped_crc)" = "$(stat "$rs" b2d_corrupted)" ] ||
+  fail "device refused $(stat "$ds" dropped_crc) by CRC, the relay corrupted $(stat "$rs" b2d_corrupted)"
+[ "$(stat "$bs" wrong_peer)" = 25 ] || fail "bridge counted $(stat "$bs" wrong_peer) stranger packets, not 25"
+[ "$(stat "$bs" rtt_samples)" -gt 1000 ] || fail "no round trips measured"
+[ "$(stat "$ds" byes)" = 1 ] || fail "the device did not get the bridge's BYE"
+
+# --- 2. duplicates and reordering dropped as such; a cut link: SAFE naming
+# the link; restored: HELLO, RESET, IDLE ------------------------------------
+inst="t-hil-b-$$"
+start_device --seed 7
+start_relay --start-clean --data-only --dup 0.05 --reorder 0.05 --seed 5
+start_loop "$inst"
+wait_state IDLE 10
+kill -USR1 "$relay"; sleep 2; kill -USR1 "$relay"; sleep 0.3
+[ "$(link_field 'd["dropped"]["duplicate"] > 0, d["dropped"]["stale"] > 0, d["link_losses"]')" = \
+  "True True 0" ] || fail "duplicates and late frames not dropped as such: $(ctl link --json)"
+[ "$(ctl state)" = IDLE ] || fail "duplicates and reordering moved the agent: $(ctl status | grep state)"
+kill -USR2 "$relay"	# cut
+wait_state SAFE 5
+why=$(status_field 'd["reason"] + " / " + d["proposal"]')
+echo "hil: cut: $why"
+case $why in *guard-bios*"no response (link down)"*) ;; *) fail "SAFE, but not for the link: $why";; esac
+ctl devices | grep -q TIMEOUT_RESPONSE || fail "POST does not show the devices timed out: $(ctl devices)"
+ctl state RESET >/dev/null 2>&1 && fail "RESET accepted while the link is down"
+[ "$(link_field 'd["state"], d["link_losses"]')" = "HELLO 1" ] || fail "qikictl link while cut: $(ctl link --json)"
+kill -USR2 "$relay"	# restored
+ok=0
+for _ in $(seq 50); do ctl devices | grep -q TIMEOUT_RESPONSE || { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] || fail "POST still bad 5 s after the link came back"
+ctl state RESET >/dev/null || fail "RESET refused after the link came back: $(ctl status | grep -i state)"
+wait_state IDLE 5
+[ "$(link_field 'd["state"], d["sessions"]')" = "UP 2" ] || fail "qikictl link after the cut: $(ctl link --json)"
+stop_all
+bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
+[ "$(stat "$bs" link_losses)" = 1 ] || fail "link losses $(stat "$bs" link_losses), expected 1"
+[ "$(stat "$bs" sessions)" = 2 ] || fail "sessions $(stat "$bs" sessions), expected 2 (HELLO again)"
+[ "$(stat "$out/device.stats" sessions)" = 2 ] || fail "the device saw $(stat "$out/device.stats" sessions) sessions"
+
+# --- 3. a version or profile mismatch is refused on both sides -------------
+inst="t-hil-c-$$"
+start_device --protocol-version 2
+start_relay
+start_loop "$inst" --duration 3
+wait "$loop"
+kill -TERM "$dev" "$relay" 2>/dev/null; wait "$dev" "$relay" 2>/dev/null
+grep -q "qiki-hil: the device speaks HIL protocol version 2, this bridge version 1: refused" "$out/run.err" ||
+  fail "the bridge did not name both versions: $(cat "$out/run.err")"
+grep -q "refused: the bridge speaks HIL protocol version 1, this device version 2" "$out/device.err" ||
+  fail "the device did not name both versions: $(cat "$out/device.err")"
+
+inst="t-hil-d-$$"
+start_device --profile ship
+start_relay
+start_loop "$inst" --duration 3
+wait "$loop"
+kill -TERM "$dev" "$relay" 2>/dev/null; wait "$dev" "$relay" 2>/dev/null
+grep -q "the device refused the session: the device has profile 'ship'.*this bridge 'bot'" "$out/run.err" ||
+  fail "the bridge did not name both profiles: $(cat "$out/run.err")"
+grep -q "refused: the bridge has profile 'bot'.*this device 'ship'" "$out/device.err" ||
+  fail "the device did not name both profiles: $(cat "$out/device.err")"
+finish

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Runs inside the rt-vm guest (tools/rt-vm/boot.sh), from the worktree, as
+# root on Debian's PREEMPT_RT kernel.  Writes its results to /rtvm-out:
+# results.tsv (check, PASS/FAIL/SKIP, detail) and one file per figure; the
+# host turns them into report.md.  Exit status: 0 when nothing FAILed.
+# usage: guest.sh MODE HOST_HASH CYCLES SEED
+#   MODE full  PREEMPT_RT, doctor, lockstep hash, unit tests, 1 kHz run with
+#              a setpoint, cyclictest, rtla timerlat
+#        ci    PREEMPT_RT, doctor, lockstep hash, a short 1 kHz run
+#        hpet  the kernel booted with clocksource=hpet: doctor and qiki run
+#              must warn; the hot-path checks say what they skip
+#        bench bench/run.sh with BENCH_QUICK=1
+set -uo pipefail
+mode=$1 host_hash=${2:-} cycles=${3:-20000} seed=${4:-7}
+B=${QK_RTVM_B:-build}
+bin=$B/bin
+o=/rtvm-out
+res=$o/results.tsv
+: > "$res"
+fails=0
+export QIKI_LOG_DIR=/tmp/qiki-logs QK_SRCDIR=$PWD
+# Under TCG every instruction is emulated: the latencies are the
+# emulator's, and tests that measure speed or wait on the wall clock say
+# they are skipped (tests read QK_EMULATED).
+[ "${QK_RTVM_ACCEL:-tcg}" = tcg ] && export QK_EMULATED="QEMU TCG emulation"
+cpu=$(($(nproc) - 1))
+
+result() {	# name status detail
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$res"
+  printf 'rt-vm: [%4ds] %-4s %-22s %s\n' "$SECONDS" "$2" "$1" "$3"
+  [ "$2" = FAIL ] && fails=$((fails + 1))
+  return 0
+}
+
+# --- the kernel and the machine ------------------------------------------
+uname -rv > "$o/kernel"
+cat /sys/devices/system/clocksource/clocksource0/current_clocksource > "$o/clocksource"
+if uname -v | grep -q PREEMPT_RT && [ "$(cat /sys/kernel/realtime 2>/dev/null)" = 1 ]; then
+  result preempt-rt PASS "uname -v: $(uname -v); /sys/kernel/realtime 1"
+else
+  result preempt-rt FAIL "not PREEMPT_RT: uname -v: $(uname -v)"
+fi
+"$bin/qiki" doctor --cpu "$cpu" > "$o/doctor.txt"
+drc=$?
+"$bin/qiki" doctor --cpu "$cpu" --json > "$o/doctor.json"
+if grep -q '^OK   preemption *PREEMPT_RT' "$o/doctor.txt"; then
+  result doctor PASS "exit $drc; $(tail -n1 "$o/doctor.txt"); preemption OK"
+else
+  result doctor FAIL "doctor does not say PREEMPT_RT: $(grep preemption "$o/doctor.txt")"
+fi
+
+lockstep() {	# the same binary, another kernel: the same sensor stream
+  local inst=rtvm-ls-$$ h
+  "$bin/qiki" run --instance "$inst" --lockstep --cycles "$cycles" --seed "$seed" -q \
+    > "$o/lockstep.txt" 2>&1
+  h=$(sed -n 's/.*sensor stream hash \([0-9a-f]*\) over.*/\1/p' "$o/lockstep.txt")
+  if [ -n "$h" ] && [ "$h" = "$host_hash" ]; then
+    result lockstep-hash PASS "$h over $cycles cycles, seed $seed: equal to the host's"
+  else
+    result lockstep-hash FAIL "guest ${h:-none} != host $host_hash ($cycles cycles, seed $seed)"
+  fi
+}
+
+# A real-time run at 1 kHz: IDLE, then ACTIVE to a setpoint.  The deadline
+# is counted in sim cycles (simulated time), not in wall-clock seconds.
+rt_run() {	# setpoint-x max-cycles duration
+  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 st=none js arrived=0 c=0 pid cfg=() note=""
+  # An emulated CPU on a shared host misses many periods in a row: the
+  # stale-sensor guard (50 cycles) would send the agent SAFE on the
+  # emulator's stalls.  Under emulation both guards are widened, and said.
+  if [ -n "${QK_EMULATED:-}" ]; then
+    printf 'limits:\n  sensor_stale_cycles: 2000\n  actuator_watchdog_cycles: 2000\n' > /tmp/rtvm-emu.yaml
+    cfg=(--config /tmp/rtvm-emu.yaml)
+    note=" (emulated: stale-sensor guard and actuator watchdog widened from 50 to 2000 cycles)"
+  fi
+  "$bin/qiki" run --instance "$inst" --duration "$dur" "${cfg[@]}" > "$o/rt-run.txt" 2> "$o/rt-run.err" &
+  pid=$!
+  for _ in $(seq 300); do
+    st=$("$bin/qikictl" -i "$inst" --timeout 5 state 2>/dev/null) && [ "$st" = IDLE ] && break
+    sleep 0.2
+  done
+  if [ "$st" != IDLE ]; then
+    result rt-1khz-idle FAIL "the agent did not reach IDLE (state ${st:-none})"
+    wait "$pid"; return
+  fi
+  result rt-1khz-idle PASS "SCHED_FIFO at 1 kHz, IDLE$note"
+  "$bin/qikictl" -i "$inst" --timeout 10 setpoint "$x" 0 0 > /dev/null &&
+    "$bin/qikictl" -i "$inst" --timeout 10 state ACTIVE > /dev/null ||
+    result rt-1khz-setpoint FAIL "setpoint or ACTIVE refused"
+  while kill -0 "$pid" 2>/dev/null; do
+    js=$("$bin/qikictl" -i "$inst" --timeout 10 --json status 2>/dev/null) || { sleep 0.5; continue; }
+    # (awk, not python: under emulation a python start costs seconds)
+    read -r arrived c < <(echo "$js" | awk -v x="$x" '{
+      p = $0; sub(/.*"position_m":\[/, "", p); sub(/\].*/, "", p); split(p, P, ",")
+      v = $0; sub(/.*"velocity_mps":\[/, "", v); sub(/\].*/, "", v); split(v, V, ",")
+      c = $0; sub(/.*"sim":\{[^}]*"cycles":/, "", c); sub(/[^0-9].*/, "", c)
+      e = sqrt((P[1] - x)^2 + P[2]^2 + P[3]^2); sp = sqrt(V[1]^2 + V[2]^2 + V[3]^2)
+      print (e < 0.5 && sp < 0.05 && $0 ~ /"state":"ACTIVE"/) ? 1 : 0, c + 0 }')
+    [ "$arrived" = 1 ] && break
+    [ "$c" -gt "$max" ] && break
+    case $js in *'"state":"SAFE"'* | *'"state":"ERROR"'*) break ;; esac
+    sleep 1
+  done
+  echo "$js" > "$o/rt-status.json"
+  if [ "$arrived" = 1 ]; then
+    result rt-1khz-setpoint PASS "at ($x, 0, 0) m within 0.5 m, < 0.05 m/s, after $c sim cycles$note"
+  else
+    result rt-1khz-setpoint FAIL "not at the setpoint after $c sim cycles (limit $max): state $(echo "$js" |
+      sed -n 's/.*"state":"\([A-Z]*\)".*"reason":"\([^"]*\)".*/\1, reason \2/p')"
+  fi
+  "$bin/qikictl" -i "$inst" --timeout 10 state SHUTDOWN > /dev/null 2>&1
+  wait "$pid"
+  local rc=$?
+  [ $rc = 0 ] || result rt-1khz-exit FAIL "qiki run exit $rc: $(tail -n 3 "$o/rt-run.err")"
+}
+
+cyclic() {	# seconds
+  cyclictest -m -p 95 -i 1000 -a "$cpu" -t 1 -D "$1" -q -h 400 > "$o/cyclictest.txt" 2>&1
+  local l
+  l=$(grep -E '^# (Min|Avg|Max) Latencies' "$o/cyclictest.txt" | tr -s ' ' | tr '\n' ' ')
+  if [ -n "$l" ]; then
+    result cyclictest PASS "CPU $cpu, 1 ms, ${1} s: $l(us)"
+  else
+    result cyclictest FAIL "cyclictest gave no figures: $(tail -n 2 "$o/cyclictest.txt")"
+  fi
+}
+
+timerlat() {	# seconds
+  if ! grep -qw timerlat /sys/kernel/tracing/available_tracers 2>/dev/null; then
+    result rtla-timerlat SKIP "this kernel has no timerlat tracer"
+    return
+  fi
+  rtla timerlat top -c "$cpu" -d "$1" -q -P f:95 > "$o/timerlat.txt" 2>&1
+  local rc=$?
+  if [ $rc = 0 ] && grep -q "^ *$cpu " "$o/timerlat.txt"; then
+    result rtla-timerlat PASS "CPU $cpu, ${1} s (see timerlat.txt)"
+  else
+    result rtla-timerlat FAIL "rtla timerlat exit $rc: $(tail -n 2 "$o/timerlat.txt")"
+  fi
+}
+
+unit_tests() {
+  local p n rc t0 log
+  mkdir -p "$o/unit"
+  for p in "$B"/rel/tests/*/test_* "$B"/rel/tests/*/stress_*; do
+    [ -x "$p" ] && [[ $p != *.so ]] && [[ $p != *.d ]] && [[ $p != *.o ]] || continue
+    n=${p#"$B"/rel/tests/}
+    n=${n//\//-}
+    log=$o/unit/$n.log
+    t0=$EPOCHREALTIME
+    timeout "${QK_RTVM_TEST_TIMEOUT:-600}" "$p" > "$log" 2>&1
+    rc=$?
+    local secs
+    secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
+    local skipped
+    skipped=$(grep -hoE '(SKIPPED|skipped)[^[]*' "$log" | head -n 2 | tr '\n' ' ' | cut -c1-200)
+    if [ $rc = 0 ]; then
+      result "unit/$n" PASS "${secs} s${skipped:+; $skipped}"
+    elif [ $rc = 124 ] && [ -n "${QK_EMULATED:-}" ]; then
+      # a wall-clock limit is not the test's verdict under emulation
+      result "unit/$n" SKIP "did not finish in ${QK_RTVM_TEST_TIMEOUT:-600} s under $QK_EMULATED (a wall-clock limit, not a failure)"
+    else
+      result "unit/$n" FAIL "exit $rc after ${secs} s: $(grep -m2 -E 'ERROR|FAIL|fail' "$log" | tr '\n' ' ' | cut -c1-200)"
+    fi
+  done
+}
+
+case $mode in
+  full)
+    lockstep
+    rt_run 5 60000 1500
+    cyclic 20
+    timerlat 20
+    unit_tests
+    ;;
+  ci)
+    lockstep
+    rt_run 2 30000 400
+    ;;
+  hpet)
+    cs=$(cat "$o/clocksource")
+    [ "$cs" = hpet ] || result hpet-booted FAIL "clocksource=hpet asked, the kernel chose $cs"
+    if grep -q "^WARN clocksource *hpet: the vDSO cannot read it.*clocksource=tsc tsc=reliable" "$o/doctor.txt"; then
+      result hpet-doctor PASS "qiki doctor: $(grep -o '^WARN clocksource *hpet[^;]*' "$o/doctor.txt" | tr -s ' ')"
+    else
+      result hpet-doctor FAIL "no clocksource WARN: $(grep clocksource "$o/doctor.txt")"
+    fi
+    "$bin/qiki" run --instance "rtvm-hp-$$" --duration 2 > "$o/hpet-run.txt" 2> "$o/hpet-run.err"
+    n=$(grep -c "warning: clocksource 'hpet' cannot be read by the vDSO.*clocksource=tsc tsc=reliable" \
+        "$o/hpet-run.err")
+    if [ "$n" = 2 ] && grep -q '^qiki: doctor: .*clocksource' "$o/hpet-run.txt"; then
+      result hpet-run-warns PASS "qiki-sim and qiki-agent warned at start-up; qiki run's digest names it"
+    else
+      result hpet-run-warns FAIL "$n of 2 loop processes warned: $(head -c 300 "$o/hpet-run.err")"
+    fi
+    if [ "${QK_RTVM_HPET_TESTS:-0}" = 1 ]; then
+      for t in rt/test_log integration/test_loop; do
+        timeout 900 "$B/rel/tests/$t" > "$o/hpet-${t#*/}.log" 2>&1
+        rc=$?
+        msg=$(grep -m1 -o "${t#*/}: SKIPPED[^(]*" "$o/hpet-${t#*/}.log")
+        if [ $rc = 0 ] && [ -n "$msg" ]; then
+          result "hpet/$t" PASS "$msg"
+        else
+          result "hpet/$t" FAIL "exit $rc; ${msg:-no skip message}: $(grep -m2 ERROR "$o/hpet-${t#*/}.log" | tr '\n' ' ')"
+        fi
+      done
+    fi
+    ;;
+  bench)
+    cyclic 10
+    BENCH_QUICK=1 ./bench/run.sh "$B" > "$o/bench.txt" 2>&1
+    rc=$?
+    d=$(ls -d "$B"/bench/2* 2>/dev/null | tail -n1)
+    [ -n "$d" ] && cp -r "$d" "$o/bench"
+    [ $rc = 0 ] && result bench PASS "bench/run.sh BENCH_QUICK=1 (reports in bench/)" ||
+      result bench FAIL "bench/run.sh exit $rc: $(tail -n 3 "$o/bench.txt")"
+    ;;
+  *) result mode FAIL "unknown mode $mode" ;;
+esac
+[ $fails = 0 ]
