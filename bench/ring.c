@@ -84,7 +84,7 @@ struct shared {
 
 static size_t ring_bytes;
 static struct shared *sh;
-static struct qk_ring *qk_ab, *qk_ba;
+static struct qk_ring_port ab_port, ba_port, *qk_ab = &ab_port, *qk_ba = &ba_port;
 static int pipe_ab[2], pipe_ba[2], sock[2], efd_ab, efd_ba;
 static mqd_t mq_ab, mq_ba;
 static bool want_rt = true;
@@ -226,10 +226,10 @@ static void recv_msg(enum xport x, int dir, struct qk_ring_reader *rd, struct qk
 		break;
 	case X_QK_FUTEX:
 		for (;;) {
-			struct qk_ring *r = (struct qk_ring *)rd->ring;
+			struct qk_ring_port *r = &rd->port;
 			/* head before the read: a publish in between makes the wait
 			 * return at once (pairs with qk_ring_publish's release) */
-			uint64_t seen = qk_load_acquire(&r->head);
+			uint64_t seen = qk_ring_head(r);
 
 			if (qk_ring_read_next(rd, f))
 				break;
@@ -297,10 +297,9 @@ static void echo(enum xport x, uint64_t rounds)
 static void reset_objects(void)
 {
 	memset(sh, 0, sizeof(*sh));
-	qk_ab = (struct qk_ring *)sh->rings;
-	qk_ba = (struct qk_ring *)(sh->rings + ring_bytes);
-	qk_ring_init(qk_ab, CAP, sizeof(struct qk_sensor_frame), 0);
-	qk_ring_init(qk_ba, CAP, sizeof(struct qk_sensor_frame), 0);
+	qk_ring_init((struct qk_ring *)sh->rings, CAP, sizeof(struct qk_sensor_frame), 0, qk_ab);
+	qk_ring_init((struct qk_ring *)(sh->rings + ring_bytes), CAP,
+		     sizeof(struct qk_sensor_frame), 0, qk_ba);
 	ck_ring_init(&sh->ck_ab, CAP);
 	ck_ring_init(&sh->ck_ba, CAP);
 }

@@ -18,10 +18,17 @@
 
 enum qk_ctl_target { QK_CTL_AGENT, QK_CTL_SIM };
 
-/* Fills in c->id and c->sender_pid, queues c and waits for the reply.
- * 0 with *r filled (accepted or refused: look at r->status); -ETIMEDOUT when
- * no reply came in time (the queue stayed full, or nobody answered);
- * -ESRCH when the target process is not running. */
+/* Fills in c->id, c->sender_pid and c->expires_ns (now + timeout), queues c
+ * and waits for the reply; no loop in here runs past the deadline.  The
+ * expiry is strict: a consumer refuses the command ("expired") after it.
+ * 0 with *r filled (accepted or refused: look at r->status; r->reason is
+ * terminated); -ETIMEDOUT no reply in time and the command was never taken
+ * (the queue stayed full, or it still sits there expired: it will be
+ * refused, never applied); -EINPROGRESS no reply in time although the
+ * consumer took the command before it expired (it may have been applied,
+ * or be applied yet); -EPROTO
+ * when the segment turned out inconsistent (qk_seg_verify(), s->err names
+ * the region); -ESRCH when the target process is not running. */
 int qk_ctl_request(struct qk_seg *s, enum qk_ctl_target t, struct qk_cmd *c,
 		   int64_t timeout_ns, struct qk_reply *r);
 

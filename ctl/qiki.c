@@ -81,7 +81,8 @@ static void usage(FILE *f)
 		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
-		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-format F    text (default), json (one object per line) or binary\n"
+		"                        (formatted when read: qiki-log FILE)\n"
 		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
@@ -215,7 +216,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGFMT:
 			l->log_format = optarg;
 			if (qk_proc_log_format_parse(optarg) < 0) {
-				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				fprintf(stderr, PROG ": --log-format '%s': expected text, json or binary\n", optarg);
 				ret = -1;
 			}
 			break;
@@ -615,11 +616,16 @@ static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
 	return false;
 }
 
+/* Only our own child: the pid in the segment's stats is anyone's word (any
+ * group member can write it), and a root launcher must not kill by it. */
 static void kill_slot(struct qk_seg *s, int p, pid_t child)
 {
-	pid_t holder = qk_load_relaxed(&s->stats[p].pid);
-
-	kill(holder > 0 ? holder : child, SIGKILL);
+	if (child > 0)
+		kill(child, SIGKILL);
+	else
+		fprintf(stderr, PROG ": slot %d is held by a process we did not start; stop it "
+			"by hand (pid %d, says the segment)\n", p,
+			(int)qk_load_relaxed(&s->stats[p].pid));
 }
 
 /* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
@@ -689,6 +695,8 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	QK_ERROR(l->log, "%s (pid %d) ended: %s", name, (int)pid, b);
 	if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
 		return WEXITSTATUS(st);	/* could not attach / no privilege: stop */
+	if (WIFEXITED(st) && WEXITSTATUS(st) == QK_EXIT_SEGMENT)
+		return 4;	/* it said which region: a replacement would meet the same */
 	fprintf(stderr, PROG ": %s; start a replacement with '%s --instance %s'\n",
 		strcmp(name, "qiki-agent") ? "the agent goes SAFE (sensors stale)" :
 		"the sim holds safe actuation (watchdog)", name, l->instance);
@@ -792,6 +800,10 @@ int main(int argc, char **argv)
 	if (l.trace && agent > 0 && sim > 0 &&
 	    !(trace = qk_trace_start(bindir, l.instance, trace_report, why, sizeof(why))))
 		fprintf(stderr, PROG ": %s; running without the tracer\n", why);
+	struct qk_sigbus_plan bus = { .prog = PROG, .shm_name = seg.path, .status = 4,
+				      .unlink_it = true, .stop = { agent, sim, tele } };
+
+	qk_proc_catch_sigbus(&bus);	/* truncated under us: stop them, unlink, say so */
 	int64_t t0 = qk_now_ns(), next_line = t0;
 	bool tty = isatty(STDOUT_FILENO);
 
@@ -833,6 +845,13 @@ int main(int argc, char **argv)
 			break;
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
+		if (qk_seg_verify(&seg) >= 0) {
+			/* overwritten: the loop processes go safe on their own */
+			fprintf(stderr, "\n" PROG ": %s\n", seg.err);
+			QK_ERROR(l.log, "%s", seg.err);
+			rc = 4;
+			break;
+		}
 		/* a scenario that passed by shutting the agent down ends the run
 		 * through the agent's exit, above, as an operator's SHUTDOWN does */
 		if (l.scenario) {

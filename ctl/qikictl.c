@@ -85,8 +85,11 @@ static const char *name_of(const char *const *t, unsigned n, unsigned i)
 
 static int attach(struct ctl *c)
 {
+	struct qk_sigbus_plan bus = { .prog = "qikictl", .shm_name = c->seg.path,
+				      .status = EX_INSTANCE };
 	int ret = qk_seg_attach(&c->seg, c->instance, 0);
 
+	qk_proc_catch_sigbus(&bus);	/* a truncated segment: exit 2, said */
 	c->attached = !ret;
 	if (ret) {
 		fprintf(stderr, "qikictl: %s\n", c->seg.err);
@@ -100,12 +103,25 @@ static int attach(struct ctl *c)
 	return EX_OK;
 }
 
+/* The segment is untrusted: if it no longer holds what attach checked,
+ * name the region and stop (exit 2), rather than show what it says. */
+static void check_seg(struct ctl *c)
+{
+	if (qk_seg_verify(&c->seg) >= 0) {
+		fprintf(stderr, "qikictl: %s\n", c->seg.err);
+		exit(EX_INSTANCE);
+	}
+}
+
 static void read_agent(struct ctl *c, struct qk_agent_status *st)
 {
 	static struct qk_agent_status scratch;
 
+	check_seg(c);
 	memset(st, 0, sizeof(*st));
 	qk_mbox_read(c->seg.agent_status, st, &scratch);
+	/* the proposal is a rule hit, not text: qk_rules_why() bounds what it
+	 * reads of it (names by the configuration, indices checked) */
 }
 
 /* The agent's pick in words: it publishes the rule hit as data, we word it. */
@@ -120,6 +136,7 @@ static void read_sim(struct ctl *c, struct qk_sim_status *st)
 {
 	static struct qk_sim_status scratch;
 
+	check_seg(c);
 	memset(st, 0, sizeof(*st));
 	qk_mbox_read(c->seg.sim_status, st, &scratch);
 }
@@ -128,8 +145,11 @@ static void read_bios(struct ctl *c, struct qk_bios_report *b)
 {
 	static struct qk_bios_report scratch;
 
+	check_seg(c);
 	memset(b, 0, sizeof(*b));
 	qk_mbox_read(c->seg.bios, b, &scratch);
+	for (int i = 0; i < QK_MAX_DEVICES; i++)
+		b->device[i].name[QK_NAME_LEN - 1] = '\0';
 }
 
 static bool newest_frame(struct ctl *c, struct qk_sensor_frame *f)
@@ -151,13 +171,16 @@ static int send(struct ctl *c, enum qk_ctl_target t, struct qk_cmd *cmd, struct 
 			t == QK_CTL_SIM ? "simulator" : "agent", c->instance);
 		return EX_INSTANCE;
 	}
-	if (ret == -ETIMEDOUT) {
-		fprintf(stderr, "qikictl: no answer from the %s within %.1f s\n",
-			t == QK_CTL_SIM ? "simulator" : "agent", c->timeout_s);
+	if (ret == -ETIMEDOUT || ret == -EINPROGRESS) {
+		fprintf(stderr, "qikictl: no answer from the %s within %.1f s; %s\n",
+			t == QK_CTL_SIM ? "simulator" : "agent", c->timeout_s, ret == -ETIMEDOUT ?
+			"the request expired untaken and can no longer be applied" :
+			"it took the request before it expired, so it may have been applied");
 		return EX_TIMEOUT;
 	}
 	if (ret) {
-		fprintf(stderr, "qikictl: request failed: %s\n", strerror(-ret));
+		fprintf(stderr, "qikictl: request failed: %s\n",
+			ret == -EPROTO ? c->seg.err : strerror(-ret));
 		return EX_INSTANCE;
 	}
 	if (r->status != QK_REPLY_ACCEPTED) {
@@ -229,9 +252,10 @@ static int cmd_status(struct ctl *c)
 		}
 		qk_json_close(&j);
 		qk_json_obj(&j, "commands");
-		qk_json_u64(&j, "agent_taken", qk_load_relaxed(&c->seg.agent_cmdq->taken));
-		qk_json_u64(&j, "agent_abandoned", qk_load_relaxed(&c->seg.agent_cmdq->abandoned));
-		qk_json_u64(&j, "sim_taken", qk_load_relaxed(&c->seg.sim_cmdq->taken));
+		qk_json_u64(&j, "agent_taken", qk_load_relaxed(&c->seg.agent_cmdq->q->taken));
+		qk_json_u64(&j, "agent_abandoned", qk_load_relaxed(&c->seg.agent_cmdq->q->abandoned));
+		qk_json_u64(&j, "sim_taken", qk_load_relaxed(&c->seg.sim_cmdq->q->taken));
+		qk_json_u64(&j, "sim_abandoned", qk_load_relaxed(&c->seg.sim_cmdq->q->abandoned));
 		qk_json_close(&j);
 		qk_json_str(&j, "state", qk_fsm_state_name(st.state));
 		qk_json_f64(&j, "in_state_s", (double)(now - st.state_since_ns) / 1e9);

@@ -2,6 +2,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		"      --log-dir DIR    write DIR/%s.log (default: $QIKI_LOG_DIR, else\n"
 		"                       /var/log/qiki/INSTANCE as root, ~/.local/state/qiki/INSTANCE)\n"
 		"      --log-level L    debug, info (default), warn, error\n"
-		"      --log-format F   text (default) or json (one object per line)\n"
+		"      --log-format F   text (default), json (one object per line) or binary\n"
+		"                       (formatted when read, by qiki-log)\n"
 		"      --log-fsync-ms MS  fsync the log every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB rotate the log past MB MiB, keeping 4 (default 64)\n",
 		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
@@ -37,7 +39,10 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 			"(KIND: stuck noise bias dropout post-fail)\n");
 	else
 		fprintf(f, "      --wake MODE      timer, futex or spin (default: the instance's)\n");
-	fprintf(f, "  -h, --help           this help\n      --version        print the version\n");
+	fprintf(f, "  -h, --help           this help\n      --version        print the version\n\n"
+		"Exit status: 0 stopped; 1 usage or start-up error; 2 no segment to attach to;\n"
+		"3 no real-time privilege; 5 the loop allocated (--strict); 6 the segment was\n"
+		"overwritten or truncated under us (the message names the region; output safe).\n");
 }
 
 int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
@@ -130,7 +135,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		case O_LOGFMT:
 			if ((o->log_format = qk_proc_log_format_parse(optarg)) < 0) {
 				ret = -1;
-				fprintf(stderr, "%s: --log-format '%s': expected text or json\n", prog, optarg);
+				fprintf(stderr, "%s: --log-format '%s': expected text, json or binary\n", prog, optarg);
 			}
 			break;
 		case 'h': usage(stdout, prog, which); return 1;
@@ -154,7 +159,8 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 
 int qk_proc_log_format_parse(const char *s)
 {
-	return !strcmp(s, "text") ? QK_LOG_TEXT : !strcmp(s, "json") ? QK_LOG_JSON : -1;
+	return !strcmp(s, "text") ? QK_LOG_TEXT : !strcmp(s, "json") ? QK_LOG_JSON :
+	       !strcmp(s, "binary") ? QK_LOG_BINARY : -1;
 }
 
 static int mkdir_p(char *path)
@@ -233,6 +239,57 @@ const char *qk_cmd_name(uint32_t type)
 	return type < QK_CMD_COUNT && names[type] ? names[type] : "unknown";
 }
 
+/* The SIGBUS plan, fixed before the handler is installed. */
+static struct {
+	char msg[256];
+	size_t len;
+	char path[80];			/* for unlink(): /dev/shm/qiki.<instance> */
+	int status;
+	bool unlink_it;
+	pid_t stop[4];
+} bus;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	/* async-signal-safe only: write, kill, unlink, _exit */
+	(void)!write(STDERR_FILENO, bus.msg, bus.len);
+	for (int i = 0; i < 4; i++)
+		if (bus.stop[i] > 0)
+			kill(bus.stop[i], SIGTERM);
+	if (bus.unlink_it)
+		unlink(bus.path);
+	_exit(bus.status);
+}
+
+void qk_proc_catch_sigbus(const struct qk_sigbus_plan *plan)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+	int n = snprintf(bus.msg, sizeof(bus.msg), "%s: /dev/shm%s was truncated under us (SIGBUS): "
+			 "stopping%s; nothing more is read from it\n", plan->prog, plan->shm_name,
+			 plan->unlink_it ? " the instance" : "");
+
+	bus.len = n < 0 ? 0 : (size_t)n < sizeof(bus.msg) ? (size_t)n : sizeof(bus.msg) - 1;
+	snprintf(bus.path, sizeof(bus.path), "/dev/shm%s", plan->shm_name);
+	bus.status = plan->status;
+	bus.unlink_it = plan->unlink_it;
+	memcpy(bus.stop, plan->stop, sizeof(bus.stop));
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r)
+{
+	/* pairs with the fence in qk_ctl_request() before it reads the
+	 * queue's head: our pop's head store is visible before our clock read */
+	qk_fence_seq_cst();
+	if (c->expires_ns > 0 && qk_now_ns() <= c->expires_ns)
+		return false;
+	*r = (struct qk_reply){ .id = c->id, .status = QK_REPLY_REFUSED, .code = -ETIME };
+	snprintf(r->reason, sizeof(r->reason), "%s", "expired");
+	return true;
+}
+
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
 		   char *why, size_t n)
 {
@@ -240,6 +297,17 @@ int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_
 
 	memset(p, 0, sizeof(*p));
 	p->which = which;
+	char shm_name[64];
+	struct qk_sigbus_plan plan = {
+		.prog = which == QK_PROC_SIM ? "qiki-sim" : which == QK_PROC_AGENT ? "qiki-agent" :
+			"qiki",
+		.shm_name = shm_name, .status = QK_EXIT_SEGMENT,
+	};
+
+	/* the sim's plant is ours: stopping is its safe actuation; the agent's
+	 * silence trips the sim's watchdog, had the sim survived */
+	snprintf(shm_name, sizeof(shm_name), "/qiki.%s", o->instance);
+	qk_proc_catch_sigbus(&plan);
 	for (int tries = 0;; tries++) {
 		ret = qk_seg_attach(&p->seg, o->instance, QK_SEG_POPULATE);
 		if (ret != -EAGAIN || tries == 200)

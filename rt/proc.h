@@ -70,8 +70,39 @@ int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const 
 /* The name of a command type, for logs. */
 const char *qk_cmd_name(uint32_t type);
 
+/* A consumer calls this on each command it took, before acting on it: true
+ * when the command's expiry has passed (or it carries none), with *r filled
+ * as a refusal with reason "expired"; the command must then not be applied.
+ * It reads the clock after a full fence, so the queue's head (stored by the
+ * pop) is visible before the time is read: a sender that still sees its
+ * command queued after the expiry knows it will be refused.  Real-time
+ * safe: a fence and a vDSO clock read. */
+bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r);
+
+/* The exit status of a loop process that found the segment inconsistent
+ * (qk_seg_verify()) or truncated under it (SIGBUS). */
+#define QK_EXIT_SEGMENT 6
+/* The loops check the segment (qk_seg_verify) once in this many cycles. */
+#define QK_VERIFY_EVERY 16
+
+/* What to do when the segment is truncated under us: an access to the lost
+ * pages raises SIGBUS, which cannot be returned from.  The handler writes
+ * "<prog>: <shm_name> was truncated under us (SIGBUS) ...", sends SIGTERM
+ * to each non-zero pid of stop[], unlinks the segment if asked, and exits
+ * with `status`: a reported stop, never a silent death by signal.  Only
+ * async-signal-safe calls; installing it again replaces the plan. */
+struct qk_sigbus_plan {
+	const char *prog;
+	const char *shm_name;		/* "/qiki.<instance>" */
+	int status;
+	bool unlink_it;
+	pid_t stop[4];
+};
+void qk_proc_catch_sigbus(const struct qk_sigbus_plan *plan);
+
 /* Attaches (waiting up to 2 s for a segment still initialising) and claims
- * the process slot.  0, or -errno with `why` filled. */
+ * the process slot; a truncated segment is caught (exit QK_EXIT_SEGMENT).
+ * 0, or -errno with `why` filled. */
 int qk_proc_attach(struct qk_proc_ctx *p, const struct qk_proc_opts *o, enum qk_proc which,
 		   char *why, size_t n);
 /* Goes real time (or not, with --no-rt) and marks the slot; the loop starts

@@ -19,6 +19,16 @@
  *   (-ETIMEDOUT) because publish is a CAS.  Each payload carries a checksum,
  *   so the one race left (a zombie writing into a re-claimed cell) is
  *   detected, not executed.
+ * - The segment is untrusted.  Every call goes through a process-local
+ *   struct qk_cmdq_port holding the geometry checked once by qk_cmdq_open(),
+ *   never re-read; cell indices are masked with the private capacity, copies
+ *   are the private payload size.  Every claim loop is bounded: a push that
+ *   cannot claim a cell in QK_CMDQ_CLAIM_TRIES tries (a tail that moves all
+ *   the time, or one that was overwritten) returns -EBUSY, and the caller
+ *   retries until its own deadline.  The consumer keeps its head privately;
+ *   a cell at its head whose sequence number no healthy queue could hold is
+ *   counted (port->bad, q->corrupt), freed and skipped, so a scribbled cell
+ *   never stops the queue; qk_cmdq_intact() reports it.
  */
 #ifndef QK_SHM_CMDQ_H
 #define QK_SHM_CMDQ_H
@@ -47,6 +57,19 @@ struct qk_cmdq {
 };
 _Static_assert(sizeof(struct qk_cmdq) == 3 * QK_CACHELINE, "cmdq header is three lines");
 
+#define QK_CMDQ_CLAIM_TRIES 64
+
+/* Process-local: this process's handle on one queue in the segment. */
+struct qk_cmdq_port {
+	struct qk_cmdq *q;
+	uint32_t capacity;		/* private copies, checked by qk_cmdq_open() */
+	uint32_t payload_size;
+	uint32_t cell_stride;
+	uint32_t pad;
+	uint64_t head;			/* consumer: next position, ours alone */
+	uint64_t bad;			/* consumer: impossible cells met */
+};
+
 struct qk_cmdq_cell {
 	_Atomic uint64_t seq;
 	qk_word check;			/* checksum of the payload words */
@@ -65,26 +88,44 @@ static inline size_t qk_cmdq_footprint(uint32_t capacity, uint32_t payload_size)
 	return sizeof(struct qk_cmdq) + (size_t)capacity * qk_cmdq_stride(payload_size);
 }
 
-/* 0 or -EINVAL (capacity not a power of two, size not a multiple of 8). */
-int qk_cmdq_init(struct qk_cmdq *q, uint32_t capacity, uint32_t payload_size);
+/* The creator: 0 or -EINVAL (capacity not a power of two, size not a
+ * multiple of 8).  With a port (may be NULL), also opens it. */
+int qk_cmdq_init(struct qk_cmdq *q, uint32_t capacity, uint32_t payload_size,
+		 struct qk_cmdq_port *port);
 
-/* Producer: 0 queued, -EAGAIN full, -ETIMEDOUT the consumer abandoned our
- * cell while we were stopped between claim and publish. */
-int qk_cmdq_push(struct qk_cmdq *q, const void *cmd);
+/* Everyone else: 0 when the queue at q has the expected geometry (kept
+ * privately in *port), -EPROTO otherwise (port zeroed). */
+int qk_cmdq_open(struct qk_cmdq_port *port, struct qk_cmdq *q, uint32_t capacity,
+		 uint32_t payload_size);
 
-/* Consumer: true when a command was copied into *cmd.  A command whose
- * checksum fails is counted in q->corrupt and skipped. */
-bool qk_cmdq_pop(struct qk_cmdq *q, void *cmd);
+/* Whether the shared header still holds the geometry opened, the tail lies
+ * where a healthy queue's could, and the consumer met no impossible cell. */
+bool qk_cmdq_intact(const struct qk_cmdq_port *p);
+
+/* Producer: 0 queued, -EAGAIN full, -EBUSY no cell claimed within
+ * QK_CMDQ_CLAIM_TRIES (retry until your deadline), -ETIMEDOUT the consumer
+ * abandoned our cell while we were stopped between claim and publish. */
+int qk_cmdq_push(struct qk_cmdq_port *p, const void *cmd);
+/* The same, telling the position the command took (for qk_cmdq_taken()). */
+int qk_cmdq_push_at(struct qk_cmdq_port *p, const void *cmd, uint64_t *pos);
+/* Whether the consumer has taken (or given up) position pos: the shared
+ * head passed it.  A hint from shared memory, for messages only. */
+bool qk_cmdq_taken(const struct qk_cmdq_port *p, uint64_t pos);
+
+/* Consumer: true when a command was copied into *cmd (payload_size bytes).
+ * A command whose checksum fails is counted in q->corrupt and skipped; at
+ * most capacity cells are looked at per call. */
+bool qk_cmdq_pop(struct qk_cmdq_port *p, void *cmd);
 
 /* Consumer: true when the next cell was claimed by a producer but is not yet
  * published (the owner times this to decide on abandoning it). */
-bool qk_cmdq_stalled(const struct qk_cmdq *q);
+bool qk_cmdq_stalled(const struct qk_cmdq_port *p);
 
 /* Consumer: gives up the claimed-but-unpublished cell at the head.  True if
  * it was abandoned, false if it got published meanwhile or there was none. */
-bool qk_cmdq_abandon_stalled(struct qk_cmdq *q);
+bool qk_cmdq_abandon_stalled(struct qk_cmdq_port *p);
 
 /* Commands queued and not yet taken (approximate while producers run). */
-uint64_t qk_cmdq_depth(const struct qk_cmdq *q);
+uint64_t qk_cmdq_depth(const struct qk_cmdq_port *p);
 
 #endif

@@ -20,7 +20,7 @@
 #include "shm/atomic.h"
 #include "shm/hist.h"
 
-#define QK_LAYOUT_VERSION 3u	/* 2: the HIL link's statistics; 3: the agent's rule hit as data, its margins */
+#define QK_LAYOUT_VERSION 4u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins */
 #define QK_SEG_MAGIC      0x314b494b49510a51ull	/* "Q\nQIKIK1" */
 
 #define QK_NAME_LEN       24
@@ -315,6 +315,8 @@ struct qk_cmd {
 	uint32_t u[4];			/* STATE: u[0] target state (or QK_ST_COUNT for RESET) */
 	double arg[4];			/* SETPOINT: arg[0..2]; FAULT_SET: arg[0] value */
 	char name[QK_NAME_LEN];		/* FAULT_*: the device, or "all" */
+	int64_t expires_ns;		/* CLOCK_MONOTONIC; refused ("expired") after it,
+					 * and without one: never applied late */
 };
 
 enum qk_reply_status { QK_REPLY_ACCEPTED = 1, QK_REPLY_REFUSED = 2 };
@@ -398,7 +400,7 @@ QK__SIZE(qk_rule_hit, 24);
 QK__SIZE(qk_proposal, 48);
 QK__SIZE(qk_agent_status, 1152);
 QK__SIZE(qk_sim_status, 424);
-QK__SIZE(qk_cmd, 88);
+QK__SIZE(qk_cmd, 96);
 QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
 QK__SIZE(qk_proc_stats, 22000);

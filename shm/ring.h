@@ -17,6 +17,16 @@
  *   they wrap correctly (first_seq lets tests start near the wrap).
  * - Real-time safe: no allocation, no syscall (qk_ring_wait/qk_ring_wake are
  *   the exceptions and are the futex wait/wake of the loop).
+ * - The segment is untrusted: any member of its group can write any byte.
+ *   So every call goes through a process-local struct qk_ring_port whose
+ *   geometry (capacity, payload size, stride, first sequence number) was
+ *   checked against what the caller expects once, by qk_ring_open(), and is
+ *   never read from shared memory again.  A slot index is always masked with
+ *   the private capacity, every copy is the private payload size, so a
+ *   hostile head or header can make a reader see garbage or nothing, never
+ *   touch memory outside the ring.  qk_ring_intact() tells whether the
+ *   shared header still agrees with the private copy (a cheap check a loop
+ *   can make every cycle to notice corruption and go safe).
  */
 #ifndef QK_SHM_RING_H
 #define QK_SHM_RING_H
@@ -56,9 +66,19 @@ struct qk_ring_slot {
 	qk_word data[];
 };
 
+/* Process-local: this process's handle on one ring in the segment. */
+struct qk_ring_port {
+	struct qk_ring *r;
+	uint32_t capacity;		/* private copies, checked by qk_ring_open() */
+	uint32_t payload_size;
+	uint32_t slot_stride;
+	uint32_t pad;
+	uint64_t first_seq;
+};
+
 /* Process-local reader state; never in the segment. */
 struct qk_ring_reader {
-	const struct qk_ring *ring;
+	struct qk_ring_port port;	/* a copy: the reader stands alone */
 	uint64_t next;			/* sequence number wanted next */
 	uint64_t last;			/* sequence number of the last frame returned */
 	uint64_t nread;			/* frames returned */
@@ -83,26 +103,46 @@ static inline size_t qk_ring_footprint(uint32_t capacity, uint32_t payload_size)
 	return sizeof(struct qk_ring) + (size_t)capacity * qk_ring_stride(payload_size);
 }
 
-/* 0, or -EINVAL when capacity is not a power of two or payload_size is not a
- * non-zero multiple of 8.  The memory must be qk_ring_footprint() bytes. */
+/* The creator: 0, or -EINVAL when capacity is not a power of two or
+ * payload_size is not a non-zero multiple of 8.  The memory must be
+ * qk_ring_footprint() bytes.  With a port, also opens it (port may be NULL). */
 int qk_ring_init(struct qk_ring *r, uint32_t capacity, uint32_t payload_size,
-		 uint64_t first_seq);
+		 uint64_t first_seq, struct qk_ring_port *port);
+
+/* Everyone else: checks that the ring at r has the geometry the caller
+ * expects and keeps a private copy in *port.  0, or -EPROTO (port zeroed). */
+int qk_ring_open(struct qk_ring_port *port, struct qk_ring *r, uint32_t capacity,
+		 uint32_t payload_size);
+
+/* Whether the shared header still holds the geometry opened. */
+bool qk_ring_intact(const struct qk_ring_port *p);
 
 /* Publishes one frame of payload_size bytes; returns its sequence number. */
-uint64_t qk_ring_publish(struct qk_ring *r, const void *frame);
+uint64_t qk_ring_publish(struct qk_ring_port *p, const void *frame);
 
 /* A producer that takes over from a dead one calls this once before its first
  * publish: a slot left open mid-write is closed and marked invalid.  Returns
  * the number of slots repaired. */
-unsigned qk_ring_producer_recover(struct qk_ring *r);
+unsigned qk_ring_producer_recover(struct qk_ring_port *p);
 
-/* Frames published so far (head - first_seq). */
-static inline uint64_t qk_ring_published(const struct qk_ring *r)
+/* The shared head: the sequence number of the next frame. */
+static inline uint64_t qk_ring_head(const struct qk_ring_port *p)
 {
-	return qk_load_acquire((_Atomic uint64_t *)&r->head) - r->first_seq;
+	/* pairs with the release store of head in qk_ring_publish() */
+	return qk_load_acquire((_Atomic uint64_t *)&p->r->head);
 }
 
-void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring *r,
+/* Frames published so far (head - first_seq). */
+static inline uint64_t qk_ring_published(const struct qk_ring_port *p)
+{
+	return qk_ring_head(p) - p->first_seq;
+}
+
+/* FROM_OLDEST starts at the oldest frame still whole and counts every frame
+ * published before it (overwritten before we came) as lost, so that
+ * published = read + lost  holds from the ring's first frame.  FROM_NOW
+ * starts at the head, with nothing lost. */
+void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring_port *p,
 			 enum qk_ring_from from);
 
 /* The next frame in order.  False when there is none (or the slot stayed torn
@@ -116,13 +156,13 @@ bool qk_ring_read_newest(struct qk_ring_reader *rd, void *frame);
 /* Frames published and not yet read by this reader. */
 static inline uint64_t qk_ring_pending(const struct qk_ring_reader *rd)
 {
-	return qk_load_acquire((_Atomic uint64_t *)&rd->ring->head) - rd->next;
+	return qk_ring_head(&rd->port) - rd->next;
 }
 
 /* Futex support for the loop's `futex` wake mode.  qk_ring_wake() makes a
  * syscall only when a reader is waiting.  qk_ring_wait() sleeps until head
  * differs from `seen` or timeout_ns passes: 0, -ETIMEDOUT or -EINTR. */
-void qk_ring_wake(struct qk_ring *r);
-int qk_ring_wait(struct qk_ring *r, uint64_t seen, int64_t timeout_ns);
+void qk_ring_wake(struct qk_ring_port *p);
+int qk_ring_wait(struct qk_ring_port *p, uint64_t seen, int64_t timeout_ns);
 
 #endif

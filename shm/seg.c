@@ -12,6 +12,7 @@
 #include "shm/seg.h"
 
 #define LOCK_CREATOR 0
+#define QK_SEG_MAX_BYTES (256u << 20)	/* far above any layout's size */
 
 static const uint32_t struct_sizes[QK_S_COUNT] = {
 	[QK_S_HDR] = sizeof(struct qk_seg_hdr),
@@ -107,23 +108,108 @@ static int set_path(struct qk_seg *s, const char *instance)
 	return 0;
 }
 
-static void bind_regions(struct qk_seg *s)
-{
-	unsigned char *b = s->base;
-	const uint64_t *off = s->hdr->region_off;
+static const char *const region_names[QK_R_COUNT + 1] = {
+	[QK_R_CONFIG] = "config", [QK_R_SENSORS] = "sensors ring",
+	[QK_R_ACTUATORS] = "actuators ring", [QK_R_BIOS] = "bios mailbox",
+	[QK_R_AGENT_STATUS] = "agent status mailbox", [QK_R_SIM_STATUS] = "sim status mailbox",
+	[QK_R_AGENT_CMDQ] = "agent command queue", [QK_R_AGENT_REPLIES] = "agent replies ring",
+	[QK_R_SIM_CMDQ] = "sim command queue", [QK_R_SIM_REPLIES] = "sim replies ring",
+	[QK_R_STATS] = "stats", [QK_R_LINK] = "HIL link stats", [QK_R_HEADER] = "header",
+};
 
-	s->config = (struct qk_config *)(b + off[QK_R_CONFIG]);
-	s->sensors = (struct qk_ring *)(b + off[QK_R_SENSORS]);
-	s->actuators = (struct qk_ring *)(b + off[QK_R_ACTUATORS]);
-	s->bios = (struct qk_mbox *)(b + off[QK_R_BIOS]);
-	s->agent_status = (struct qk_mbox *)(b + off[QK_R_AGENT_STATUS]);
-	s->sim_status = (struct qk_mbox *)(b + off[QK_R_SIM_STATUS]);
-	s->agent_cmdq = (struct qk_cmdq *)(b + off[QK_R_AGENT_CMDQ]);
-	s->agent_replies = (struct qk_ring *)(b + off[QK_R_AGENT_REPLIES]);
-	s->sim_cmdq = (struct qk_cmdq *)(b + off[QK_R_SIM_CMDQ]);
-	s->sim_replies = (struct qk_ring *)(b + off[QK_R_SIM_REPLIES]);
-	s->stats = (struct qk_proc_stats *)(b + off[QK_R_STATS]);
-	s->link = (struct qk_link_stats *)(b + off[QK_R_LINK]);
+const char *qk_seg_region_name(int region)
+{
+	return region >= 0 && region <= QK_R_HEADER ? region_names[region] : "?";
+}
+
+/* Each ring, queue and mailbox: its region, its port, its geometry. */
+static const struct { int region, port; uint32_t cap, size; } rings[] = {
+	{ QK_R_SENSORS, 0, QK_SENSOR_RING_CAP, sizeof(struct qk_sensor_frame) },
+	{ QK_R_ACTUATORS, 1, QK_ACT_RING_CAP, sizeof(struct qk_actuator_frame) },
+	{ QK_R_AGENT_REPLIES, 2, QK_REPLY_RING_CAP, sizeof(struct qk_reply) },
+	{ QK_R_SIM_REPLIES, 3, QK_REPLY_RING_CAP, sizeof(struct qk_reply) },
+}, cmdqs[] = {
+	{ QK_R_AGENT_CMDQ, 0, QK_CMDQ_CAP, sizeof(struct qk_cmd) },
+	{ QK_R_SIM_CMDQ, 1, QK_CMDQ_CAP, sizeof(struct qk_cmd) },
+}, mboxes[] = {
+	{ QK_R_BIOS, 0, 0, sizeof(struct qk_bios_report) },
+	{ QK_R_AGENT_STATUS, 1, 0, sizeof(struct qk_agent_status) },
+	{ QK_R_SIM_STATUS, 2, 0, sizeof(struct qk_sim_status) },
+};
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Offsets come from this build's layout(), never from the header. */
+static void *region(struct qk_seg *s, int r)
+{
+	uint64_t off[QK_R_COUNT];
+
+	layout(off);
+	return (unsigned char *)s->base + off[r];
+}
+
+static void point_ports(struct qk_seg *s)
+{
+	layout(s->region_off);
+	s->config = &s->cfg;
+	s->sensors = &s->ring_port[0];
+	s->actuators = &s->ring_port[1];
+	s->agent_replies = &s->ring_port[2];
+	s->sim_replies = &s->ring_port[3];
+	s->agent_cmdq = &s->cmdq_port[0];
+	s->sim_cmdq = &s->cmdq_port[1];
+	s->bios = &s->mbox_port[0];
+	s->agent_status = &s->mbox_port[1];
+	s->sim_status = &s->mbox_port[2];
+	s->stats = region(s, QK_R_STATS);
+	s->link = region(s, QK_R_LINK);
+}
+
+/* Opens every port against its region: -1, or the region that is not what
+ * this build would have made. */
+static int open_ports(struct qk_seg *s)
+{
+	for (size_t i = 0; i < N(rings); i++)
+		if (qk_ring_open(&s->ring_port[rings[i].port], region(s, rings[i].region),
+				 rings[i].cap, rings[i].size))
+			return rings[i].region;
+	for (size_t i = 0; i < N(cmdqs); i++)
+		if (qk_cmdq_open(&s->cmdq_port[cmdqs[i].port], region(s, cmdqs[i].region),
+				 cmdqs[i].cap, cmdqs[i].size))
+			return cmdqs[i].region;
+	for (size_t i = 0; i < N(mboxes); i++)
+		if (qk_mbox_open(&s->mbox_port[mboxes[i].port], region(s, mboxes[i].region),
+				 mboxes[i].size))
+			return mboxes[i].region;
+	point_ports(s);
+	return -1;
+}
+
+static bool terminated(const char *str, size_t n)
+{
+	return memchr(str, '\0', n) != NULL;
+}
+
+/* The private copy of the configuration: counts within the arrays, names
+ * terminated, a rate the header's period agrees with.  NULL or what is wrong. */
+static const char *config_wrong(const struct qk_config *c, int64_t period_ns)
+{
+	if (c->rate_hz < 1 || c->rate_hz > 100000 || period_ns != 1000000000 / c->rate_hz)
+		return "rate and period disagree";
+	if (c->n_thrusters > QK_MAX_THRUSTERS || c->n_thermal > QK_MAX_THERMAL ||
+	    c->n_devices > QK_MAX_DEVICES)
+		return "a count exceeds its array";
+	if (!terminated(c->profile, sizeof(c->profile)))
+		return "profile name not terminated";
+	for (unsigned i = 0; i < QK_MAX_THRUSTERS; i++)
+		if (!terminated(c->thruster[i].name, QK_NAME_LEN))
+			return "thruster name not terminated";
+	for (unsigned i = 0; i < QK_MAX_THERMAL; i++)
+		if (!terminated(c->thermal[i].name, QK_NAME_LEN))
+			return "thermal node name not terminated";
+	for (unsigned i = 0; i < QK_MAX_DEVICES; i++)
+		if (!terminated(c->device[i].name, QK_NAME_LEN))
+			return "device name not terminated";
+	return NULL;
 }
 
 /* OFD locks: owned by the open file description, dropped by the kernel when
@@ -169,6 +255,39 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* 0 when the file reads as a qiki segment (any layout version, published or
+ * left half-built by its creator) whose size is the one its header records,
+ * or is empty (a creator died before sizing it: nothing to lose); -ENOTSUP
+ * not a qiki header, -EFBIG a size that does not fit it. */
+static int reclaimable(int fd)
+{
+	struct qk_seg_hdr h;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -ENOTSUP;
+	if (st.st_size == 0)
+		return 0;
+	if ((size_t)st.st_size < sizeof(h) || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return -ENOTSUP;
+	static const struct qk_seg_hdr zero;
+	uint64_t off[QK_R_COUNT];
+
+	/* sized by a creator of this build that died before writing a byte */
+	if (!memcmp(&h, &zero, sizeof(h)))
+		return (size_t)st.st_size == layout(off) ? 0 : -ENOTSUP;
+	/* a private copy: plain reads are fine, nobody runs on it */
+	uint64_t magic = qk_load_relaxed(&h.magic);
+
+	if (magic != QK_SEG_MAGIC &&
+	    !(magic == 0 && qk_load_relaxed(&h.state) == QK_SEG_INITIALISING))
+		return -ENOTSUP;
+	if (h.hdr_size < offsetof(struct qk_seg_hdr, struct_size) || h.hdr_size > 4096 ||
+	    h.seg_size != (uint64_t)st.st_size || h.seg_size > QK_SEG_MAX_BYTES)
+		return -EFBIG;
+	return 0;
+}
+
 /* An existing segment: refuse it if alive, replace it if stale and allowed. */
 static int take_over_stale(struct qk_seg *s, const char *instance, unsigned flags)
 {
@@ -193,6 +312,20 @@ static int take_over_stale(struct qk_seg *s, const char *instance, unsigned flag
 			"holds it): reclaim it or remove that file", instance, s->path);
 		close(fd);
 		return -EEXIST;
+	}
+	/* Only ever reclaim what reads as a qiki segment: a foreign file of
+	 * that name is someone's data, and is refused as qikictl refuses it. */
+	ret = reclaimable(fd);
+	if (ret) {
+		struct qk_seg_hdr h = { 0 };
+
+		if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+			memset(&h, 0, sizeof(h));
+		set_err(s, "/dev/shm%s is not a qiki segment (magic %#llx, %s): remove it or use "
+			"another --instance", s->path, (unsigned long long)h.magic,
+			ret == -EFBIG ? "an implausible size" : "no qiki header");
+		close(fd);
+		return -ENOTSUP;
 	}
 	/* Holding the creator byte while unlinking makes two reclaimers race
 	 * safely: the loser's lock fails and it reports the instance as live. */
@@ -269,18 +402,21 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 	qk_store_relaxed(&h->next_cmd_id, 1);
 	memcpy(h->struct_size, struct_sizes, sizeof(struct_sizes));
 	memcpy(h->region_off, off, sizeof(off));
-	bind_regions(s);
-
-	memcpy(s->config, cfg, sizeof(*cfg));
-	qk_ring_init(s->sensors, QK_SENSOR_RING_CAP, sizeof(struct qk_sensor_frame), 0);
-	qk_ring_init(s->actuators, QK_ACT_RING_CAP, sizeof(struct qk_actuator_frame), 0);
-	qk_ring_init(s->agent_replies, QK_REPLY_RING_CAP, sizeof(struct qk_reply), 0);
-	qk_ring_init(s->sim_replies, QK_REPLY_RING_CAP, sizeof(struct qk_reply), 0);
-	qk_mbox_init(s->bios, sizeof(struct qk_bios_report));
-	qk_mbox_init(s->agent_status, sizeof(struct qk_agent_status));
-	qk_mbox_init(s->sim_status, sizeof(struct qk_sim_status));
-	qk_cmdq_init(s->agent_cmdq, QK_CMDQ_CAP, sizeof(struct qk_cmd));
-	qk_cmdq_init(s->sim_cmdq, QK_CMDQ_CAP, sizeof(struct qk_cmd));
+	s->cfg = *cfg;
+	s->period_ns = h->period_ns;
+	s->epoch_ns = h->epoch_ns;
+	s->generation = h->generation;
+	memcpy(region(s, QK_R_CONFIG), cfg, sizeof(*cfg));
+	for (size_t i = 0; i < N(rings); i++)
+		qk_ring_init(region(s, rings[i].region), rings[i].cap, rings[i].size, 0,
+			     &s->ring_port[rings[i].port]);
+	for (size_t i = 0; i < N(cmdqs); i++)
+		qk_cmdq_init(region(s, cmdqs[i].region), cmdqs[i].cap, cmdqs[i].size,
+			     &s->cmdq_port[cmdqs[i].port]);
+	for (size_t i = 0; i < N(mboxes); i++)
+		qk_mbox_init(region(s, mboxes[i].region), mboxes[i].size,
+			     &s->mbox_port[mboxes[i].port]);
+	point_ports(s);
 	for (int p = 0; p < QK_PROC_COUNT; p++) {
 		qk_hist_reset(&s->stats[p].wake_latency);
 		qk_hist_reset(&s->stats[p].compute);
@@ -400,11 +536,55 @@ int qk_seg_attach(struct qk_seg *s, const char *instance, unsigned flags)
 	ret = check_header(s, s->hdr, s->size);
 	if (ret)
 		goto err;
-	bind_regions(s);
+	/* private copies first, then every check runs on them alone */
+	s->period_ns = s->hdr->period_ns;
+	s->epoch_ns = s->hdr->epoch_ns;
+	s->generation = s->hdr->generation;
+	memcpy(&s->cfg, region(s, QK_R_CONFIG), sizeof(s->cfg));
+	const char *bad = config_wrong(&s->cfg, s->period_ns);
+	int r = bad ? QK_R_CONFIG : open_ports(s);
+
+	if (r >= 0) {
+		set_err(s, "/dev/shm%s: the %s region is inconsistent%s%s%s: the segment "
+			"was overwritten; stop the instance and check who can write it",
+			s->path, qk_seg_region_name(r), bad ? " (" : "", bad ? bad : "",
+			bad ? ")" : "");
+		ret = -EPROTO;
+		goto err;
+	}
 	return 0;
 err:
 	qk_seg_detach(s);
 	return ret;
+}
+
+int qk_seg_verify(struct qk_seg *s)
+{
+	const volatile struct qk_seg_hdr *h = s->hdr;
+	int r = -1;
+
+	/* relaxed: we only compare, nothing is read through these */
+	if (qk_load_relaxed(&s->hdr->magic) != QK_SEG_MAGIC || h->version != QK_LAYOUT_VERSION ||
+	    h->hdr_size != sizeof(struct qk_seg_hdr) || h->seg_size != s->size ||
+	    h->generation != s->generation || h->period_ns != s->period_ns ||
+	    h->epoch_ns != s->epoch_ns ||
+	    memcmp(s->hdr->struct_size, struct_sizes, sizeof(struct_sizes)) ||
+	    memcmp(s->hdr->region_off, s->region_off, sizeof(s->region_off)))
+		r = QK_R_HEADER;
+	for (size_t i = 0; r < 0 && i < N(rings); i++)
+		if (!qk_ring_intact(&s->ring_port[rings[i].port]))
+			r = rings[i].region;
+	for (size_t i = 0; r < 0 && i < N(cmdqs); i++)
+		if (!qk_cmdq_intact(&s->cmdq_port[cmdqs[i].port]))
+			r = cmdqs[i].region;
+	for (size_t i = 0; r < 0 && i < N(mboxes); i++)
+		if (!qk_mbox_intact(&s->mbox_port[mboxes[i].port]))
+			r = mboxes[i].region;
+	if (r >= 0)
+		set_err(s, "/dev/shm%s: the %s region was overwritten (it no longer holds what "
+			"attach checked): going safe; stop the instance and check who can write it",
+			s->path, qk_seg_region_name(r));
+	return r;
 }
 
 void qk_seg_detach(struct qk_seg *s)

@@ -16,7 +16,17 @@
  *   kernel drops it when the process dies, so a segment on which nobody holds
  *   a lock is stale and can be reclaimed.
  * - struct qk_seg is a process-local view (pointers into this process's
- *   mapping); it is never shared.  Not real-time safe: call it at start-up.
+ *   mapping); it is never shared, nor copied (its ports point into it).
+ *   Not real-time safe: call it at start-up.
+ * - The segment is untrusted input: any member of its group can write any
+ *   byte at any time.  Attach checks the header, the geometry of every ring,
+ *   queue and mailbox and the configuration's counts and strings, and keeps
+ *   private copies: the configuration (s->config points at the copy), the
+ *   period and epoch, and a port per ring, queue and mailbox.  Nothing is
+ *   indexed, sized or looped over by a value read from shared memory after
+ *   that.  qk_seg_verify() (real-time safe: loads and compares only) tells a
+ *   running process whether the shared copies still agree, naming the first
+ *   region that does not, so it can go safe and say so.
  */
 #ifndef QK_SHM_SEG_H
 #define QK_SHM_SEG_H
@@ -62,21 +72,32 @@ struct qk_seg_hdr {
 	uint64_t region_off[QK_R_COUNT];
 };
 
+/* qk_seg_verify()'s answer when the segment header itself changed. */
+#define QK_R_HEADER QK_R_COUNT
+
 struct qk_seg {
 	char path[64];			/* shm name, "/qiki.<instance>" */
 	int fd;
 	size_t size;
 	void *base;
-	struct qk_seg_hdr *hdr;
-	struct qk_config *config;
-	struct qk_ring *sensors, *actuators;
-	struct qk_mbox *bios, *agent_status, *sim_status;
-	struct qk_cmdq *agent_cmdq, *sim_cmdq;
-	struct qk_ring *agent_replies, *sim_replies;
+	struct qk_seg_hdr *hdr;		/* shared: only for its atomics */
+	const struct qk_config *config;	/* = &cfg, the private copy */
+	int64_t period_ns, epoch_ns;	/* private copies of the header's */
+	struct qk_ring_port *sensors, *actuators;	/* into the ports below */
+	struct qk_mbox_port *bios, *agent_status, *sim_status;
+	struct qk_cmdq_port *agent_cmdq, *sim_cmdq;
+	struct qk_ring_port *agent_replies, *sim_replies;
 	struct qk_proc_stats *stats;	/* [QK_PROC_COUNT] */
 	struct qk_link_stats *link;	/* the HIL bridge's, when one runs */
 	bool reclaimed;			/* create replaced a stale segment */
 	char err[256];			/* why the last call failed */
+	/* private: what attach checked */
+	struct qk_config cfg;
+	uint64_t generation;
+	uint64_t region_off[QK_R_COUNT];	/* this build's layout */
+	struct qk_ring_port ring_port[4];
+	struct qk_cmdq_port cmdq_port[2];
+	struct qk_mbox_port mbox_port[3];
 };
 
 #define QK_SEG_RECLAIM  (1u << 0)	/* create: replace a stale segment */
@@ -94,7 +115,16 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 		  unsigned flags);
 void qk_seg_publish(struct qk_seg *s);
 
+/* 0; -ENOENT no such instance; -EAGAIN still initialising; -ESTALE left
+ * half-built; -ENOTSUP not a qiki segment; -EPROTO another layout, or a
+ * region inconsistent (s->err names it).  Any error: nothing stays mapped. */
 int qk_seg_attach(struct qk_seg *s, const char *instance, unsigned flags);
+
+/* -1 while the segment agrees with what attach (or create) checked; else the
+ * first region that does not (enum qk_region, QK_R_HEADER for the header),
+ * with s->err saying what and what to do.  Loads and compares only. */
+int qk_seg_verify(struct qk_seg *s);
+const char *qk_seg_region_name(int region);
 void qk_seg_detach(struct qk_seg *s);
 /* 0, or -ENOENT. */
 int qk_seg_unlink(const char *instance);

@@ -160,7 +160,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 		a->last = *f;
 		a->have_frame = true;
 		a->stale_ticks = 0;
-	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING && !a->bios.seen) {
+	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING) {
 		a->stale_ticks = 0;	/* not armed yet: count from when it is */
 	} else if (a->stale_ticks != UINT32_MAX) {
 		a->stale_ticks++;
@@ -170,7 +170,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	struct qk_rule_in in = {
 		.cfg = a->cfg, .plan = &a->rules_plan, .f = a->have_frame ? &a->last : NULL,
 		.stale_ticks = a->stale_ticks,
-		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING || a->bios.seen,
+		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING,
 		.watchdog = watchdog_ours(a, fresh), .bios = &a->bios, .state = a->fsm.state,
 		.setpoint = a->setpoint, .go_asked = a->go_asked,
 	};

@@ -35,9 +35,9 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame or POST report (the sim may
- * start after us); ticks spent so do not count: the count starts with the
- * first frame or POST, rather than finding itself run out.
+ * SAFE, except while BOOTING before the first frame: the sim may start after
+ * us, or take long to go real time, and BOOTING holds the thrusters off.
+ * Ticks spent so do not count: the count starts when the guard is armed.
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we

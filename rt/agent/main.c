@@ -53,12 +53,14 @@ struct agent_proc {
 
 static void take_commands(struct agent_proc *a, int64_t now)
 {
-	struct qk_cmdq *q = a->p.seg.agent_cmdq;
+	struct qk_cmdq_port *q = a->p.seg.agent_cmdq;
 	struct qk_cmd c;
 	struct qk_reply r;
 
 	for (int i = 0; i < CMDS_PER_TICK && qk_cmdq_pop(q, &c); i++) {
-		qk_agent_command(&a->agent, &c, now, &r);
+		/* strict expiry: a sender that gave up may say "not applied" */
+		if (!qk_cmd_expired(&c, &r))
+			qk_agent_command(&a->agent, &c, now, &r);
 		qk_ring_publish(a->p.seg.agent_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
 			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",
@@ -114,7 +116,7 @@ static void log_changes(struct agent_proc *a, uint64_t overruns, int64_t late_ns
 /* Waits for this tick's trigger; returns the time the tick was due. */
 static int64_t wait_tick(struct agent_proc *a, struct qk_period *per)
 {
-	struct qk_ring *r = a->p.seg.sensors;
+	struct qk_ring_port *r = a->p.seg.sensors;
 	int64_t period = per->period_ns;
 
 	switch (a->wake) {
@@ -167,7 +169,7 @@ static bool timer_phase(struct agent_proc *a, int64_t period, char *why, size_t 
 	}
 	/* our wake-up latency: 200 cycles of the timer we will run on */
 	qk_hist_reset(&h);
-	qk_period_init(&per, a->p.seg.hdr->epoch_ns, period, period / 2, qk_now_ns());
+	qk_period_init(&per, a->p.seg.epoch_ns, period, period / 2, qk_now_ns());
 	for (int i = 0; i < 200 && !stop; i++) {
 		if (qk_period_wait(&per))
 			break;
@@ -190,18 +192,45 @@ static bool timer_phase(struct agent_proc *a, int64_t period, char *why, size_t 
 	return true;
 }
 
-static void run(struct agent_proc *a)
+
+/* The segment no longer holds what attach checked: anything read from it
+ * now may be a lie.  Say which region, leave safe outputs as our last frame
+ * (our own ring: written through the private geometry) and stop using it. */
+static void go_safe(struct agent_proc *a, int64_t now)
+{
+	fprintf(stderr, PROG ": %s\n", a->p.seg.err);
+	QK_ERROR(a->p.log, "%s", a->p.seg.err);
+	memset(&a->act, 0, sizeof(a->act));
+	a->act.answers_cycle = a->frame.cycle;
+	a->act.wake_ns = now;
+	a->act.publish_ns = qk_now_ns();
+	a->act.state = QK_ST_SAFE;
+	a->act.flags = QK_ACTF_SAFE;
+	qk_ring_publish(a->p.seg.actuators, &a->act);
+	qk_ring_wake(a->p.seg.actuators);
+}
+
+/* 0 when stopped, 6 when the segment turned out inconsistent. */
+static int run(struct agent_proc *a)
 {
 	struct qk_seg *seg = &a->p.seg;
 	struct qk_proc_stats *st = a->p.st;
 	struct qk_period per;
-	int64_t period = seg->hdr->period_ns;
+	int64_t period = seg->period_ns;
+	uint32_t checks = 0;
 
-	qk_period_init(&per, seg->hdr->epoch_ns, period, a->phase_ns, qk_now_ns());
-	a->due_ns = qk_wake_grid_after(seg->hdr->epoch_ns, period, qk_now_ns());
+	qk_period_init(&per, seg->epoch_ns, period, a->phase_ns, qk_now_ns());
+	a->due_ns = qk_wake_grid_after(seg->epoch_ns, period, qk_now_ns());
 	while (!stop && qk_seg_state(seg) != QK_SEG_SHUTTING_DOWN) {
 		int64_t due = wait_tick(a, &per);
 		int64_t wake = qk_now_ns();
+
+		/* every QK_VERIFY_EVERY cycles (about 300 instructions): until
+		 * then the private geometry keeps every access in bounds */
+		if (!(++checks % QK_VERIFY_EVERY) && qk_seg_verify(seg) >= 0) {
+			go_safe(a, wake);
+			return 6;
+		}
 		bool got = qk_ring_read_newest(&a->sens_rd, &a->frame);
 
 		take_commands(a, wake);
@@ -251,17 +280,18 @@ static void run(struct agent_proc *a)
 		if (a->wake == QK_WAKE_FUTEX) {
 			if (!got && wake - due > period)	/* we woke a cycle late */
 				per.overruns += (uint64_t)((wake - due) / period);
-			int64_t handled = got ? qk_wake_cycle_due(seg->hdr->epoch_ns, period,
+			int64_t handled = got ? qk_wake_cycle_due(seg->epoch_ns, period,
 								  a->frame.cycle, end, a->due_ns)
 					      : a->due_ns;
 
-			a->due_ns = qk_wake_next_due(seg->hdr->epoch_ns, period, handled, end);
+			a->due_ns = qk_wake_next_due(seg->epoch_ns, period, handled, end);
 		}
 		qk_proc_account(st, due, wake, end, per.overruns);
 		log_changes(a, per.overruns, wake - due);
 		if (a->status.state == QK_ST_SHUTDOWN)
 			break;	/* the safe frame above was our last word */
 	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -301,7 +331,7 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(a.p.seg.agent_replies);
 	qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
 	QK_INFO(a.p.log, PROG " %s started: instance %s, %lld Hz, wake %s, pid %d",
-		QK_VERSION, o.instance, (long long)(QK_NSEC / a.p.seg.hdr->period_ns),
+		QK_VERSION, o.instance, (long long)(QK_NSEC / a.p.seg.period_ns),
 		qk_wake_mode_name((unsigned)a.wake), (int)getpid());
 	ret = qk_proc_go_rt(&a.p, &o, why, sizeof(why));
 	if (ret) {
@@ -309,7 +339,7 @@ int main(int argc, char **argv)
 		qk_proc_exit(&a.p);
 		return ret == -EPERM ? 3 : 1;
 	}
-	if (a.wake == QK_WAKE_TIMER && !timer_phase(&a, a.p.seg.hdr->period_ns, why, sizeof(why))) {
+	if (a.wake == QK_WAKE_TIMER && !timer_phase(&a, a.p.seg.period_ns, why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);
 		QK_ERROR(a.p.log, "%s", why);
 		qk_proc_exit(&a.p);
@@ -317,6 +347,8 @@ int main(int argc, char **argv)
 	}
 	if (a.wake == QK_WAKE_TIMER)	/* the calibration's frames are not lost, just old */
 		qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
-	run(&a);
-	return qk_proc_finish(&a.p, &o, PROG);
+	int bad = run(&a);
+
+	ret = qk_proc_finish(&a.p, &o, PROG);
+	return bad ? bad : ret;
 }

@@ -24,6 +24,7 @@
 
 #define PROG "qiki-sim"
 #define CMDS_PER_CYCLE 4
+#define STALL_ABANDON_CYCLES 1000	/* a sender stuck mid-push this long is dead */
 #define LOCKSTEP_WAIT_NS (20 * 1000000ll)
 
 static volatile sig_atomic_t stop;
@@ -90,6 +91,7 @@ struct sim {
 	struct qk_bios_report bios;
 	struct qk_sim_status status;
 	uint64_t act_age;		/* cycles since a new actuator frame */
+	uint32_t stalled_cycles;	/* the command queue's head claimed, not filled */
 	bool have_act;
 	bool lockstep;
 	uint64_t logged_lost, logged_overruns;	/* what the log has said */
@@ -108,8 +110,13 @@ static void take_commands(struct sim *s)
 	struct qk_cmd c;
 	struct qk_reply r;
 
-	for (int i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(s->p.seg.sim_cmdq, &c); i++) {
-		if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
+	struct qk_cmdq_port *q = s->p.seg.sim_cmdq;
+
+	for (int i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(q, &c); i++) {
+		/* strict expiry: a sender that gave up may say "not applied" */
+		if (qk_cmd_expired(&c, &r))
+			;
+		else if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
 			publish_post(s);
 		qk_ring_publish(s->p.seg.sim_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
@@ -120,6 +127,18 @@ static void take_commands(struct sim *s)
 			QK_WARN(s->p.log, "%s request %llu from pid %d refused: %s",
 				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
 				r.reason);
+	}
+	/* as the agent does: a sender killed between claiming a cell and
+	 * filling it would stop the queue for good; after a second, give the
+	 * cell up (counted in the queue's `abandoned`, qikictl's sim_abandoned) */
+	if (qk_cmdq_stalled(q)) {
+		if (++s->stalled_cycles >= STALL_ABANDON_CYCLES && qk_cmdq_abandon_stalled(q)) {
+			s->stalled_cycles = 0;
+			QK_WARN(s->p.log, "command queue: gave up a cell a sender claimed and never "
+				"filled (%llu in all)", (unsigned long long)qk_load_relaxed(&q->q->abandoned));
+		}
+	} else {
+		s->stalled_cycles = 0;
 	}
 }
 
@@ -184,10 +203,10 @@ static void log_changes(struct sim *s, uint64_t overruns, int64_t late_ns)
 /* Lockstep: wait for the agent's answer to frame `cycle`. */
 static void await_answer(struct sim *s, uint64_t cycle)
 {
-	struct qk_ring *r = s->p.seg.actuators;
+	struct qk_ring_port *r = s->p.seg.actuators;
 
 	for (int tries = 0; tries < 2 && !stop; tries++) {
-		uint64_t seen = qk_load_acquire(&r->head);
+		uint64_t seen = qk_ring_head(r);
 
 		if (seen != s->act_rd.next) {
 			/* peek without consuming: actuation() reads it next cycle */
@@ -201,20 +220,23 @@ static void await_answer(struct sim *s, uint64_t cycle)
 	}
 }
 
-static void run(struct sim *s, const struct qk_proc_opts *o)
+/* 0 when stopped, 6 when the segment turned out inconsistent. */
+static int run(struct sim *s, const struct qk_proc_opts *o)
 {
 	struct qk_seg *seg = &s->p.seg;
 	struct qk_period per;
 	uint64_t hash = 0xcbf29ce484222325ull;
-	int64_t period = seg->hdr->period_ns;
+	int64_t period = seg->period_ns;
+	uint32_t checks = 0;
 	double dt = (double)period / 1e9;
 	uint64_t n = 0;
+	int bad = 0;
 
-	qk_period_init(&per, seg->hdr->epoch_ns, period, 0, qk_now_ns());
+	qk_period_init(&per, seg->epoch_ns, period, 0, qk_now_ns());
 	if (s->lockstep) {
 		/* the agent must be there from frame 0, or runs would differ */
 		while (!stop && !qk_load_acquire(&seg->stats[QK_PROC_AGENT].pid))
-			qk_ring_wait(seg->actuators, qk_load_acquire(&seg->actuators->head),
+			qk_ring_wait(seg->actuators, qk_ring_head(seg->actuators),
 				     LOCKSTEP_WAIT_NS);
 	}
 	while (!stop && qk_seg_state(seg) != QK_SEG_SHUTTING_DOWN) {
@@ -230,6 +252,16 @@ static void run(struct sim *s, const struct qk_proc_opts *o)
 			due = per.due_ns;
 			wake = qk_now_ns();
 			n = per.cycle;
+		}
+		/* every QK_VERIFY_EVERY cycles (about 300 instructions): until
+		 * then the private geometry keeps every access in bounds */
+		if (!(++checks % QK_VERIFY_EVERY) && qk_seg_verify(seg) >= 0) {
+			/* anything read from the segment now may be a lie: say
+			 * which region, and stop using it (safe actuation below) */
+			fprintf(stderr, PROG ": %s\n", seg->err);
+			QK_ERROR(s->p.log, "%s", seg->err);
+			bad = 6;
+			break;
 		}
 		const struct qk_actuator_frame *act = actuation(s, n);
 
@@ -267,6 +299,7 @@ static void run(struct sim *s, const struct qk_proc_opts *o)
 	}
 	/* whatever stopped us, the plant's last command is: everything off */
 	qk_plant_step(&s->plant, NULL, dt);
+	return bad;
 }
 
 int main(int argc, char **argv)
@@ -319,7 +352,7 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(s.p.seg.sim_replies);
 	qk_ring_reader_init(&s.act_rd, s.p.seg.actuators, QK_RING_FROM_NOW);
 	QK_INFO(s.p.log, PROG " %s started: instance %s, %lld Hz%s, seed %llu, %d faults, pid %d",
-		QK_VERSION, o.instance, (long long)(QK_NSEC / s.p.seg.hdr->period_ns),
+		QK_VERSION, o.instance, (long long)(QK_NSEC / s.p.seg.period_ns),
 		s.lockstep ? " lockstep" : "", (unsigned long long)s.p.cfg.seed, o.n_faults,
 		(int)getpid());
 	ret = qk_proc_go_rt(&s.p, &o, why, sizeof(why));
@@ -329,13 +362,16 @@ int main(int argc, char **argv)
 		qk_proc_exit(&s.p);
 		return ret;
 	}
-	/* POST last, just before the first frame: an agent goes IDLE on it and
-	 * counts stale ticks from there, not through our real-time set-up */
+	/* the POST goes out once we are real time, right before the first
+	 * cycle: the agent's stale guard counts from it, and going real time
+	 * (mlockall of the whole process) can take longer than that guard */
 	publish_post(&s);
 	QK_INFO(s.p.log, "POST %llu published: %u devices, firmware %u",
 		(unsigned long long)s.bios.post_count, s.bios.n_devices, s.bios.firmware_version);
-	run(&s, &o);
-	return qk_proc_finish(&s.p, &o, PROG);
+	int bad = run(&s, &o);
+
+	ret = qk_proc_finish(&s.p, &o, PROG);
+	return bad ? bad : ret;
 out:
 	qk_proc_exit(&s.p);
 	return 1;

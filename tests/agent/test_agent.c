@@ -150,18 +150,6 @@ static void test_agent_booting_waits_for_a_post(void **state)
 	r.bios = &r.post;
 	tick(&r, true);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* a POST before any frame: the stale count starts there, not with the
-	 * ticks spent waiting in BOOTING before it */
-	rig_init(&r);
-	r.bios = NULL;
-	ticks(&r, 500, false);
-	r.bios = &r.post;
-	tick(&r, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
-	ticks(&r, (int)bot.limits.sensor_stale_cycles - 1, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
-	tick(&r, false);
-	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 }
 
 static void test_agent_failed_critical_device_goes_error(void **state)
@@ -237,10 +225,14 @@ static void test_agent_stale_sensors_go_safe(void **state)
 	ticks(&r, 2, true);
 	assert_int_equal(request(&r, QK_ST_COUNT), QK_REPLY_ACCEPTED);
 	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
-	/* a POST but no frame ever: BOOTING (IDLE needs a frame), then SAFE */
+	/* a POST but no frame yet: BOOTING, thrusters off, however long (IDLE
+	 * needs a frame; the stale guard counts from the first one) */
 	rig_init(&r);
-	tick(&r, false);
+	ticks(&r, 200, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_BOOTING);
+	assert_int_equal(r.act.throttle[0], 0);
+	tick(&r, true);
+	assert_int_equal(r.a.fsm.state, QK_ST_IDLE);
 	ticks(&r, 50, false);
 	assert_int_equal(r.a.fsm.state, QK_ST_SAFE);
 	assert_int_equal(r.a.fsm.reason, QK_TRG_GUARD_SENSORS_STALE);

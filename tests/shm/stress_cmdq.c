@@ -108,7 +108,7 @@ static void test_stress_cmdq_no_command_lost_or_duplicated(void **state)
 	struct qk_cmd extra;
 
 	assert_false(qk_cmdq_pop(seg.agent_cmdq, &extra));	/* nothing duplicated */
-	assert_int_equal(qk_load_relaxed(&seg.agent_cmdq->corrupt), 0);
+	assert_int_equal(qk_load_relaxed(&seg.agent_cmdq->q->corrupt), 0);
 	qk_seg_detach(&seg);
 	qk_seg_unlink(name);
 }

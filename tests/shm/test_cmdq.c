@@ -18,12 +18,15 @@ struct msg {
 	uint64_t id, payload[2];
 };
 
-static struct qk_cmdq *new_q(uint32_t cap)
+/* The port first, the queue (the shared part) one line after it. */
+static struct qk_cmdq_port *new_q(uint32_t cap)
 {
-	struct qk_cmdq *q = aligned_alloc(64, qk_cmdq_footprint(cap, sizeof(struct msg)));
+	struct qk_cmdq_port *p = aligned_alloc(64, 64 + qk_cmdq_footprint(cap, sizeof(struct msg)));
 
-	assert_int_equal(qk_cmdq_init(q, cap, sizeof(struct msg)), 0);
-	return q;
+	assert_non_null(p);
+	assert_int_equal(qk_cmdq_init((struct qk_cmdq *)((unsigned char *)p + 64), cap,
+				      sizeof(struct msg), p), 0);
+	return p;
 }
 
 static void test_cmdq_init_rejects_bad_shapes(void **state)
@@ -31,14 +34,14 @@ static void test_cmdq_init_rejects_bad_shapes(void **state)
 	static _Alignas(64) unsigned char buf[4096];
 
 	(void)state;
-	assert_int_equal(qk_cmdq_init((void *)buf, 6, 8), -EINVAL);
-	assert_int_equal(qk_cmdq_init((void *)buf, 4, 12), -EINVAL);
-	assert_int_equal(qk_cmdq_init((void *)buf, 4, 8), 0);
+	assert_int_equal(qk_cmdq_init((void *)buf, 6, 8, NULL), -EINVAL);
+	assert_int_equal(qk_cmdq_init((void *)buf, 4, 12, NULL), -EINVAL);
+	assert_int_equal(qk_cmdq_init((void *)buf, 4, 8, NULL), 0);
 }
 
 static void test_cmdq_empty_fifo_full_and_wrap(void **state)
 {
-	struct qk_cmdq *q = new_q(4);
+	struct qk_cmdq_port *q = new_q(4);
 	struct msg m;
 	uint64_t in = 0, out = 0;
 
@@ -63,28 +66,28 @@ static void test_cmdq_empty_fifo_full_and_wrap(void **state)
 		}
 		assert_false(qk_cmdq_pop(q, &m));
 	}
-	assert_int_equal(qk_load_relaxed(&q->taken), 400);
+	assert_int_equal(qk_load_relaxed(&q->q->taken), 400);
 	free(q);
 }
 
 /* A producer that claimed a cell and died before publishing it. */
 static void test_cmdq_abandons_a_stalled_cell(void **state)
 {
-	struct qk_cmdq *q = new_q(4);
+	struct qk_cmdq_port *q = new_q(4);
 	struct msg a = { .id = 1 }, b = { .id = 2 }, m;
 	uint64_t pos = 0;
 
 	(void)state;
 	assert_false(qk_cmdq_stalled(q));
 	assert_false(qk_cmdq_abandon_stalled(q));
-	assert_true(qk_cas_relaxed(&q->tail, &pos, 1));	/* claimed, never published */
+	assert_true(qk_cas_relaxed(&q->q->tail, &pos, 1));	/* claimed, never published */
 	assert_int_equal(qk_cmdq_push(q, &b), 0);	/* a live sender queues behind it */
 	assert_false(qk_cmdq_pop(q, &m));		/* blocked at the dead cell */
 	assert_true(qk_cmdq_stalled(q));
 	assert_true(qk_cmdq_abandon_stalled(q));
 	assert_true(qk_cmdq_pop(q, &m));
 	assert_int_equal(m.id, 2);
-	assert_int_equal(qk_load_relaxed(&q->abandoned), 1);
+	assert_int_equal(qk_load_relaxed(&q->q->abandoned), 1);
 	/* the queue keeps working for laps after */
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(qk_cmdq_push(q, &a), 0);
@@ -95,25 +98,25 @@ static void test_cmdq_abandons_a_stalled_cell(void **state)
 
 static void test_cmdq_corrupt_payload_is_skipped_and_counted(void **state)
 {
-	struct qk_cmdq *q = new_q(4);
+	struct qk_cmdq_port *q = new_q(4);
 	struct msg a = { .id = 1 }, b = { .id = 2 }, m;
 
 	(void)state;
 	assert_int_equal(qk_cmdq_push(q, &a), 0);
 	assert_int_equal(qk_cmdq_push(q, &b), 0);
-	struct qk_cmdq_cell *c = (struct qk_cmdq_cell *)(q + 1);
+	struct qk_cmdq_cell *c = (struct qk_cmdq_cell *)(q->q + 1);
 
 	qk_store_relaxed(&c->data[1], 0xdead);		/* torn by a zombie writer */
 	assert_true(qk_cmdq_pop(q, &m));
 	assert_int_equal(m.id, 2);
-	assert_int_equal(qk_load_relaxed(&q->corrupt), 1);
+	assert_int_equal(qk_load_relaxed(&q->q->corrupt), 1);
 	free(q);
 }
 
 /* The protocol qikictl uses: command in, reply on a broadcast ring. */
 struct server {
-	struct qk_cmdq *q;
-	struct qk_ring *replies;
+	struct qk_cmdq_port *q;
+	struct qk_ring_port *replies;
 	_Atomic int stop;
 	bool mute;
 };
@@ -152,14 +155,19 @@ static int ask(struct server *s, uint64_t id, uint32_t refuse, int spins, struct
 static void test_cmdq_reply_protocol_answers_and_times_out(void **state)
 {
 	struct server s = { 0 };
+	struct qk_cmdq_port qp;
+	struct qk_ring_port rp;
 	struct qk_reply r;
 	pthread_t t;
 
 	(void)state;
-	s.q = aligned_alloc(64, qk_cmdq_footprint(16, sizeof(struct qk_cmd)));
-	s.replies = aligned_alloc(64, qk_ring_footprint(64, sizeof(struct qk_reply)));
-	qk_cmdq_init(s.q, 16, sizeof(struct qk_cmd));
-	qk_ring_init(s.replies, 64, sizeof(struct qk_reply), 0);
+	struct qk_cmdq *q = aligned_alloc(64, qk_cmdq_footprint(16, sizeof(struct qk_cmd)));
+	struct qk_ring *ring = aligned_alloc(64, qk_ring_footprint(64, sizeof(struct qk_reply)));
+
+	assert_int_equal(qk_cmdq_init(q, 16, sizeof(struct qk_cmd), &qp), 0);
+	assert_int_equal(qk_ring_init(ring, 64, sizeof(struct qk_reply), 0, &rp), 0);
+	s.q = &qp;
+	s.replies = &rp;
 	pthread_create(&t, NULL, serve, &s);
 	for (uint64_t id = 1; id <= 200; id++) {
 		assert_int_equal(ask(&s, id, id % 5 == 0, 50000000, &r), 0);
@@ -169,8 +177,8 @@ static void test_cmdq_reply_protocol_answers_and_times_out(void **state)
 	assert_int_equal(ask(&s, 1000, 0, 100000, &r), -ETIMEDOUT);
 	atomic_store(&s.stop, 1);
 	pthread_join(t, NULL);
-	free(s.q);
-	free(s.replies);
+	free(q);
+	free(ring);
 }
 
 int main(void)

@@ -34,17 +34,19 @@ static bool whole(const struct value *v)
 	return !memcmp(v, &w, sizeof(w));
 }
 
-static struct qk_mbox *new_mbox(void)
+/* The port first, the mailbox (the shared part) one line after it. */
+static struct qk_mbox_port *new_mbox(void)
 {
-	struct qk_mbox *m = aligned_alloc(64, qk_mbox_footprint(sizeof(struct value)));
+	struct qk_mbox_port *p = aligned_alloc(64, 64 + qk_mbox_footprint(sizeof(struct value)));
 
-	qk_mbox_init(m, sizeof(struct value));
-	return m;
+	assert_non_null(p);
+	qk_mbox_init((struct qk_mbox *)((unsigned char *)p + 64), sizeof(struct value), p);
+	return p;
 }
 
 static void test_mbox_write_then_read(void **state)
 {
-	struct qk_mbox *m = new_mbox();
+	struct qk_mbox_port *m = new_mbox();
 	struct value v = mk(7), out, scratch;
 
 	(void)state;
@@ -57,7 +59,7 @@ static void test_mbox_write_then_read(void **state)
 }
 
 struct writer {
-	struct qk_mbox *m;
+	struct qk_mbox_port *m;
 	_Atomic int stop;
 };
 
@@ -101,21 +103,21 @@ static void test_mbox_reader_never_sees_a_torn_value(void **state)
  * caller's last good copy is untouched. */
 static void test_mbox_dead_writer_keeps_last_good_copy(void **state)
 {
-	struct qk_mbox *m = new_mbox();
+	struct qk_mbox_port *m = new_mbox();
 	struct value v = mk(3), out, scratch;
 
 	(void)state;
 	qk_mbox_write(m, &v);
 	assert_true(qk_mbox_read(m, &out, &scratch));
-	qk_seq_write_begin(&m->ver);	/* and the writer is gone */
-	qk_store_relaxed(&m->data[0], 99);
+	qk_seq_write_begin(&m->m->ver);	/* and the writer is gone */
+	qk_store_relaxed(&m->m->data[0], 99);
 	int64_t t0 = qk_now_ns();
 
 	assert_false(qk_mbox_read(m, &out, &scratch));
 	assert_true(qk_now_ns() - t0 < QK_NSEC);
 	assert_memory_equal(&out, &v, sizeof(v));
 	/* a restarted writer recovers the cell */
-	assert_true(qk_seq_writer_recover(&m->ver));
+	assert_true(qk_seq_writer_recover(&m->m->ver));
 	v = mk(4);
 	qk_mbox_write(m, &v);
 	assert_true(qk_mbox_read(m, &out, &scratch));

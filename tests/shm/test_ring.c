@@ -16,13 +16,15 @@ struct frame {
 	uint64_t seq, check[3];
 };
 
-static struct qk_ring *new_ring(uint32_t cap, uint64_t first)
+/* The port first, the ring (the shared part) one line after it: one free(). */
+static struct qk_ring_port *new_ring(uint32_t cap, uint64_t first)
 {
-	struct qk_ring *r = aligned_alloc(64, qk_ring_footprint(cap, sizeof(struct frame)));
+	struct qk_ring_port *p = aligned_alloc(64, 64 + qk_ring_footprint(cap, sizeof(struct frame)));
 
-	assert_non_null(r);
-	assert_int_equal(qk_ring_init(r, cap, sizeof(struct frame), first), 0);
-	return r;
+	assert_non_null(p);
+	assert_int_equal(qk_ring_init((struct qk_ring *)((unsigned char *)p + 64), cap,
+				      sizeof(struct frame), first, p), 0);
+	return p;
 }
 
 static struct frame mk(uint64_t s)
@@ -30,7 +32,7 @@ static struct frame mk(uint64_t s)
 	return (struct frame){ s, { s * 3, ~s, s ^ 0x5a5a5a5a5a5a5a5aull } };
 }
 
-static void pub(struct qk_ring *r, uint64_t s)
+static void pub(struct qk_ring_port *r, uint64_t s)
 {
 	struct frame f = mk(s);
 
@@ -49,16 +51,16 @@ static void test_ring_init_rejects_bad_shapes(void **state)
 	static _Alignas(64) unsigned char buf[4096];
 
 	(void)state;
-	assert_int_equal(qk_ring_init((void *)buf, 3, 8, 0), -EINVAL);
-	assert_int_equal(qk_ring_init((void *)buf, 1, 8, 0), -EINVAL);
-	assert_int_equal(qk_ring_init((void *)buf, 4, 12, 0), -EINVAL);
-	assert_int_equal(qk_ring_init((void *)buf, 4, 0, 0), -EINVAL);
-	assert_int_equal(qk_ring_init((void *)buf, 4, 8, 0), 0);
+	assert_int_equal(qk_ring_init((void *)buf, 3, 8, 0, NULL), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 1, 8, 0, NULL), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 12, 0, NULL), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 0, 0, NULL), -EINVAL);
+	assert_int_equal(qk_ring_init((void *)buf, 4, 8, 0, NULL), 0);
 }
 
 static void test_ring_empty_reads_nothing(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct qk_ring_reader rd;
 	struct frame f;
 
@@ -72,7 +74,7 @@ static void test_ring_empty_reads_nothing(void **state)
 
 static void test_ring_next_in_order_and_newest_skips(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct qk_ring_reader a, b;
 	struct frame f;
 
@@ -100,7 +102,7 @@ static void test_ring_next_in_order_and_newest_skips(void **state)
 
 static void test_ring_from_now_sees_only_new(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct qk_ring_reader rd;
 	struct frame f;
 
@@ -118,7 +120,7 @@ static void test_ring_from_now_sees_only_new(void **state)
 /* published = read + lost, exactly, for a reader lapped many times */
 static void test_ring_lapped_reader_counts_losses_exactly(void **state)
 {
-	struct qk_ring *r = new_ring(16, 0);
+	struct qk_ring_port *r = new_ring(16, 0);
 	struct qk_ring_reader rd;
 	struct frame f;
 	uint64_t s = 0, last = 0;
@@ -151,7 +153,7 @@ static void test_ring_lapped_reader_counts_losses_exactly(void **state)
 
 static void wrap_at(uint64_t first)
 {
-	struct qk_ring *r = new_ring(8, first);
+	struct qk_ring_port *r = new_ring(8, first);
 	struct qk_ring_reader rd, nw;
 	struct frame f;
 	uint64_t s = first;
@@ -189,10 +191,35 @@ static void test_ring_wraps_past_2_64(void **state)
 	wrap_at(UINT64_MAX - 17);
 }
 
+/* A reader that starts from the oldest after the ring wrapped: what was
+ * overwritten before it came counts as lost (issue 17's stress_ring
+ * shortfall), so published = read + lost from the first frame. */
+static void test_ring_from_oldest_after_wrap_counts_overwritten_as_lost(void **state)
+{
+	uint64_t first = UINT64_MAX - 9;	/* across the wrap of the counter too */
+	struct qk_ring_port *r = new_ring(8, first);
+	struct qk_ring_reader rd, now;
+	struct frame f;
+
+	(void)state;
+	for (uint64_t s = first; s != first + 29; s++)
+		pub(r, s);
+	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
+	qk_ring_reader_init(&now, r, QK_RING_FROM_NOW);
+	assert_int_equal(rd.lost, 29 - 7);
+	while (qk_ring_read_next(&rd, &f))
+		check(&f);
+	assert_int_equal(rd.nread, 7);
+	assert_int_equal(rd.nread + rd.lost, qk_ring_published(r));
+	assert_int_equal(now.lost, 0);
+	assert_false(qk_ring_read_next(&now, &f));
+	free(r);
+}
+
 /* A writer that died between opening and closing a slot. */
 static void test_ring_dead_writer_slot_is_never_returned(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct qk_ring_reader rd;
 	struct frame f;
 
@@ -200,7 +227,7 @@ static void test_ring_dead_writer_slot_is_never_returned(void **state)
 	for (uint64_t s = 0; s < 3; s++)
 		pub(r, s);
 	/* the producer opened slot 3 and died: head still says 3 */
-	struct qk_ring_slot *slot = (struct qk_ring_slot *)((unsigned char *)(r + 1) + 3 * r->slot_stride);
+	struct qk_ring_slot *slot = (struct qk_ring_slot *)((unsigned char *)(r->r + 1) + 3 * r->slot_stride);
 
 	qk_seq_write_begin(&slot->ver);
 	qk_store_relaxed(&slot->seq, 3);
@@ -223,13 +250,13 @@ static void test_ring_dead_writer_slot_is_never_returned(void **state)
 /* A slot the reader finds open every time: bounded, returns false. */
 static void test_ring_torn_slot_read_is_bounded(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct qk_ring_reader rd;
 	struct frame f;
 
 	(void)state;
 	pub(r, 0);
-	struct qk_ring_slot *slot = (struct qk_ring_slot *)(r + 1);
+	struct qk_ring_slot *slot = (struct qk_ring_slot *)(r->r + 1);
 
 	qk_seq_write_begin(&slot->ver);	/* stuck open */
 	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
@@ -240,7 +267,7 @@ static void test_ring_torn_slot_read_is_bounded(void **state)
 }
 
 struct waiter {
-	struct qk_ring *r;
+	struct qk_ring_port *r;
 	int ret;
 	int64_t woke;
 };
@@ -256,14 +283,14 @@ static void *wait_thread(void *p)
 
 static void test_ring_futex_wait_wakes_on_publish_and_times_out(void **state)
 {
-	struct qk_ring *r = new_ring(8, 0);
+	struct qk_ring_port *r = new_ring(8, 0);
 	struct waiter w = { .r = r };
 	pthread_t t;
 
 	(void)state;
 	assert_int_equal(qk_ring_wait(r, 0, 20 * 1000000), -ETIMEDOUT);
 	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
-	while (!atomic_load(&r->waiters))
+	while (!atomic_load(&r->r->waiters))
 		;
 	pub(r, 0);
 	qk_ring_wake(r);
@@ -276,7 +303,7 @@ static void test_ring_futex_wait_wakes_on_publish_and_times_out(void **state)
 
 /* One writer thread, one reader thread: nothing torn, order kept. */
 struct race {
-	struct qk_ring *r;
+	struct qk_ring_port *r;
 	uint64_t n;
 };
 
@@ -327,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_ring_lapped_reader_counts_losses_exactly),
 		cmocka_unit_test(test_ring_wraps_past_2_32),
 		cmocka_unit_test(test_ring_wraps_past_2_64),
+		cmocka_unit_test(test_ring_from_oldest_after_wrap_counts_overwritten_as_lost),
 		cmocka_unit_test(test_ring_dead_writer_slot_is_never_returned),
 		cmocka_unit_test(test_ring_torn_slot_read_is_bounded),
 		cmocka_unit_test(test_ring_futex_wait_wakes_on_publish_and_times_out),

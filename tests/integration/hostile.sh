@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A hostile member of the segment's group (issue 14): random bytes written
+# over every region of a live segment (header, config, rings, mailboxes,
+# command queues, stats), region by region, a fresh instance for each, while
+# qikictl keeps asking.  No process may die by a signal, none may hang, and
+# the launcher must end in order with the segment unlinked.
+#
+# Two passes: root's instance attacked by an unprivileged member of the
+# segment's group (a throwaway uid/gid, nothing created in /etc), and an
+# instance run by that unprivileged user itself.  Each region is attacked
+# for HOSTILE_SECS (default 1) seconds.  Last, the segment is truncated under
+# a live instance: SIGBUS everywhere, each process must say so and stop.
+# usage: tests/integration/hostile.sh BUILD_DIR
+name=hostile
+. "$(dirname "$0")/lib.sh"
+
+secs=${HOSTILE_SECS:-1}
+ugid=$((40000 + $$ % 20000))	# no such user or group: nothing to clean up
+member=(setpriv --reuid="$ugid" --regid="$ugid" --clear-groups)
+logs=$(mktemp -d /tmp/qk-hostile-logs.XXXXXX)
+chmod 1777 "$logs"
+trap 'cleanup; rm -rf "$logs"' EXIT
+names=(header config sensors actuators bios agent_status sim_status agent_cmdq
+       agent_replies sim_cmdq sim_replies stats)
+
+# region_bounds SEG INDEX -> "start length"; index 0 is the header, then the
+# regions in enum qk_region order (their offsets: qk_seg_hdr.region_off, at 120)
+region_bounds() {
+  local seg=$1 i=$2 size offs
+  size=$(stat -c %s "$seg")
+  read -r -a offs <<<"$(od -An -t u8 -j 120 -N 88 -v "$seg" | tr -s ' \n' ' ')"
+  offs=(0 "${offs[@]}" "$size")
+  echo "${offs[$i]} $((offs[i + 1] - offs[i]))"
+}
+
+# scribble AS SEG START LEN SECS: random bytes at random places in [START, START+LEN)
+scribble() {
+  local as=$1 seg=$2 start=$3 len=$4 until=$((SECONDS + $5)) n off span
+  while [ $SECONDS -lt $until ]; do
+    n=$((1 + RANDOM % 64)); [ $n -gt "$len" ] && n=$len
+    # every other write in the region's first lines, where its own header
+    # (indices, capacity, stride, size) lives; the rest anywhere in it
+    span=$((len - n + 1)); [ $((RANDOM % 2)) = 0 ] && [ $span -gt 256 ] && span=256
+    off=$((start + (RANDOM * 32768 + RANDOM) % span))
+    # nocreat: once the launcher has unlinked it, the attack is over
+    $as dd if=/dev/urandom of="$seg" bs="$n" count=1 seek="$off" oflag=seek_bytes \
+      conv=notrunc,nocreat status=none 2>/dev/null || return 0
+  done
+}
+
+# ask: qikictl while under attack: any documented exit, never a signal or a hang
+ask() {
+  timeout 10 "$bin/qikictl" -i "$1" --timeout 0.5 "${@:2}" >/dev/null 2>>"$out/ctl.err"
+  local rc=$?
+  case $rc in
+    0|2|3|4) ;;
+    124) fail "$region: qikictl ${*:2} hung (killed after 10 s)" ;;
+    *) fail "$region: qikictl ${*:2} exit $rc (a signal?)"; tail -n 3 "$out/ctl.err" ;;
+  esac
+}
+
+attack() {	# PASS REGION_INDEX
+  local pass=$1 idx=$2 i=$inst-$1-$2 seg run=() lpid rc b
+  region="$pass/${names[$idx]}"
+  seg=/dev/shm/qiki.$i
+  if [ "$pass" = member ]; then run=("${member[@]}"); fi
+  mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
+  "${run[@]}" "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" \
+    >"$out/$i.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
+  if [ ! -e "$seg" ]; then fail "$region: the instance did not start"; cat "$out/$i.out"; return; fi
+  # root's segment, group-owned by the member's group (mode 0660)
+  [ "$pass" = root ] && chgrp "$ugid" "$seg"
+  read -r b len <<<"$(region_bounds "$seg" "$idx")"
+  scribble "${member[*]}" "$seg" "$b" "$len" "$secs" &
+  local spid=$!
+  while kill -0 $spid 2>/dev/null; do
+    ask "$i" status; ask "$i" setpoint 1 2 3; ask "$i" fault clear all; sleep 0.1
+  done
+  wait $spid
+  kill -TERM $lpid 2>/dev/null
+  for _ in $(seq 200); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $lpid 2>/dev/null; then
+    fail "$region: the launcher hangs 20 s after SIGTERM"; kill -KILL $lpid; wait $lpid; return
+  fi
+  wait $lpid; rc=$?
+  [ $rc -ge 128 ] && fail "$region: the launcher died by signal $((rc - 128))"
+  grep -q "killed by signal" "$out/$i.out" && fail "$region: a loop process died by a signal: $(grep 'killed by signal' "$out/$i.out")"
+  grep -qi "sanitizer\|segmentation\|core dumped" "$out/$i.out" && fail "$region: $(grep -i 'sanitizer\|segmentation\|core dumped' "$out/$i.out" | head -2)"
+  [ -e "$seg" ] && { fail "$region: the segment was left behind"; rm -f "$seg"; }
+  pgrep -f -- "--instance $i( |\$)" >/dev/null && fail "$region: a process of the instance outlived the launcher"
+  echo "  $region: launcher exit $rc$(grep -o 'the [a-z ]*region[a-z ]*' "$out/$i.out" | head -1 | sed 's/^/, /')"
+}
+
+# truncate: every process touching the lost pages gets SIGBUS; each must
+# say so and stop (exit status, not death by signal), the segment unlinked
+truncated() {
+  local i=$inst-trunc seg=/dev/shm/qiki.$inst-trunc lpid rc
+  region=truncate
+  mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
+  "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" >"$out/$i.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
+  chgrp "$ugid" "$seg" && "${member[@]}" truncate -s 4096 "$seg"	# a group member may
+  ask "$i" status
+  for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
+  if kill -0 $lpid 2>/dev/null; then fail "truncate: the launcher hangs"; kill -TERM $lpid; fi
+  wait $lpid; rc=$?
+  [ $rc -ge 128 ] && fail "truncate: the launcher died by signal $((rc - 128))"
+  grep -q "killed by signal" "$out/$i.out" && fail "truncate: $(grep 'killed by signal' "$out/$i.out")"
+  grep -q "truncated under us" "$out/$i.out" || fail "truncate: nobody said the segment was truncated"
+  [ -e "$seg" ] && { fail "truncate: the segment was left behind"; rm -f "$seg"; }
+  echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so"
+}
+
+for pass in root member; do
+  for idx in "${!names[@]}"; do attack "$pass" "$idx"; done
+done
+truncated
+finish
