@@ -24,6 +24,13 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+
+def run_label(lp, x):
+    """A loop run's name: its wake mode, and its repeat when the bench repeated runs."""
+    if lp.get("repeats", 1) > 1:
+        return "%s-%d" % (x["wake"], x.get("repeat", 0) + 1)
+    return x["wake"]
+
 def read(path, default=""):
     try:
         with open(path) as f:
@@ -376,7 +383,7 @@ def report(out):
 
         s2a_series = []
         for x in r["runs"]:
-            w = x["wake"]
+            w = run_label(lp, x)
             for who in ("sim", "agent"):
                 p = x[who]
                 h = p["wake_latency"]
@@ -429,8 +436,8 @@ def report(out):
     for rate, ct in ct_by_rate.items():
         for x in next(r for r in lp["rates"] if r["rate_hz"] == rate)["runs"]:
             for who in ("sim", "agent"):
-                k = headline["loop %d Hz %s %s wake-up" % (rate, x["wake"], who)]
-                hl.append(["%d Hz %s, %s wake-up" % (rate, x["wake"], who),
+                k = headline["loop %d Hz %s %s wake-up" % (rate, run_label(lp, x), who)]
+                hl.append(["%d Hz %s, %s wake-up" % (rate, run_label(lp, x), who),
                            "%.1f / %.1f" % (k["p99_us"], k["max_us"]),
                            "%.1f / %.1f" % (ct["p99_ns"] / 1e3, ct["max_ns"] / 1e3) if ct else "-",
                            rx(k["ratio_p99_to_cyclictest"]), rx(k["ratio_max_to_cyclictest"])])

@@ -71,7 +71,7 @@ static void usage(FILE *f)
 		"  -p, --profile NAME    built-in hardware profile: bot (default), ship\n"
 		"  -c, --config FILE     YAML configuration on top of the profile\n"
 		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
-		"  -w, --wake MODE       agent wake-up: timer (default), futex, spin\n"
+		"  -w, --wake MODE       agent wake-up: futex (default), timer, spin\n"
 		"  -s, --seed N          plant noise seed\n"
 		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible;\n"
 		"                        without SCHED_FIFO (it never sleeps: it must not starve others)\n"
@@ -293,8 +293,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
 			return -1;
 		}
-		/* keep the agent's phase the same fraction of the (new) period */
-		l->cfg.agent_phase_ns = (int64_t)((double)l->cfg.agent_phase_ns * l->cfg.rate_hz / (double)hz);
+		/* a timer phase is never scaled with the rate: the agent derives
+		 * it from measured latencies (rt/agent/wake.h) */
 		l->cfg.rate_hz = (uint32_t)hz;
 	}
 	if (wake) {

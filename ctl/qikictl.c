@@ -24,6 +24,7 @@
 #include "ctl/link.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
 #include "rt/proc.h"
 
 enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT, EX_UNHEALTHY };
@@ -118,7 +119,16 @@ static void read_agent(struct ctl *c, struct qk_agent_status *st)
 	check_seg(c);
 	memset(st, 0, sizeof(*st));
 	qk_mbox_read(c->seg.agent_status, st, &scratch);
-	st->active.why[QK_REASON_LEN - 1] = '\0';
+	/* the proposal is a rule hit, not text: qk_rules_why() bounds what it
+	 * reads of it (names by the configuration, indices checked) */
+}
+
+/* The agent's pick in words: it publishes the rule hit as data, we word it. */
+static const char *proposal_words(const struct ctl *c, const struct qk_agent_status *st,
+				  char why[QK_REASON_LEN])
+{
+	qk_rules_why(c->seg.config, &st->active.hit, why);
+	return why;
 }
 
 static void read_sim(struct ctl *c, struct qk_sim_status *st)
@@ -209,7 +219,7 @@ static int64_t age_ns(const struct qk_proc_stats *p)
 static const char *liveness(struct ctl *c, int p, bool *bad)
 {
 	struct qk_proc_stats *ps = &c->seg.stats[p];
-	int64_t age = age_ns(ps), limit = 10 * c->seg.hdr->period_ns + 200 * 1000000ll;
+	int64_t age = age_ns(ps), limit = 10 * c->seg.period_ns + 200 * 1000000ll;
 	bool loop = p == QK_PROC_SIM || p == QK_PROC_AGENT;
 
 	if (!qk_seg_alive(&c->seg, p)) {
@@ -230,6 +240,7 @@ static int cmd_status(struct ctl *c)
 	struct qk_sensor_frame f;
 	int64_t now = qk_now_ns();
 	bool bad = false;
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -275,7 +286,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_str(&j, "reason", qk_trigger_name(st.safe_reason));
 		qk_json_bool(&j, "all_systems_go", st.all_systems_go);
 		qk_json_f64(&j, "health", st.health);
-		qk_json_str(&j, "proposal", st.active.why);
+		qk_json_str(&j, "proposal", proposal_words(c, &st, why));
 		qk_json_vec(&j, "setpoint_m", st.setpoint_m);
 		qk_json_vec(&j, "position_m", f.pos_m);
 		qk_json_vec(&j, "velocity_mps", f.vel_mps);
@@ -312,7 +323,7 @@ static int cmd_status(struct ctl *c)
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? ", reason " : "",
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? qk_trigger_name(st.safe_reason) : "");
 	printf("bios       %s, health %.2f\n", st.all_systems_go ? "all systems go" : "NOT OK", st.health);
-	printf("proposal   %s\n", st.active.why[0] ? st.active.why : "-");
+	printf("proposal   %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 	printf("setpoint   %.3f %.3f %.3f m\n", st.setpoint_m[0], st.setpoint_m[1], st.setpoint_m[2]);
 	printf("position   %.3f %.3f %.3f m  velocity %.3f %.3f %.3f m/s  cycle %llu%s\n",
 	       f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0], f.vel_mps[1], f.vel_mps[2],
@@ -568,7 +579,7 @@ static int cmd_history(struct ctl *c)
 
 	read_agent(c, &st);
 	uint64_t n = st.n_transitions, first = n > QK_MAX_TRANSITIONS ? n - QK_MAX_TRANSITIONS : 0;
-	int64_t epoch = c->seg.hdr->epoch_ns;
+	int64_t epoch = c->seg.epoch_ns;
 
 	if (c->json) {
 		qk_json_begin(&j, stdout);
@@ -697,8 +708,11 @@ static int cmd_stats(struct ctl *c)
 			qk_json_bool(&j, "real_time", qk_load_relaxed(&ps->flags) & QK_PROCF_RT);
 			hist_json(&j, "wake_latency", &ps->wake_latency);
 			hist_json(&j, "compute", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_json(&j, "sensor_to_actuation", &ps->s2a);
+				hist_json(&j, "front_margin", &ps->front);
+				hist_json(&j, "back_margin", &ps->back);
+			}
 			qk_json_close(&j);
 		} else {
 			printf("== %s: cycles %llu, overruns %llu, frames lost %llu, %s\n", proc_names[p],
@@ -708,8 +722,13 @@ static int cmd_stats(struct ctl *c)
 			       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time");
 			hist_table(proc_names[p], "wake-up latency", &ps->wake_latency);
 			hist_table(proc_names[p], "compute time", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_table(proc_names[p], "sensor-to-actuation", &ps->s2a);
+				hist_table(proc_names[p], "front margin (wake - sensor publish)",
+					   &ps->front);
+				hist_table(proc_names[p], "back margin (sim due - actuator publish)",
+					   &ps->back);
+			}
 		}
 	}
 	if (c->json)
@@ -723,6 +742,7 @@ static int cmd_watch(struct ctl *c)
 {
 	struct sigaction sa = { .sa_handler = on_sigint };
 	bool tty = isatty(STDOUT_FILENO);
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -759,7 +779,7 @@ static int cmd_watch(struct ctl *c)
 		       us(qk_hist_quantile(&ag->wake_latency, 0.99)), us(qk_hist_quantile(&ag->s2a, 0.99)),
 		       (unsigned long long)qk_load_relaxed(&sim->overruns),
 		       (unsigned long long)qk_load_relaxed(&ag->overruns));
-		printf("proposal  %s\n", st.active.why[0] ? st.active.why : "-");
+		printf("proposal  %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 		if (!tty)
 			printf("\n");
 		fflush(stdout);
@@ -809,7 +829,7 @@ static int cmd_stop(struct ctl *c)
 		 * safe, and the agent leaves on the segment's state when it wakes */
 	}
 	/* a few cycles for the sim to apply the agent's last, safe frame */
-	usleep((useconds_t)(5 * c->seg.hdr->period_ns / 1000) + 1000);
+	usleep((useconds_t)(5 * c->seg.period_ns / 1000) + 1000);
 	qk_seg_set_state(&c->seg, QK_SEG_SHUTTING_DOWN);
 	int64_t deadline = qk_now_ns() + step;
 

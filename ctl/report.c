@@ -72,6 +72,23 @@ void qk_report_sample(struct qk_report_acc *a, struct qk_seg *s)
 	}
 }
 
+/* The agent's slack each side: wake - sensor publish, sim's next due -
+ * actuator publish; min shows the worst (negative: a missed margin). */
+static void margins(const struct qk_hist *front, const struct qk_hist *back)
+{
+	char f1[16], f50[16], fmin[16], b1[16], b50[16], bmin[16];
+
+	fmt_us(fmin, sizeof(fmin), qk_hist_min(front));
+	fmt_us(f1, sizeof(f1), qk_hist_quantile(front, 0.01));
+	fmt_us(f50, sizeof(f50), qk_hist_quantile(front, 0.50));
+	fmt_us(bmin, sizeof(bmin), qk_hist_min(back));
+	fmt_us(b1, sizeof(b1), qk_hist_quantile(back, 0.01));
+	fmt_us(b50, sizeof(b50), qk_hist_quantile(back, 0.50));
+	printf("        margins us: front (wake - sensor publish) min %s p1 %s p50 %s  "
+	       "back (sim due - actuator publish) min %s p1 %s p50 %s\n",
+	       fmin, f1, f50, bmin, b1, b50);
+}
+
 static void summary_proc(const char *name, struct qk_proc_stats *p, const struct qk_report_acc *a,
 			 int which)
 {
@@ -103,6 +120,7 @@ static void summary_proc(const char *name, struct qk_proc_stats *p, const struct
 		printf("        sensor-to-actuation us p50 %s p99 %s max %s  frames lost %llu  "
 		       "ticks without a new frame %llu\n", l50, l99, lmax, (unsigned long long)lost,
 		       (unsigned long long)qk_load_relaxed(&p->frames_stale));
+		margins(&p->front, &p->back);
 	} else {
 		printf("        actuator frames that missed their cycle %llu  frames lost %llu\n",
 		       (unsigned long long)qk_load_relaxed(&p->missed_cycle), (unsigned long long)lost);

@@ -82,7 +82,7 @@ static const struct qk__field top_fields[] = {
 	{ "wake", QK__F_WAKE, 0, offsetof(struct qk_config, wake_mode), NULL, 0, 0,
 	  "how the agent wakes: timer, futex, spin, lockstep", 0 },
 	{ "agent_phase_ns", QK__F_I64, 0, offsetof(struct qk_config, agent_phase_ns), "ns", 0, 0,
-	  "timer mode: the agent wakes this long after the sim", 1e9 },
+	  "timer mode: the agent wakes this long after the sim; 0 derives it", 1e9 },
 	{ "seed", QK__F_U64, 0, offsetof(struct qk_config, seed), NULL, 0, 0,
 	  "sensor noise; the same seed replays bit for bit", 0 },
 	NUM(qk_config, dry_mass_kg, POS, 1e6, "kg", "without propellant"),

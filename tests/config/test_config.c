@@ -106,8 +106,8 @@ static void test_config_profiles_validate(void **state)
 	assert_int_equal(qk_config_validate(&c, why, sizeof(why)), 0);
 	assert_string_equal(c.profile, "bot");
 	assert_int_equal(c.rate_hz, 1000);
-	assert_int_equal(c.wake_mode, QK_WAKE_TIMER);
-	assert_int_equal(c.agent_phase_ns, 200000);
+	assert_int_equal(c.wake_mode, QK_WAKE_FUTEX);
+	assert_int_equal(c.agent_phase_ns, 0);	/* timer mode derives it */
 	assert_int_equal(c.n_thrusters, 6);
 	assert_int_equal(c.n_thermal, 3);
 	assert_int_equal(c.n_devices, 16);
