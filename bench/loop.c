@@ -18,6 +18,11 @@
  * cyclictest's histogram (1 us buckets) is folded into the same log-linear
  * histogram as the loop's, so both go through one quantile function.
  *
+ * The default wake mode (futex) runs first.  --runs N repeats every loop run
+ * and prints the medians of the headline figures: the agent's overruns and
+ * lost frames (beside cyclictest's spikes over 100 us, scaled to a run's
+ * length), sensor-to-actuation, and the front and back margins.
+ *
  * Spin mode is run only when asked (--modes): `qiki run --cpu` puts both
  * loop processes on one CPU, where a SCHED_FIFO agent spinning at 100% meets
  * RT throttling and starves the sim.  It needs a CPU of its own.
@@ -44,13 +49,15 @@
 #include "shm/seg.h"
 
 #define WINDOW_NS 10000000ll	/* one timeline point per 10 ms */
+#define SPIKE_NS 100000ll	/* a floor sample over this is a spike */
+#define MAX_RUNS 9
 #define CT_HIST_US 20000	/* cyclictest histogram range */
 
 extern char **environ;
 
 struct opts {
 	const char *json, *qiki, *outdir;
-	int loop_s, ct_s, prio, cpu;
+	int loop_s, ct_s, prio, cpu, n_runs;
 	bool no_rt;
 	int rates[4], n_rates;
 	const char *modes[3];
@@ -64,7 +71,7 @@ struct timeline {
 };
 
 struct run {
-	int rate;
+	int rate, repeat;
 	const char *mode;
 	int exit_code;
 	struct qk_proc_stats st[2];	/* sim, agent */
@@ -77,6 +84,7 @@ struct ct {
 	bool builtin;		/* cyclictest could not run: builtin_floor() */
 	char err[256];
 	uint64_t cycles, overflows;
+	uint64_t spikes;	/* samples over SPIKE_NS */
 	struct qk_hist h;
 };
 
@@ -152,6 +160,8 @@ static int ct_parse(const char *path, struct ct *c)
 		/* cyclictest truncates to the microsecond: take the middle */
 		for (unsigned long long k = 0; k < cnt; k++)
 			qk_hist_record(&c->h, us * 1000 + 500);
+		if (us * 1000 >= SPIKE_NS)	/* truncated: us >= 100 is over 100 us */
+			c->spikes += cnt;
 		seen += cnt;
 		p = strchr(p, ',');
 		if (!p)
@@ -161,6 +171,7 @@ static int ct_parse(const char *path, struct ct *c)
 	/* beyond the histogram's range: counted at the maximum */
 	for (c->overflows = 0; seen + c->overflows < c->cycles; c->overflows++)
 		qk_hist_record(&c->h, max_us * 1000 + 500);
+	c->spikes += c->overflows;	/* beyond 20 ms */
 	free(buf);
 	return 0;
 }
@@ -188,6 +199,7 @@ static void builtin_floor(const struct opts *o, int rate, struct ct *c)
 
 		qk_hist_record(&c->h, lat);
 		c->cycles++;
+		c->spikes += lat > SPIKE_NS;
 		if (lat > period)	/* late: skip to the grid, as the loop does */
 			due += (lat / period) * period;
 	}
@@ -278,11 +290,11 @@ static int loop_run(const struct opts *o, struct run *r)
 			 o->no_rt ? "--no-rt" : NULL, NULL };
 	struct qk_seg s;
 
-	snprintf(inst, sizeof(inst), "bench-%d", (int)getpid());
+	snprintf(inst, sizeof(inst), "bench-%d", (int)getpid());	/* one run at a time */
 	snprintf(rate_s, sizeof(rate_s), "%d", r->rate);
 	snprintf(prio_s, sizeof(prio_s), "%d", o->prio);
 	snprintf(cpu_s, sizeof(cpu_s), "%d", o->cpu);
-	snprintf(log, sizeof(log), "%s/loop-%d-%s.log", o->outdir, r->rate, r->mode);
+	snprintf(log, sizeof(log), "%s/loop-%d-%s-%d.log", o->outdir, r->rate, r->mode, r->repeat);
 	r->tl.n = o->loop_s * (int)(QK_NSEC / WINDOW_NS) + 1;
 	r->tl.sim_wake = malloc(3 * sizeof(int64_t) * (size_t)r->tl.n);
 	if (!r->tl.sim_wake)
@@ -351,6 +363,10 @@ static void json_proc(FILE *f, const char *name, const struct qk_proc_stats *p, 
 	if (agent) {
 		fputc(',', f);
 		bench_json_hist(f, "sensor_to_actuation", &p->s2a);
+		fputc(',', f);
+		bench_json_hist(f, "front_margin", &p->front);
+		fputc(',', f);
+		bench_json_hist(f, "back_margin", &p->back);
 	}
 	fputc('}', f);
 }
@@ -368,6 +384,69 @@ static void line(const char *what, const struct qk_hist *h)
 	printf("  %-34s p50 %8.1f  p99 %8.1f  p99.9 %8.1f  max %9.1f us\n", what,
 	       qk_hist_quantile(h, 0.5) / 1e3, qk_hist_quantile(h, 0.99) / 1e3,
 	       qk_hist_quantile(h, 0.999) / 1e3, qk_hist_max(h) / 1e3);
+}
+
+/* Timer mode refuses a rate whose margins do not fit: the agent never ran.
+ * That is the answer, not a failure of the bench. */
+static bool refused(const struct run *r)
+{
+	return !strcmp(r->mode, "timer") && r->st[1].cycles == 0 && r->st[0].cycles > 0;
+}
+
+static double median(double *v, int n)
+{
+	for (int i = 1; i < n; i++)	/* insertion sort: n <= MAX_RUNS */
+		for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+			double t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The medians over a mode's repeats of the figures the issue asks for. */
+static void medians(const struct opts *o, struct run *rs, const struct ct ct[2])
+{
+	double ov[MAX_RUNS], lost[MAX_RUNS], s50[MAX_RUNS], s99[MAX_RUNS], f50[MAX_RUNS],
+	       fmin[MAX_RUNS], b50[MAX_RUNS], bmin[MAX_RUNS];
+	int n = 0;
+
+	for (int k = 0; k < o->n_runs; k++) {
+		const struct qk_proc_stats *a = &rs[k].st[1];
+
+		if (refused(&rs[k]))
+			continue;
+		n++;
+
+		ov[n - 1] = (double)a->overruns;
+		lost[n - 1] = (double)a->frames_lost;
+		s50[n - 1] = qk_hist_quantile(&a->s2a, 0.5) / 1e3;
+		s99[n - 1] = qk_hist_quantile(&a->s2a, 0.99) / 1e3;
+		f50[n - 1] = qk_hist_quantile(&a->front, 0.5) / 1e3;
+		fmin[n - 1] = qk_hist_min(&a->front) / 1e3;
+		b50[n - 1] = qk_hist_quantile(&a->back, 0.5) / 1e3;
+		bmin[n - 1] = qk_hist_min(&a->back) / 1e3;
+	}
+	if (!n) {
+		printf("  %-5s the agent ran in none of the %d runs (refused: see qiki-logs)\n",
+		       rs[0].mode, o->n_runs);
+		return;
+	}
+	/* the floor's spikes, scaled to one run's length */
+	double ct_secs = 0, spikes = 0;
+
+	for (int k = 0; k < 2; k++)
+		if (ct[k].ok) {
+			ct_secs += o->ct_s;
+			spikes += (double)ct[k].spikes;
+		}
+	printf("  median of %d, %-5s agent overruns %.0f, frames lost %.0f; floor spikes > 100 us "
+	       "%.1f per %d s (%.0f in %.0f s); s2a p50 %.1f p99 %.1f us; front margin p50 %.1f "
+	       "min %.1f us; back margin p50 %.1f min %.1f us\n", n, rs[0].mode, median(ov, n),
+	       median(lost, n), ct_secs > 0 ? spikes * o->loop_s / ct_secs : -1.0, o->loop_s, spikes,
+	       ct_secs, median(s50, n), median(s99, n), median(f50, n), median(fmin, n),
+	       median(b50, n), median(bmin, n));
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -398,29 +477,33 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->loop_s = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--modes") && i + 1 < argc)
 			modes = argv[++i];
+		else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
+			o->n_runs = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: loop [--quick] [--no-rt] [--seconds S] "
-				"[--modes timer,futex,spin] [--json FILE]\n");
+			fprintf(stderr, "usage: loop [--quick] [--no-rt] [--seconds S] [--runs N] "
+				"[--modes futex,timer,spin] [--json FILE]\n");
 			return -1;
 		}
 	}
 	if (!o->loop_s)
-		o->loop_s = quick ? 6 : 30;
+		o->loop_s = quick ? 6 : 20;
+	if (o->n_runs < 1 || o->n_runs > MAX_RUNS)
+		o->n_runs = quick ? 1 : 3;
 	o->rates[o->n_rates++] = 1000;
 	o->rates[o->n_rates++] = 10000;
 	if (!modes) {
-		modes = "timer,futex";
+		modes = "futex,timer";
 		o->skipped = "spin: not run by default; qiki run --cpu pins sim and agent to one CPU, "
 			     "where a spinning SCHED_FIFO agent meets RT throttling (--modes to force)";
 	}
-	static const char *const all[] = { "timer", "futex", "spin" };
+	static const char *const all[] = { "futex", "timer", "spin" };	/* the default first */
 
 	for (int m = 0; m < 3; m++)
 		if (strstr(modes, all[m]))
 			o->modes[o->n_modes++] = all[m];
 	/* cyclictest gets as much time as the loop (half before, half after),
 	 * so a rare spike of the machine has the same chance to hit either */
-	o->ct_s = o->loop_s * (o->n_modes ? o->n_modes : 1) / 2;
+	o->ct_s = o->loop_s * o->n_runs * (o->n_modes ? o->n_modes : 1) / 2;
 	if (o->ct_s < 2)
 		o->ct_s = 2;
 	/* files beside the JSON: cyclictest's, qiki's logs */
@@ -436,7 +519,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	static struct ct ct[4][2];
-	static struct run runs[4][3];
+	static struct run runs[4][3][MAX_RUNS];
 	int fails = 0;
 
 	if (parse_args(argc, argv, &o))
@@ -461,8 +544,9 @@ int main(int argc, char **argv)
 			CPU_SET(c, &others);
 	if (CPU_COUNT(&others))
 		sched_setaffinity(0, sizeof(others), &others);
-	printf("loop bench: %s, CPU %d, priority %d, %d s per run, cyclictest %d s before and after\n",
-	       o.no_rt ? "NOT real-time (--no-rt)" : "SCHED_FIFO", o.cpu, o.prio, o.loop_s, o.ct_s);
+	printf("loop bench: %s, CPU %d, priority %d, %d s per run, %d run%s per mode, cyclictest "
+	       "%d s before and after\n", o.no_rt ? "NOT real-time (--no-rt)" : "SCHED_FIFO", o.cpu,
+	       o.prio, o.loop_s, o.n_runs, o.n_runs > 1 ? "s" : "", o.ct_s);
 	for (int ri = 0; ri < o.n_rates; ri++) {
 		int rate = o.rates[ri];
 
@@ -470,26 +554,39 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		cyclictest(&o, rate, "before", &ct[ri][0]);
 		for (int m = 0; m < o.n_modes; m++) {
-			struct run *r = &runs[ri][m];
+			for (int k = 0; k < o.n_runs; k++) {
+				struct run *r = &runs[ri][m][k];
+				char what[64];
 
-			r->rate = rate;
-			r->mode = o.modes[m];
-			if (loop_run(&o, r)) {
-				fails++;
-				fprintf(stderr, "loop: %d Hz %s: qiki exited %d\n", rate, r->mode, r->exit_code);
+				r->rate = rate;
+				r->mode = o.modes[m];
+				r->repeat = k;
+				if (loop_run(&o, r) && refused(r)) {
+					printf("  %d Hz timer #%d: the agent refused the rate (its reason, with "
+					       "the figures, is in %s/qiki-logs)\n", rate, k + 1, o.outdir);
+					continue;
+				} else if (r->exit_code) {
+					fails++;
+					fprintf(stderr, "loop: %d Hz %s: qiki exited %d\n", rate, r->mode,
+						r->exit_code);
+				}
+				snprintf(what, sizeof(what), "sim wake-up, %s #%d", r->mode, k + 1);
+				line(what, &r->st[0].wake_latency);
+				snprintf(what, sizeof(what), "agent wake-up, %s #%d", r->mode, k + 1);
+				line(what, &r->st[1].wake_latency);
+				snprintf(what, sizeof(what), "sensor-to-actuation, %s #%d", r->mode, k + 1);
+				line(what, &r->st[1].s2a);
+				snprintf(what, sizeof(what), "front margin, %s #%d", r->mode, k + 1);
+				line(what, &r->st[1].front);
+				snprintf(what, sizeof(what), "back margin, %s #%d", r->mode, k + 1);
+				line(what, &r->st[1].back);
+				printf("  %-34s sim %llu/%llu  agent %llu/%llu (overruns/frames lost)\n", "",
+				       (unsigned long long)r->st[0].overruns,
+				       (unsigned long long)r->st[0].frames_lost,
+				       (unsigned long long)r->st[1].overruns,
+				       (unsigned long long)r->st[1].frames_lost);
+				fflush(stdout);
 			}
-			char what[64];
-
-			snprintf(what, sizeof(what), "sim wake-up, %s", r->mode);
-			line(what, &r->st[0].wake_latency);
-			snprintf(what, sizeof(what), "agent wake-up, %s", r->mode);
-			line(what, &r->st[1].wake_latency);
-			snprintf(what, sizeof(what), "sensor-to-actuation, %s", r->mode);
-			line(what, &r->st[1].s2a);
-			printf("  %-34s sim %llu/%llu  agent %llu/%llu (overruns/frames lost)\n", "",
-			       (unsigned long long)r->st[0].overruns, (unsigned long long)r->st[0].frames_lost,
-			       (unsigned long long)r->st[1].overruns, (unsigned long long)r->st[1].frames_lost);
-			fflush(stdout);
 		}
 		cyclictest(&o, rate, "after", &ct[ri][1]);
 		for (int k = 0; k < 2; k++) {
@@ -500,6 +597,8 @@ int main(int argc, char **argv)
 			else
 				printf("  cyclictest %s: %s\n", k ? "after" : "before", ct[ri][k].err);
 		}
+		for (int m = 0; m < o.n_modes; m++)
+			medians(&o, runs[ri][m], ct[ri]);
 	}
 	if (!o.json)
 		return fails ? 1 : 0;
@@ -507,9 +606,10 @@ int main(int argc, char **argv)
 
 	if (!f)
 		return 1;
-	fprintf(f, "\"sched_fifo\":%s,\"priority\":%d,\"cpu\":%d,"
+	fprintf(f, "\"sched_fifo\":%s,\"priority\":%d,\"cpu\":%d,\"repeats\":%d,"
 		"\"seconds\":%d,\"cyclictest_seconds\":%d,\"window_ms\":%lld,\"skipped\":",
-		o.no_rt ? "false" : "true", o.prio, o.cpu, o.loop_s, o.ct_s, WINDOW_NS / 1000000);
+		o.no_rt ? "false" : "true", o.prio, o.cpu, o.n_runs, o.loop_s, o.ct_s,
+		WINDOW_NS / 1000000);
 	if (o.skipped)
 		fprintf(f, "[\"%s\"]", o.skipped);
 	else
@@ -522,29 +622,35 @@ int main(int argc, char **argv)
 			struct ct *c = &ct[ri][k];
 
 			fprintf(f, "%s\"%s\":{\"ok\":%s,\"tool\":\"%s\",\"error\":\"%s\",\"cycles\":%llu,"
-				"\"overflows\":%llu,", k ? "," : "", k ? "after" : "before",
-				c->ok ? "true" : "false", c->builtin ? "builtin" : "cyclictest", c->err,
-				(unsigned long long)c->cycles, (unsigned long long)c->overflows);
+				"\"overflows\":%llu,\"spikes_over_100us\":%llu,", k ? "," : "",
+				k ? "after" : "before", c->ok ? "true" : "false",
+				c->builtin ? "builtin" : "cyclictest", c->err,
+				(unsigned long long)c->cycles, (unsigned long long)c->overflows,
+				(unsigned long long)c->spikes);
 			bench_json_hist(f, "latency", &c->h);
 			fputc('}', f);
 		}
 		fprintf(f, "},\"runs\":[");
 		for (int m = 0; m < o.n_modes; m++) {
-			struct run *r = &runs[ri][m];
+			for (int k = 0; k < o.n_runs; k++) {
+				struct run *r = &runs[ri][m][k];
 
-			fprintf(f, "%s{\"wake\":\"%s\",\"qiki_exit\":%d,\"reader_lost\":%llu,", m ? "," : "",
-				r->mode, r->exit_code, (unsigned long long)r->reader_lost);
-			json_proc(f, "sim", &r->st[0], false);
-			fputc(',', f);
-			json_proc(f, "agent", &r->st[1], true);
-			fprintf(f, ",\"timeline\":{");
-			json_series(f, "sim_wake_max_ns", r->tl.sim_wake, r->tl.n);
-			fputc(',', f);
-			json_series(f, "s2a_max_ns", r->tl.s2a, r->tl.n);
-			fputc(',', f);
-			json_series(f, "agent_compute_max_ns", r->tl.agent_compute, r->tl.n);
-			fprintf(f, "}}");
-			free(r->tl.sim_wake);
+				fprintf(f, "%s{\"wake\":\"%s\",\"repeat\":%d,\"refused\":%s,\"qiki_exit\":%d,"
+					"\"reader_lost\":%llu,", m || k ? "," : "", r->mode, k,
+					refused(r) ? "true" : "false",
+					r->exit_code, (unsigned long long)r->reader_lost);
+				json_proc(f, "sim", &r->st[0], false);
+				fputc(',', f);
+				json_proc(f, "agent", &r->st[1], true);
+				fprintf(f, ",\"timeline\":{");
+				json_series(f, "sim_wake_max_ns", r->tl.sim_wake, r->tl.n);
+				fputc(',', f);
+				json_series(f, "s2a_max_ns", r->tl.s2a, r->tl.n);
+				fputc(',', f);
+				json_series(f, "agent_compute_max_ns", r->tl.agent_compute, r->tl.n);
+				fprintf(f, "}}");
+				free(r->tl.sim_wake);
+			}
 		}
 		fprintf(f, "]}");
 	}

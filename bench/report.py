@@ -4,6 +4,8 @@
 
     report.py machine OUT   before the run: what the machine is and how busy
     report.py report OUT    after it: OUT/report.json, report.md, *.png
+    report.py compare OUT BASE   each headline figure of OUT beside BASE's, as
+                            a ratio (make bench BASELINE=build/bench/<ts>)
 
 Every bench program writes OUT/<name>.json; histograms there are lists of
 [lower_ns, count] on qiki's log-linear buckets (shm/hist.h), so percentiles
@@ -22,6 +24,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+
+
+def run_label(lp, x):
+    """A loop run's name: its wake mode, and its repeat when the bench repeated runs."""
+    if lp.get("repeats", 1) > 1:
+        return "%s-%d" % (x["wake"], x.get("repeat", 0) + 1)
+    return x["wake"]
 
 def read(path, default=""):
     try:
@@ -375,7 +384,7 @@ def report(out):
 
         s2a_series = []
         for x in r["runs"]:
-            w = x["wake"]
+            w = run_label(lp, x)
             for who in ("sim", "agent"):
                 p = x[who]
                 h = p["wake_latency"]
@@ -428,8 +437,8 @@ def report(out):
     for rate, ct in ct_by_rate.items():
         for x in next(r for r in lp["rates"] if r["rate_hz"] == rate)["runs"]:
             for who in ("sim", "agent"):
-                k = headline["loop %d Hz %s %s wake-up" % (rate, x["wake"], who)]
-                hl.append(["%d Hz %s, %s wake-up" % (rate, x["wake"], who),
+                k = headline["loop %d Hz %s %s wake-up" % (rate, run_label(lp, x), who)]
+                hl.append(["%d Hz %s, %s wake-up" % (rate, run_label(lp, x), who),
                            "%.1f / %.1f" % (k["p99_us"], k["max_us"]),
                            "%.1f / %.1f" % (ct["p99_ns"] / 1e3, ct["max_ns"] / 1e3) if ct else "-",
                            rx(k["ratio_p99_to_cyclictest"]), rx(k["ratio_max_to_cyclictest"])])
@@ -470,6 +479,9 @@ def report(out):
             headline[k] = {"instructions": ins, "p50_us": t["time"]["p50_ns"] / 1e3, "p99_us": t["time"]["p99_ns"] / 1e3}
         md.append("\nCost of one tick: instructions counted by callgrind (repeatable), time measured here.\n\n")
         md.append(table(["unit", "instructions / call", "p50 (us)", "p99 (us)", "max (us)"], rows))
+
+    lg = benches.get("log", {})
+    headline.update(log_headline(lg))
 
     md.append("\n## 1. Floor\n\ncyclictest (`-m -p%s -a%s -t1 -i<period>`, %s s each) just before and just after "
               "each rate's loop runs, and a cache-line ping-pong between the two CPUs. Latencies in us.\n\n"
@@ -574,6 +586,71 @@ def report(out):
     return 0
 
 
+def log_headline(lg):
+    """The logger's headline figures from log.json, this format or the one
+    before it (per_call and timer only), so an older run compares too."""
+    out = {}
+    if not isinstance(lg, dict) or "per_call" not in lg or "timer" not in lg:
+        return out
+    net = lg.get("per_call_net", {}).get("qiki")
+    if not net:
+        q, t = lg["per_call"].get("qiki", {}), lg["timer"]
+        net = {k: q[k] - t["p50"] for k in ("p50", "p999") if k in q}
+    out["log call, net of timer"] = {"p50_ns": net.get("p50"), "p999_ns": net.get("p999")}
+    dr = lg.get("drain")
+    if dr:
+        f = dr["fprintf"]["records_per_s"]
+        out["log drain"] = {"binary_records_per_s": dr["qiki_binary"]["records_per_s"],
+                            "text_records_per_s": dr["qiki_text"]["records_per_s"],
+                            "fprintf_records_per_s": f,
+                            "binary_over_fprintf": ratio(dr["qiki_binary"]["records_per_s"], f),
+                            "text_over_fprintf": ratio(dr["qiki_text"]["records_per_s"], f)}
+    su = lg.get("sustained")
+    if su:
+        out["log sustained %.0f M/s" % (su["rate"] / 1e6)] = {
+            "binary_dropped": su["binary"]["dropped"], "text_dropped": su["text"]["dropped"]}
+    return out
+
+
+# metrics where more is better: their ratio is read the other way round
+MORE_IS_BETTER = re.compile(r"records_per_s|over_|frames_per_s")
+
+
+def compare(out, base):
+    """Prints each headline figure of run OUT beside baseline BASE's, with
+    now / baseline; says which way is better.  A figure only one run has is
+    shown with a dash."""
+    def load(d):
+        try:
+            with open(os.path.join(d, "report.json")) as f:
+                r = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.stderr.write("report.py compare: %s has no readable report.json (%s); pass "
+                             "BASELINE=build/bench/<timestamp> of a finished make bench\n" % (d, e))
+            return None
+        h = r.get("headline", {})
+        for k, v in log_headline(r.get("benches", {}).get("log", {})).items():
+            h.setdefault(k, v)	# a run from before the log headline
+        return h
+    now, old = load(out), load(base)
+    if now is None or old is None:
+        return 1
+    rows = []
+    for key in list(now) + [k for k in old if k not in now]:
+        a, b = now.get(key) or {}, old.get(key) or {}
+        for m in list(a) + [m for m in b if m not in a]:
+            x, y = a.get(m), b.get(m)
+            if not isinstance(x, (int, float, type(None))) or not isinstance(y, (int, float, type(None))):
+                continue
+            r = ratio(x, y) if x is not None and y is not None and y else None
+            better = "more is better" if MORE_IS_BETTER.search(m) else "less is better"
+            rows.append([key, m, "-" if y is None else "%.4g" % y, "-" if x is None else "%.4g" % x,
+                         "-" if r is None else "%.3fx" % r, better])
+    print("headline: %s against the baseline %s (now / baseline)\n" % (out, base))
+    print(table(["figure", "metric", "baseline", "now", "ratio", ""], rows))
+    return 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "machine":
         m = machine(os.environ.get("BENCH_RT", "1") == "1")
@@ -583,7 +660,9 @@ def main(argv):
         return 0
     if len(argv) >= 3 and argv[1] == "report":
         return report(argv[2])
-    sys.stderr.write("usage: report.py machine|report OUTDIR\n")
+    if len(argv) >= 4 and argv[1] == "compare":
+        return compare(argv[2], argv[3])
+    sys.stderr.write("usage: report.py machine|report OUTDIR | compare OUTDIR BASELINE\n")
     return 1
 
 

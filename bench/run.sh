@@ -5,10 +5,16 @@
 # bench's <name>.json and <name>.txt, then report.json, report.md and the
 # PNG plots (bench/report.py, gnuplot).  BENCH_QUICK=1 passes --quick to
 # every bench (about a minute in all); the default takes under ten minutes.
+# BASELINE=build/bench/<timestamp> (make bench BASELINE=...) prints each
+# headline figure beside that run's, as a ratio (report.py compare).
 # Without SCHED_FIFO the suite still runs: ring, loop and tick get --no-rt
 # and the report says the figures are not real-time.
 set -uo pipefail
 B=${1:-build}
+if [ -n "${BASELINE:-}" ] && [ ! -f "$BASELINE/report.json" ]; then
+  echo "bench: BASELINE=$BASELINE has no report.json: pass the directory of a finished run, e.g. $(ls -d "$B"/bench/2* 2>/dev/null | tail -1)" >&2
+  exit 2
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 out="$B/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
@@ -65,6 +71,10 @@ done
 
 echo "== report"
 /usr/bin/python3 "$here/report.py" report "$out" || fail=1
+if [ -n "${BASELINE:-}" ]; then
+  echo "== against $BASELINE"
+  /usr/bin/python3 "$here/report.py" compare "$out" "$BASELINE" | tee "$out/compare.txt" || fail=1
+fi
 secs=$(awk -v a="$t_all" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 echo "bench: $out/report.md ($secs s)"
 exit $fail

@@ -11,9 +11,11 @@
  *  - Time: each call timed with CLOCK_MONOTONIC, pinned to the last CPU,
  *    SCHED_FIFO when allowed; min, p50, p99, p99.9, max and a histogram.
  *  - Instructions: the program runs itself under `valgrind --tool=callgrind`
- *    twice, collecting only inside bench_agent_tick() or bench_sim_step(),
- *    and divides the total by the number of calls (10000 in either mode:
- *    the mix of approach and hold ticks, and so the mean, depends on it).
+ *    three times, collecting only inside bench_agent_tick() (the bot, then
+ *    the ship profile) or bench_sim_step() (the bot), and divides the total
+ *    by the number of calls (10000 in either mode: the mix of approach and
+ *    hold ticks, and so the mean, depends on it).  The BIOS report goes to
+ *    the tick once, as qiki-agent passes it only when its mailbox changed.
  *    An instruction count does not move with the machine's load, so it is
  *    the figure to compare between runs and commits; time is what it costs.
  */
@@ -46,6 +48,7 @@ struct lockstep {
 	struct qk_bios_report bios;
 	struct qk_sensor_frame frame;
 	struct qk_actuator_frame act;
+	bool bios_new;			/* pass the report to the next tick */
 	double dt;
 	int64_t period_ns, now_ns;
 	uint64_t cycle;
@@ -65,17 +68,18 @@ void bench_sim_step(struct lockstep *l)
 
 void bench_agent_tick(struct lockstep *l)
 {
-	qk_agent_tick(&l->agent, &l->frame, &l->bios, l->now_ns, &l->act);
+	qk_agent_tick(&l->agent, &l->frame, l->bios_new ? &l->bios : NULL, l->now_ns, &l->act);
+	l->bios_new = false;
 }
 
-static int setup(struct lockstep *l)
+static int setup(struct lockstep *l, const char *profile)
 {
 	char why[256];
 	struct qk_cmd c = { .id = 1, .type = QK_CMD_STATE, .u = { QK_ST_ACTIVE } };
 	struct qk_reply r;
 
 	memset(l, 0, sizeof(*l));
-	if (qk_config_profile(&l->cfg, "bot", why, sizeof(why)) ||
+	if (qk_config_profile(&l->cfg, profile, why, sizeof(why)) ||
 	    qk_plant_init(&l->plant, &l->cfg, 1, why, sizeof(why))) {
 		fprintf(stderr, "tick: %s\n", why);
 		return -1;
@@ -84,6 +88,7 @@ static int setup(struct lockstep *l)
 	l->dt = (double)l->period_ns / 1e9;
 	l->now_ns = QK_NSEC;
 	qk_plant_post(&l->plant, &l->bios);
+	l->bios_new = true;
 	qk_agent_init(&l->agent, &l->cfg, l->now_ns);
 	qk_plant_sense(&l->plant, &l->frame);
 	/* BOOTING -> IDLE on the POST report, then the operator's ACTIVE */
@@ -101,11 +106,11 @@ static void advance(struct lockstep *l)
 }
 
 /* Under callgrind: n lockstep cycles, nothing else. */
-static int inner(uint64_t n)
+static int inner(uint64_t n, const char *profile)
 {
 	static struct lockstep l;
 
-	if (setup(&l))
+	if (setup(&l, profile))
 		return 1;
 	for (uint64_t i = 0; i < n; i++) {
 		bench_sim_step(&l);
@@ -117,18 +122,18 @@ static int inner(uint64_t n)
 }
 
 /* Instructions inside fn per call, or -1 with why. */
-static double callgrind(const char *self, const char *fn, uint64_t n, const char *dir,
-			char *why, size_t wn)
+static double callgrind(const char *self, const char *fn, const char *profile, uint64_t n,
+			const char *dir, char *why, size_t wn)
 {
 	char out[PATH_MAX], log[PATH_MAX], tog[128], a_out[PATH_MAX + 32], a_n[32];
 	char *argv[] = { "valgrind", "--tool=callgrind", "--collect-atstart=no", tog, a_out,
-			 (char *)self, "--inner", a_n, NULL };
+			 (char *)self, "--inner", a_n, (char *)profile, NULL };
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int st;
 
-	snprintf(out, sizeof(out), "%s/callgrind.%s.out", dir, fn);
-	snprintf(log, sizeof(log), "%s/callgrind.%s.log", dir, fn);
+	snprintf(out, sizeof(out), "%s/callgrind.%s.%s.out", dir, fn, profile);
+	snprintf(log, sizeof(log), "%s/callgrind.%s.%s.log", dir, fn, profile);
 	snprintf(tog, sizeof(tog), "--toggle-collect=%s", fn);
 	snprintf(a_out, sizeof(a_out), "--callgrind-out-file=%s", out);
 	snprintf(a_n, sizeof(a_n), "%llu", (unsigned long long)n);
@@ -184,11 +189,11 @@ int main(int argc, char **argv)
 	const char *json = NULL;
 	uint64_t n = 100000, n_cg = 10000;
 	bool want_rt = true;
-	char self[PATH_MAX], dir[PATH_MAX], why_a[160] = "", why_s[160] = "";
+	char self[PATH_MAX], dir[PATH_MAX], why_a[160] = "", why_s[160] = "", why_sh[160] = "";
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--inner") && i + 1 < argc)
-			return inner(strtoull(argv[i + 1], NULL, 10));
+			return inner(strtoull(argv[i + 1], NULL, 10), i + 2 < argc ? argv[i + 2] : "bot");
 		if (!strcmp(argv[i], "--quick")) {
 			n = 30000;	/* callgrind's count stays: comparable across modes */
 		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
@@ -213,13 +218,15 @@ int main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
 
 	/* instructions first: valgrind runs while this process is still ordinary */
-	double ins_agent = callgrind(self, "bench_agent_tick", n_cg, dir, why_a, sizeof(why_a));
-	double ins_sim = callgrind(self, "bench_sim_step", n_cg, dir, why_s, sizeof(why_s));
+	double ins_agent = callgrind(self, "bench_agent_tick", "bot", n_cg, dir, why_a, sizeof(why_a));
+	double ins_ship = callgrind(self, "bench_agent_tick", "ship", n_cg, dir, why_sh,
+				    sizeof(why_sh));
+	double ins_sim = callgrind(self, "bench_sim_step", "bot", n_cg, dir, why_s, sizeof(why_s));
 
 	bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	bool rt = want_rt && go_rt();
 
-	if (setup(&l))
+	if (setup(&l, "bot"))
 		return 1;
 	qk_hist_reset(&h_sim);
 	qk_hist_reset(&h_agent);
@@ -249,6 +256,11 @@ int main(int argc, char **argv)
 		printf("%.0f instructions/call (callgrind)\n", ins_agent);
 	else
 		printf("instructions: %s\n", why_a);
+	if (ins_ship >= 0)
+		printf("  %-16s %60s%.0f instructions/call (callgrind)\n", "agent tick, ship", "",
+		       ins_ship);
+	else
+		printf("  agent tick, ship: instructions: %s\n", why_sh);
 	printf("  %-16s p50 %6.2f  p99 %6.2f  p99.9 %6.2f  max %7.1f us   ", "sim step",
 	       qk_hist_quantile(&h_sim, 0.5) / 1e3, qk_hist_quantile(&h_sim, 0.99) / 1e3,
 	       qk_hist_quantile(&h_sim, 0.999) / 1e3, qk_hist_max(&h_sim) / 1e3);
@@ -269,6 +281,8 @@ int main(int argc, char **argv)
 	fprintf(f, "\"agent_tick\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
 		ins_agent, why_a);
 	bench_json_hist(f, "time", &h_agent);
+	fprintf(f, "},\"agent_tick_ship\":{\"instructions\":%.1f,\"instructions_error\":\"%s\"",
+		ins_ship, why_sh);
 	fprintf(f, "},\"sim_step\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
 		ins_sim, why_s);
 	bench_json_hist(f, "time", &h_sim);

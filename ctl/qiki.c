@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +20,11 @@
 
 #include "ctl/client.h"
 #include "ctl/doctor.h"
+#include "ctl/peers.h"
+#include "ctl/report.h"
 #include "ctl/scenario.h"
+#include "ctl/spawn.h"
+#include "ctl/stop.h"
 #include "ctl/trace.h"
 #include "rt/cli.h"
 #include "rt/config/config.h"
@@ -30,7 +33,6 @@
 
 #define PROG "qiki"
 
-extern char **environ;
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -43,7 +45,8 @@ struct launch {
 	const char *instance, *profile, *config_file;
 	double duration;		/* seconds, 0 = until a signal */
 	uint64_t cycles;
-	bool no_rt, lockstep, quiet, print_config;
+	bool no_rt, lockstep, lockstep_rt, quiet, print_config;
+	bool cpu_given;
 	int prio, cpu;
 	int n_faults;
 	const char *fault[QK_MAX_FAULT_OPTS];
@@ -73,9 +76,13 @@ static void usage(FILE *f)
 		"  -p, --profile NAME    built-in hardware profile: bot (default), ship\n"
 		"  -c, --config FILE     YAML configuration on top of the profile\n"
 		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
-		"  -w, --wake MODE       agent wake-up: timer (default), futex, spin\n"
+		"  -w, --wake MODE       agent wake-up: futex (default), timer, spin\n"
 		"  -s, --seed N          plant noise seed\n"
-		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible\n"
+		"      --lockstep        no sleeping: sim and agent step in turn, as fast as possible;\n"
+		"                        without SCHED_FIFO (it never sleeps: it must not starve others)\n"
+		"      --lockstep-rt     lockstep at the lowest SCHED_FIFO priority, on a CPU no live\n"
+		"                        real-time qiki loop uses (none free: without SCHED_FIFO); it\n"
+		"                        holds that CPU for the run: for a machine of its own\n"
 		"      --cycles N        stop after N sim cycles\n"
 		"  -d, --duration SEC    stop after SEC seconds (default: until Ctrl-C)\n"
 		"      --fault DEV:KIND[:VALUE]  start with a fault (KIND: stuck noise bias dropout post-fail)\n"
@@ -86,7 +93,8 @@ static void usage(FILE *f)
 		"                        default $QIKI_LOG_DIR/INSTANCE, else /var/log/qiki/INSTANCE\n"
 		"                        as root, else ~/.local/state/qiki/INSTANCE\n"
 		"      --log-level L     debug, info (default), warn, error\n"
-		"      --log-format F    text (default) or json (one object per line)\n"
+		"      --log-format F    text (default), json (one object per line) or binary\n"
+		"                        (formatted when read: qiki-log FILE)\n"
 		"      --log-fsync-ms MS fsync the logs every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB  rotate each log past MB MiB, keeping 4 (default 64)\n"
 		"      --telemetry FILE.mcap  export the run to an MCAP file (qiki-telemetry)\n"
@@ -116,7 +124,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct launch *l)
 {
-	enum { O_LOCKSTEP = 256, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
+	enum { O_LOCKSTEP = 256, O_LOCKSTEP_RT, O_CYCLES, O_FAULT, O_NORT, O_PRIO, O_CPU,
 	       O_PRINT, O_VERSION, O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_TELE, O_TELE_LISTEN, O_TELE_RATE, O_FOXGLOVE, O_SCENARIO,
 	       O_LOGFSYNC, O_LOGROTATE, O_TRACE, O_HIL, O_HIL_BIND, O_GROUP, O_CONTROLLER };
 	static const struct option lo[] = {
@@ -128,6 +136,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		{ "seed", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "lockstep", no_argument, NULL, O_LOCKSTEP },
+		{ "lockstep-rt", no_argument, NULL, O_LOCKSTEP_RT },
 		{ "cycles", required_argument, NULL, O_CYCLES },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "no-rt", no_argument, NULL, O_NORT },
@@ -228,7 +237,7 @@ static int parse(int argc, char **argv, struct launch *l)
 		case O_LOGFMT:
 			l->log_format = optarg;
 			if (qk_proc_log_format_parse(optarg) < 0) {
-				fprintf(stderr, PROG ": --log-format '%s': expected text or json\n", optarg);
+				fprintf(stderr, PROG ": --log-format '%s': expected text, json or binary\n", optarg);
 				ret = -1;
 			}
 			break;
@@ -242,6 +251,7 @@ static int parse(int argc, char **argv, struct launch *l)
 				fprintf(stderr, PROG ": --duration '%s': expected seconds > 0\n", optarg);
 			break;
 		case O_LOCKSTEP: l->lockstep = true; break;
+		case O_LOCKSTEP_RT: l->lockstep = l->lockstep_rt = true; break;
 		case O_CYCLES:
 			if ((ret = qk_parse_u64(optarg, 1, UINT64_MAX / 2, &l->cycles)))
 				fprintf(stderr, PROG ": --cycles '%s': expected a positive count\n", optarg);
@@ -260,6 +270,7 @@ static int parse(int argc, char **argv, struct launch *l)
 				fprintf(stderr, PROG ": --prio '%s': expected 2..99\n", optarg);
 			break;
 		case O_CPU:
+			l->cpu_given = true;
 			if ((ret = qk_parse_int(optarg, -1, (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, &l->cpu)))
 				fprintf(stderr, PROG ": --cpu '%s': expected -1 or a CPU of this machine\n", optarg);
 			break;
@@ -295,8 +306,8 @@ static int parse(int argc, char **argv, struct launch *l)
 			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
 			return -1;
 		}
-		/* keep the agent's phase the same fraction of the (new) period */
-		l->cfg.agent_phase_ns = (int64_t)((double)l->cfg.agent_phase_ns * l->cfg.rate_hz / (double)hz);
+		/* a timer phase is never scaled with the rate: the agent derives
+		 * it from measured latencies (rt/agent/wake.h) */
 		l->cfg.rate_hz = (uint32_t)hz;
 	}
 	if (wake) {
@@ -341,20 +352,51 @@ static int parse(int argc, char **argv, struct launch *l)
 	return 0;
 }
 
-/* Starts path with argv in a process group of its own: the terminal's
- * Ctrl-C is ours to turn into an orderly shutdown, not a signal that kills
- * the loop mid-cycle.  0, or the posix_spawn error. */
-static int start(const char *path, const char *const *argv, pid_t *pid)
+/* A lockstep run never sleeps: at SCHED_FIFO it holds its CPU for the whole
+ * run, and a live loop pinned there misses every cycle meanwhile.  So it
+ * runs without real time, or (--lockstep-rt) at the lowest priority on a CPU
+ * that no live real-time qiki loop may use.  It says which. */
+static void lockstep_policy(struct launch *l)
 {
-	posix_spawnattr_t attr;
-	int ret;
+	cpu_set_t used;
+	int found, cpu;
 
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&attr, 0);
-	ret = posix_spawn(pid, path, NULL, &attr, (char *const *)argv, environ);
-	posix_spawnattr_destroy(&attr);
-	return ret;
+	if (!l->lockstep)
+		return;
+	if (l->no_rt || !l->lockstep_rt) {
+		l->no_rt = true;
+		fprintf(stderr, PROG ": lockstep runs without SCHED_FIFO%s\n", l->lockstep_rt ? " (--no-rt)" :
+			" (--lockstep-rt: the lowest real-time priority on a CPU no live loop uses)");
+		QK_INFO(l->log, "lockstep without SCHED_FIFO");
+		return;
+	}
+	CPU_ZERO(&used);
+	found = qk_peers_rt_cpus(&used);
+	cpu = l->cpu_given && l->cpu >= 0 ? (CPU_ISSET(l->cpu, &used) ? -1 : l->cpu) :
+	      qk_peers_free_cpu(&used);
+	if (found < 0 || cpu < 0) {
+		l->no_rt = true;
+		fprintf(stderr, PROG ": lockstep runs without SCHED_FIFO: %s\n",
+			found < 0 ? "cannot read /proc to see which CPUs live loops use" :
+			l->cpu_given && l->cpu >= 0 ? "a live real-time qiki loop uses that --cpu" :
+			"a live real-time qiki loop may run on every CPU");
+		QK_INFO(l->log, "lockstep without SCHED_FIFO: no CPU free of live loops");
+		return;
+	}
+	l->cpu = cpu;
+	l->prio = 2;	/* the sim; the agent runs at 1 */
+	fprintf(stderr, PROG ": lockstep at SCHED_FIFO priority 2 (sim) and 1 (agent) on CPU %d, "
+		"which no live real-time qiki loop uses (%d found)\n", cpu, found);
+	QK_INFO(l->log, "lockstep at SCHED_FIFO 2/1 on CPU %d (%d live loops elsewhere)", cpu, found);
+}
+
+/* Starts path with argv in a process group of its own (a terminal's Ctrl-C
+ * is ours to turn into an orderly shutdown), with a parent-death signal:
+ * SIGHUP tells a loop process that its launcher is gone, and it stops in
+ * order by itself.  0, or the errno of fork/exec. */
+static int start(const char *path, const char *const *argv, int deathsig, pid_t *pid)
+{
+	return qk_spawn(path, (char *const *)argv, deathsig, pid);
 }
 
 /* qiki-sim and qiki-agent are qiki's helpers: beside it in a build tree;
@@ -459,7 +501,9 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 		}
 	}
 	argv[n] = NULL;
-	int ret = start(path, argv, &pid);
+	/* SIGHUP: the agent and the sim stop in order by themselves (they
+	 * handle it); the HIL bridge stops on SIGTERM, as on Ctrl-C */
+	int ret = start(path, argv, strcmp(name, "qiki-hil") ? SIGHUP : SIGTERM, &pid);
 
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s\n", path, strerror(ret));
@@ -505,7 +549,8 @@ static pid_t spawn_telemetry(const char *bindir, struct launch *l, struct qk_seg
 	argv[n++] = "--avoid-cpu";
 	argv[n++] = cpu_s;
 	argv[n] = NULL;
-	int ret = start(path, argv, &pid);
+	/* no parent-death signal: it finishes its file once the loop is gone */
+	int ret = start(path, argv, 0, &pid);
 
 	if (ret) {
 		fprintf(stderr, PROG ": cannot start %s: %s; running without telemetry\n", path,
@@ -550,160 +595,6 @@ done:
 	}
 	QK_INFO(lg, "qiki-telemetry finished");
 	return true;
-}
-
-static void fmt_us(char *b, size_t n, int64_t ns)
-{
-	snprintf(b, n, "%.1f", (double)ns / 1000.0);
-}
-
-static void status_line(struct qk_seg *s, bool tty, int64_t t0)
-{
-	struct qk_agent_status st, scratch;
-	struct qk_proc_stats *sim = &s->stats[QK_PROC_SIM], *ag = &s->stats[QK_PROC_AGENT];
-	struct qk_ring_reader rd;
-	struct qk_sensor_frame f;
-	char p99s[16], p99a[16];
-
-	memset(&st, 0, sizeof(st));
-	memset(&f, 0, sizeof(f));
-	qk_ring_reader_init(&rd, s->sensors, QK_RING_FROM_OLDEST);
-	qk_ring_read_newest(&rd, &f);
-	qk_mbox_read(s->agent_status, &st, &scratch);
-	fmt_us(p99s, sizeof(p99s), qk_hist_quantile(&sim->wake_latency, 0.99));
-	fmt_us(p99a, sizeof(p99a), qk_hist_quantile(&ag->wake_latency, 0.99));
-	printf("%s[%6.1fs] %-8s cycle %-8llu overruns %llu/%llu  wake p99 sim %s us agent %s us  "
-	       "pos %.2f %.2f %.2f m%s",
-	       tty ? "\r" : "", (double)(qk_now_ns() - t0) / 1e9,
-	       qk_fsm_state_name(st.state), (unsigned long long)qk_load_relaxed(&sim->cycles),
-	       (unsigned long long)qk_load_relaxed(&sim->overruns),
-	       (unsigned long long)qk_load_relaxed(&ag->overruns), p99s, p99a,
-	       f.pos_m[0], f.pos_m[1], f.pos_m[2], tty ? "   " : "\n");
-	fflush(stdout);
-}
-
-static void summary_proc(const char *name, struct qk_proc_stats *p, bool agent)
-{
-	char l50[16], l99[16], lmax[16], c50[16], c99[16], cmax[16];
-
-	fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->wake_latency, 0.50));
-	fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->wake_latency, 0.99));
-	fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->wake_latency));
-	fmt_us(c50, sizeof(c50), qk_hist_quantile(&p->compute, 0.50));
-	fmt_us(c99, sizeof(c99), qk_hist_quantile(&p->compute, 0.99));
-	fmt_us(cmax, sizeof(cmax), qk_hist_max(&p->compute));
-	printf("  %-5s cycles %llu  overruns %llu  %s  wake-up latency us p50 %s p99 %s max %s  "
-	       "compute us p50 %s p99 %s max %s\n", name,
-	       (unsigned long long)qk_load_relaxed(&p->cycles),
-	       (unsigned long long)qk_load_relaxed(&p->overruns),
-	       qk_load_relaxed(&p->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time",
-	       l50, l99, lmax, c50, c99, cmax);
-	if (agent) {
-		fmt_us(l50, sizeof(l50), qk_hist_quantile(&p->s2a, 0.50));
-		fmt_us(l99, sizeof(l99), qk_hist_quantile(&p->s2a, 0.99));
-		fmt_us(lmax, sizeof(lmax), qk_hist_max(&p->s2a));
-		printf("        sensor-to-actuation us p50 %s p99 %s max %s  frames lost %llu  "
-		       "ticks without a new frame %llu\n", l50, l99, lmax,
-		       (unsigned long long)qk_load_relaxed(&p->frames_lost),
-		       (unsigned long long)qk_load_relaxed(&p->frames_stale));
-	} else {
-		printf("        actuator frames that missed their cycle %llu  frames lost %llu\n",
-		       (unsigned long long)qk_load_relaxed(&p->missed_cycle),
-		       (unsigned long long)qk_load_relaxed(&p->frames_lost));
-	}
-	int64_t allocs = qk_load_relaxed(&p->loop_allocs);
-
-	if (allocs >= 0)
-		printf("        allocations in the loop after start-up: %lld\n", (long long)allocs);
-}
-
-static void summary(struct qk_seg *s, const struct launch *l)
-{
-	struct qk_agent_status st, scratch;
-	struct qk_sim_status ss, sscratch;
-
-	memset(&st, 0, sizeof(st));
-	memset(&ss, 0, sizeof(ss));
-	qk_mbox_read(s->agent_status, &st, &scratch);
-	qk_mbox_read(s->sim_status, &ss, &sscratch);
-	printf("qiki summary: instance %s, profile %s, %u Hz, wake %s%s\n", l->instance,
-	       l->cfg.profile, l->cfg.rate_hz, qk_wake_mode_name(l->cfg.wake_mode),
-	       l->no_rt ? ", NOT real-time (--no-rt)" : "");
-	summary_proc("sim", &s->stats[QK_PROC_SIM], false);
-	summary_proc("agent", &s->stats[QK_PROC_AGENT], true);
-	printf("  final state %s, %llu transitions, watchdog trips %llu, BIOS %s (health %.2f)\n",
-	       qk_fsm_state_name(st.state), (unsigned long long)st.n_transitions,
-	       (unsigned long long)ss.watchdog_trips, st.all_systems_go ? "all systems go" : "NOT OK",
-	       st.health);
-	printf("  sensor stream hash %016llx over %llu cycles\n",
-	       (unsigned long long)ss.stream_hash, (unsigned long long)ss.cycle + 1);
-}
-
-/* Waits up to ms for process slot p to be free (its holder gone), and reaps
- * our own child; true when both happened. */
-static bool gone(struct qk_seg *s, int p, pid_t child, bool reaped, int ms)
-{
-	int st;
-
-	for (int i = 0; i <= ms / 5; i++) {
-		if (!qk_seg_alive(s, p)) {
-			/* the kernel drops the lock as the process exits */
-			return reaped || child <= 0 || waitpid(child, &st, 0) == child;
-		}
-		usleep(5000);
-	}
-	return false;
-}
-
-/* Only our own child: the pid in the segment's stats is anyone's word (any
- * group member can write it), and a root launcher must not kill by it. */
-static void kill_slot(struct qk_seg *s, int p, pid_t child)
-{
-	if (child > 0)
-		kill(child, SIGKILL);
-	else
-		fprintf(stderr, PROG ": slot %d is held by a process we did not start; stop it "
-			"by hand (pid %d, says the segment)\n", p,
-			(int)qk_load_relaxed(&s->stats[p].pid));
-}
-
-/* The orderly stop: the agent goes to SHUTDOWN and publishes safe actuation
- * as its last frame, the sim applies it and stops.  Works on whichever
- * agent and sim hold the slots, ours or replacements started by hand. */
-static int shutdown_loop(struct qk_seg *s, pid_t agent, pid_t sim, bool agent_reaped,
-			 bool sim_reaped, struct qk_log *lg)
-{
-	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
-	struct qk_reply r;
-	int ret = 0;
-
-	if (qk_seg_alive(s, QK_PROC_AGENT)) {
-		int e = qk_ctl_request(s, QK_CTL_AGENT, &c, 2 * QK_NSEC, &r);
-
-		if (e || r.status != QK_REPLY_ACCEPTED) {
-			fprintf(stderr, PROG ": the agent did not accept SHUTDOWN (%s); stopping it\n",
-				e ? strerror(-e) : r.reason);
-			QK_WARN(lg, "the agent did not accept SHUTDOWN (%s); stopping it",
-				e ? strerror(-e) : r.reason);
-			ret = -1;
-		}
-	}
-	if (!gone(s, QK_PROC_AGENT, agent, agent_reaped, 3000)) {
-		QK_WARN(lg, "the agent did not stop within 3 s: killed");
-		kill_slot(s, QK_PROC_AGENT, agent);
-		gone(s, QK_PROC_AGENT, agent, agent_reaped, 1000);
-		ret = -1;
-	}
-	/* give the sim a few cycles to apply the agent's last, safe frame */
-	usleep(20000);
-	qk_seg_set_state(s, QK_SEG_SHUTTING_DOWN);
-	if (!gone(s, QK_PROC_SIM, sim, sim_reaped, 3000)) {
-		QK_WARN(lg, "the sim did not stop within 3 s: killed");
-		kill_slot(s, QK_PROC_SIM, sim);
-		gone(s, QK_PROC_SIM, sim, sim_reaped, 1000);
-		ret = -1;
-	}
-	return ret;
 }
 
 static const char *exit_text(int st, char *b, size_t n)
@@ -802,10 +693,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": %s; pass --log-dir DIR (a writable directory)\n", why);
 		return 1;
 	}
+	lockstep_policy(&l);
 	ret = qk_seg_create(&seg, l.instance, &l.cfg, QK_SEG_RECLAIM);
 	if (ret) {
-		fprintf(stderr, PROG ": %s\n", seg.err);
-		QK_ERROR(l.log, "%s", seg.err);
+		qk_peers_refusal(&seg, l.instance, l.log);
 		qk_log_destroy(l.log);
 		return 2;
 	}
@@ -837,9 +728,12 @@ int main(int argc, char **argv)
 	bool want_tele = l.telemetry || l.telemetry_listen || l.foxglove;
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
-	pid_t agent = spawn(helperdir, "qiki-agent", &l, l.prio - 1);
 	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
-	pid_t sim = agent > 0 ? spawn(helperdir, sim_name, &l, l.prio) : -1;
+	pid_t sim = spawn(helperdir, sim_name, &l, l.prio);
+
+	if (sim > 0)
+		qk_spawn_await_sim(&seg, sim, l.lockstep);
+	pid_t agent = sim > 0 ? spawn(helperdir, "qiki-agent", &l, l.prio - 1) : -1;
 	char trace_report[4096 + 32], verdict[512];
 	struct qk_trace *trace = NULL;
 	int traced = 1;		/* qk_trace_stop()'s result; 1 while not stopped */
@@ -853,6 +747,7 @@ int main(int argc, char **argv)
 
 	qk_proc_catch_sigbus(&bus);	/* truncated under us: stop them, unlink, say so */
 	int64_t t0 = qk_now_ns(), next_line = t0;
+	struct qk_report_acc acc = { 0 };
 	bool tty = isatty(STDOUT_FILENO);
 
 	if (agent < 0 || sim < 0) {
@@ -891,6 +786,7 @@ int main(int argc, char **argv)
 		if (rc == 2 || rc == 3 || (agent_done && sim_done && !qk_seg_alive(&seg, QK_PROC_AGENT) &&
 					   !qk_seg_alive(&seg, QK_PROC_SIM)))
 			break;
+		qk_report_sample(&acc, &seg);
 		if (l.duration > 0 && now - t0 >= (int64_t)(l.duration * 1e9))
 			break;
 		if (qk_seg_verify(&seg) >= 0) {
@@ -910,7 +806,7 @@ int main(int argc, char **argv)
 				break;
 		}
 		if (!l.quiet && now >= next_line) {
-			status_line(&seg, tty, t0);
+			qk_report_status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
 		}
 		usleep(20000);
@@ -924,13 +820,14 @@ int main(int argc, char **argv)
 	if (trace)	/* before the shutdown, which is not the loop's timing */
 		traced = qk_trace_stop(trace, verdict, sizeof(verdict));
 	trace = NULL;
-	if (shutdown_loop(&seg, agent, sim, agent_done, sim_done, l.log))
+	if (qk_stop_loop(&seg, agent, sim, agent_done, sim_done, l.log))
 		rc = rc ? rc : 4;
 	if (!tele_done && !stop_telemetry(tele, l.log))
 		tele_failed = true;
 	if (qk_load_relaxed(&seg.stats[QK_PROC_SIM].cycles) || qk_load_relaxed(&seg.stats[QK_PROC_AGENT].cycles))
 	{
-		summary(&seg, &l);
+		qk_report_summary(&seg, &acc, l.instance, &l.cfg, !l.no_rt ? "" : l.lockstep ?
+				  ", NOT real-time (lockstep)" : ", NOT real-time (--no-rt)");
 		if (traced < 1)
 			printf("  tracer: %s%s%s%s\n", verdict, traced ? "" : " (report: ",
 			       traced ? "" : trace_report, traced ? "" : ")");

@@ -7,7 +7,8 @@
  * however often it runs it cannot move the loop's timing.
  *
  * Exit codes: 0 ok, 1 usage, 2 no such instance or an incompatible segment,
- * 3 refused by the loop, 4 no answer in time.
+ * 3 refused by the loop, 4 no answer in time, 5 (status) a loop process is
+ * dead or stuck.
  */
 #include <errno.h>
 #include <grp.h>
@@ -21,13 +22,15 @@
 #include <sys/stat.h>
 
 #include "ctl/client.h"
+#include "ctl/ctlargs.h"
 #include "ctl/json.h"
 #include "ctl/link.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
 #include "rt/proc.h"
 
-enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT };
+enum { EX_OK, EX_USAGE, EX_INSTANCE, EX_REFUSED, EX_TIMEOUT, EX_UNHEALTHY };
 
 struct ctl {
 	const char *instance;
@@ -67,10 +70,7 @@ static int usage_err(const char *fmt, ...)
 	return EX_USAGE;
 }
 
-static const char *const fault_kinds[QK_FAULT_COUNT] = {
-	[QK_FAULT_STUCK] = "stuck", [QK_FAULT_NOISE] = "noise", [QK_FAULT_BIAS] = "bias",
-	[QK_FAULT_DROPOUT] = "dropout", [QK_FAULT_POST_FAIL] = "post-fail",
-};
+#define fault_kinds qk_ctl_fault_kinds
 static const char *const dev_types[QK_DEV_TYPE_COUNT] = {
 	"sensor", "actuator", "power", "comms", "controller"
 };
@@ -143,7 +143,16 @@ static void read_agent(struct ctl *c, struct qk_agent_status *st)
 	check_seg(c);
 	memset(st, 0, sizeof(*st));
 	qk_mbox_read(c->seg.agent_status, st, &scratch);
-	st->active.why[QK_REASON_LEN - 1] = '\0';
+	/* the proposal is a rule hit, not text: qk_rules_why() bounds what it
+	 * reads of it (names by the configuration, indices checked) */
+}
+
+/* The agent's pick in words: it publishes the rule hit as data, we word it. */
+static const char *proposal_words(const struct ctl *c, const struct qk_agent_status *st,
+				  char why[QK_REASON_LEN])
+{
+	qk_rules_why(c->seg.config, &st->active.hit, why);
+	return why;
 }
 
 static void read_sim(struct ctl *c, struct qk_sim_status *st)
@@ -227,12 +236,35 @@ static int64_t age_ns(const struct qk_proc_stats *p)
 
 /* ---- status ------------------------------------------------------------ */
 
+/* A loop process that holds its slot but whose heartbeat stopped (frozen by
+ * SIGSTOP, a debugger, a hung device) is stuck, not alive.  The heartbeat is
+ * written every cycle; ten cycles and a VM's worst spikes of silence are
+ * allowed before it counts. */
+static const char *liveness(struct ctl *c, int p, bool *bad)
+{
+	struct qk_proc_stats *ps = &c->seg.stats[p];
+	int64_t age = age_ns(ps), limit = 10 * c->seg.period_ns + 200 * 1000000ll;
+	bool loop = p == QK_PROC_SIM || p == QK_PROC_AGENT;
+
+	if (!qk_seg_alive(&c->seg, p)) {
+		*bad |= loop;
+		return "DEAD";
+	}
+	if (loop && (age < 0 || age > limit)) {
+		*bad = true;
+		return "STUCK";
+	}
+	return "alive";
+}
+
 static int cmd_status(struct ctl *c)
 {
 	struct qk_agent_status st;
 	struct qk_sim_status ss;
 	struct qk_sensor_frame f;
 	int64_t now = qk_now_ns();
+	bool bad = false;
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -252,7 +284,10 @@ static int cmd_status(struct ctl *c)
 
 			qk_json_obj(&j, proc_names[p]);
 			qk_json_i64(&j, "pid", qk_load_relaxed(&ps->pid));
-			qk_json_bool(&j, "alive", qk_seg_alive(&c->seg, p));
+			const char *life = liveness(c, p, &bad);
+
+			qk_json_bool(&j, "alive", !strcmp(life, "alive"));
+			qk_json_bool(&j, "stuck", !strcmp(life, "STUCK"));
 			qk_json_f64(&j, "heartbeat_age_ms", (double)age_ns(ps) / 1e6);
 			qk_json_bool(&j, "real_time", qk_load_relaxed(&ps->flags) & QK_PROCF_RT);
 			qk_json_u64(&j, "cycles", qk_load_relaxed(&ps->cycles));
@@ -275,7 +310,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_str(&j, "reason", qk_trigger_name(st.safe_reason));
 		qk_json_bool(&j, "all_systems_go", st.all_systems_go);
 		qk_json_f64(&j, "health", st.health);
-		qk_json_str(&j, "proposal", st.active.why);
+		qk_json_str(&j, "proposal", proposal_words(c, &st, why));
 		qk_json_vec(&j, "setpoint_m", st.setpoint_m);
 		qk_json_vec(&j, "position_m", f.pos_m);
 		qk_json_vec(&j, "velocity_mps", f.vel_mps);
@@ -283,20 +318,21 @@ static int cmd_status(struct ctl *c)
 		qk_json_bool(&j, "watchdog_safe", ss.watchdog_safe);
 		qk_json_f64(&j, "s2a_p50_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)));
 		qk_json_f64(&j, "s2a_p99_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)));
+		qk_json_bool(&j, "healthy", !bad);
 		qk_json_end(&j);
-		return EX_OK;
+		return bad ? EX_UNHEALTHY : EX_OK;
 	}
 	printf("instance   %s (%u Hz, profile %s)\n", c->instance, c->seg.config->rate_hz,
 	       c->seg.config->profile);
 	for (int p = 0; p < QK_PROC_COUNT; p++) {
 		struct qk_proc_stats *ps = &c->seg.stats[p];
-		bool alive = qk_seg_alive(&c->seg, p);
+		const char *life = liveness(c, p, &bad);
 
-		if (p >= QK_PROC_TELEMETRY && (!alive || !qk_load_relaxed(&ps->cycles)))
+		if (p >= QK_PROC_TELEMETRY && (strcmp(life, "alive") || !qk_load_relaxed(&ps->cycles)))
 			continue;	/* the launcher runs no loop */
 		printf("%-10s pid %-7d %-5s heartbeat %.1f ms ago  %s  cycles %llu  overruns %llu  "
 		       "lost %llu  wake us p50 %.1f p99 %.1f max %.1f\n", proc_names[p],
-		       (int)qk_load_relaxed(&ps->pid), alive ? "alive" : "DEAD",
+		       (int)qk_load_relaxed(&ps->pid), life,
 		       (double)age_ns(ps) / 1e6,
 		       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "not-rt",
 		       (unsigned long long)qk_load_relaxed(&ps->cycles),
@@ -311,7 +347,7 @@ static int cmd_status(struct ctl *c)
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? ", reason " : "",
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? qk_trigger_name(st.safe_reason) : "");
 	printf("bios       %s, health %.2f\n", st.all_systems_go ? "all systems go" : "NOT OK", st.health);
-	printf("proposal   %s\n", st.active.why[0] ? st.active.why : "-");
+	printf("proposal   %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 	printf("setpoint   %.3f %.3f %.3f m\n", st.setpoint_m[0], st.setpoint_m[1], st.setpoint_m[2]);
 	printf("position   %.3f %.3f %.3f m  velocity %.3f %.3f %.3f m/s  cycle %llu%s\n",
 	       f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0], f.vel_mps[1], f.vel_mps[2],
@@ -320,10 +356,33 @@ static int cmd_status(struct ctl *c)
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)),
 	       us(qk_hist_max(&c->seg.stats[QK_PROC_AGENT].s2a)));
-	return EX_OK;
+	if (bad)
+		fprintf(stderr, "qikictl: a loop process is dead or stuck (see above)\n");
+	return bad ? EX_UNHEALTHY : EX_OK;
 }
 
 /* ---- state ------------------------------------------------------------- */
+
+/* Whether the agent is in `want`, or passed through it after transition
+ * number `since`: a state that lasts one tick (BOOTING, when the BIOS check
+ * passes at once) is seen in the history, however late we look.  The
+ * history keeps the last QK_MAX_TRANSITIONS; the loop is bounded by that. */
+static bool reached(struct ctl *c, uint32_t want, uint64_t since, struct qk_agent_status *st)
+{
+	read_agent(c, st);
+	if (st->state == want)
+		return true;
+	uint64_t n = st->n_transitions;
+
+	if (n < since)
+		since = 0;	/* a replacement agent: its history starts anew */
+	uint64_t k = n - since > QK_MAX_TRANSITIONS ? n - QK_MAX_TRANSITIONS : since;
+
+	for (; k < n; k++)
+		if (st->trans[k % QK_MAX_TRANSITIONS].to == want)
+			return true;
+	return false;
+}
 
 static int cmd_state(struct ctl *c)
 {
@@ -351,21 +410,23 @@ static int cmd_state(struct ctl *c)
 	}
 	struct qk_cmd cmd = { .type = QK_CMD_STATE, .u = { (uint32_t)target } };
 	struct qk_reply r;
-	int ret = send(c, QK_CTL_AGENT, &cmd, &r);
+	uint64_t since;
+	int ret;
 
+	read_agent(c, &st);
+	since = st.n_transitions;	/* transitions from here on answer us */
+	ret = send(c, QK_CTL_AGENT, &cmd, &r);
 	if (ret)
 		return ret;
 	/* accepted: wait until the state is reached (RESET lands in IDLE) */
 	uint32_t want = target == QK_ST_COUNT ? QK_ST_IDLE : (uint32_t)target;
 	int64_t deadline = qk_now_ns() + (int64_t)(c->timeout_s * 1e9);
 
-	for (;;) {
-		read_agent(c, &st);
-		if (st.state == want)
-			break;
+	while (!reached(c, want, since, &st)) {
 		if (qk_now_ns() > deadline) {
-			fprintf(stderr, "qikictl: accepted, but the agent is still %s after %.1f s\n",
-				qk_fsm_state_name(st.state), c->timeout_s);
+			fprintf(stderr, "qikictl: accepted, but the agent has not been %s in %.1f s "
+				"(it is %s)\n", qk_fsm_state_name(want), c->timeout_s,
+				qk_fsm_state_name(st.state));
 			return EX_TIMEOUT;
 		}
 		usleep(2000);
@@ -376,10 +437,11 @@ static int cmd_state(struct ctl *c)
 		qk_json_begin(&j, stdout);
 		qk_json_str(&j, "result", "accepted");
 		qk_json_u64(&j, "id", r.id);
-		qk_json_str(&j, "state", qk_fsm_state_name(st.state));
+		qk_json_str(&j, "state", qk_fsm_state_name(want));
+		qk_json_str(&j, "now", qk_fsm_state_name(st.state));
 		qk_json_end(&j);
 	} else {
-		printf("%s\n", qk_fsm_state_name(st.state));
+		printf("%s\n", qk_fsm_state_name(want));
 	}
 	return EX_OK;
 }
@@ -405,10 +467,10 @@ static int cmd_setpoint(struct ctl *c)
 	struct qk_reply r;
 	char what[128];
 
-	for (int i = 0; i < 3; i++)
-		if (qk_parse_double(c->argv[i], -1e6, 1e6, &cmd.arg[i]))
-			return usage_err("setpoint: %c '%s': expected metres, a number within +-1e6",
-					 "XYZ"[i], c->argv[i]);
+	char err[256];
+
+	if (qk_ctlargs_setpoint(c->argv, cmd.arg, err, sizeof(err)))
+		return usage_err("%s", err);
 	if (attach(c))
 		return EX_INSTANCE;
 	int ret = send(c, QK_CTL_AGENT, &cmd, &r);
@@ -462,19 +524,15 @@ static int cmd_fault(struct ctl *c)
 		snprintf(cmd.name, sizeof(cmd.name), "%s", c->argv[1]);
 		snprintf(what, sizeof(what), "fault cleared: %s", c->argv[1]);
 	} else {
-		int kind = -1;
+		char err[256];
+		int kind;
 
 		if (strlen(c->argv[0]) >= QK_NAME_LEN || !known_device(c, c->argv[0]))
 			return bad_device(c, c->argv[0]);
-		for (int k = 1; k < QK_FAULT_COUNT; k++)
-			if (!strcmp(c->argv[1], fault_kinds[k]))
-				kind = k;
-		if (kind < 0)
-			return usage_err("fault: kind '%s': expected stuck, noise, bias, dropout or post-fail",
-					 c->argv[1]);
-		if (c->argc == 3 && qk_parse_double(c->argv[2], -1e9, 1e9, &cmd.arg[0]))
-			return usage_err("fault: value '%s': expected a number (units of the device)",
-					 c->argv[2]);
+		if ((kind = qk_ctlargs_fault_kind(c->argv[1], err, sizeof(err))) < 0)
+			return usage_err("%s", err);
+		if (c->argc == 3 && qk_ctlargs_fault_value(c->argv[2], &cmd.arg[0], err, sizeof(err)))
+			return usage_err("%s", err);
 		cmd.type = QK_CMD_FAULT_SET;
 		cmd.u[0] = (uint32_t)kind;
 		snprintf(cmd.name, sizeof(cmd.name), "%s", c->argv[0]);
@@ -545,7 +603,7 @@ static int cmd_history(struct ctl *c)
 
 	read_agent(c, &st);
 	uint64_t n = st.n_transitions, first = n > QK_MAX_TRANSITIONS ? n - QK_MAX_TRANSITIONS : 0;
-	int64_t epoch = c->seg.hdr->epoch_ns;
+	int64_t epoch = c->seg.epoch_ns;
 
 	if (c->json) {
 		qk_json_begin(&j, stdout);
@@ -674,8 +732,11 @@ static int cmd_stats(struct ctl *c)
 			qk_json_bool(&j, "real_time", qk_load_relaxed(&ps->flags) & QK_PROCF_RT);
 			hist_json(&j, "wake_latency", &ps->wake_latency);
 			hist_json(&j, "compute", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_json(&j, "sensor_to_actuation", &ps->s2a);
+				hist_json(&j, "front_margin", &ps->front);
+				hist_json(&j, "back_margin", &ps->back);
+			}
 			qk_json_close(&j);
 		} else {
 			printf("== %s: cycles %llu, overruns %llu, frames lost %llu, %s\n", proc_names[p],
@@ -685,8 +746,13 @@ static int cmd_stats(struct ctl *c)
 			       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "NOT real-time");
 			hist_table(proc_names[p], "wake-up latency", &ps->wake_latency);
 			hist_table(proc_names[p], "compute time", &ps->compute);
-			if (p == QK_PROC_AGENT)
+			if (p == QK_PROC_AGENT) {
 				hist_table(proc_names[p], "sensor-to-actuation", &ps->s2a);
+				hist_table(proc_names[p], "front margin (wake - sensor publish)",
+					   &ps->front);
+				hist_table(proc_names[p], "back margin (sim due - actuator publish)",
+					   &ps->back);
+			}
 		}
 	}
 	if (c->json)
@@ -700,6 +766,7 @@ static int cmd_watch(struct ctl *c)
 {
 	struct sigaction sa = { .sa_handler = on_sigint };
 	bool tty = isatty(STDOUT_FILENO);
+	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
@@ -736,12 +803,73 @@ static int cmd_watch(struct ctl *c)
 		       us(qk_hist_quantile(&ag->wake_latency, 0.99)), us(qk_hist_quantile(&ag->s2a, 0.99)),
 		       (unsigned long long)qk_load_relaxed(&sim->overruns),
 		       (unsigned long long)qk_load_relaxed(&ag->overruns));
-		printf("proposal  %s\n", st.active.why[0] ? st.active.why : "-");
+		printf("proposal  %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 		if (!tty)
 			printf("\n");
 		fflush(stdout);
 		usleep((useconds_t)(c->interval_s * 1e6));
 	}
+	return EX_OK;
+}
+
+/* ---- stop ---------------------------------------------------------------- */
+
+/* Until no live process holds slot p, or the deadline passed. */
+static bool slot_free(struct ctl *c, int p, int64_t deadline)
+{
+	while (qk_seg_alive(&c->seg, p)) {
+		if (qk_now_ns() > deadline || interrupted)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* The whole instance, in the launcher's order: the agent to SHUTDOWN (its
+ * last frame is safe actuation), then the segment marked shutting down, on
+ * which the sim, the exporter and the launcher leave.  Works whether or not
+ * the launcher is alive: an instance whose launcher died stops the same. */
+static int cmd_stop(struct ctl *c)
+{
+	struct qk_cmd cmd = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
+	struct qk_reply r;
+	int64_t step = (int64_t)(c->timeout_s * 1e9);
+	bool launcher = false;
+	int ret;
+
+	if (attach(c))
+		return EX_INSTANCE;
+	launcher = qk_seg_alive(&c->seg, QK_PROC_LAUNCHER);
+	if (qk_seg_alive(&c->seg, QK_PROC_AGENT)) {
+		ret = send(c, QK_CTL_AGENT, &cmd, &r);
+		if (ret == EX_REFUSED || ret == EX_INSTANCE)
+			return ret;
+		if (ret == EX_OK && !slot_free(c, QK_PROC_AGENT, qk_now_ns() + step)) {
+			fprintf(stderr, "qikictl: the agent accepted SHUTDOWN but still runs after %.1f s\n",
+				c->timeout_s);
+			return EX_TIMEOUT;
+		}
+		/* a frozen agent (timeout): the sim's watchdog makes actuation
+		 * safe, and the agent leaves on the segment's state when it wakes */
+	}
+	/* a few cycles for the sim to apply the agent's last, safe frame */
+	usleep((useconds_t)(5 * c->seg.period_ns / 1000) + 1000);
+	qk_seg_set_state(&c->seg, QK_SEG_SHUTTING_DOWN);
+	int64_t deadline = qk_now_ns() + step;
+
+	for (int p = 0; p < QK_PROC_LAUNCHER; p++) {
+		if (!slot_free(c, p, deadline)) {
+			fprintf(stderr, "qikictl: the %s (pid %d) still runs after %.1f s\n", proc_names[p],
+				(int)qk_load_relaxed(&c->seg.stats[p].pid), c->timeout_s);
+			return EX_TIMEOUT;
+		}
+	}
+	if (launcher && !slot_free(c, QK_PROC_LAUNCHER, qk_now_ns() + 2 * step)) {
+		printf("stopped; the launcher (pid %d) has not finished yet\n",
+		       (int)qk_load_relaxed(&c->seg.stats[QK_PROC_LAUNCHER].pid));
+		return EX_OK;
+	}
+	printf("stopped%s\n", launcher ? "" : " (no launcher: 'qiki run' reclaims the segment)");
 	return EX_OK;
 }
 
@@ -758,6 +886,7 @@ static const struct cmd cmds[] = {	/* sorted by name */
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },
 	{ "stats", "", "latency histograms of each loop process", 0, 0, cmd_stats },
 	{ "status", "", "processes, state, BIOS, position, latencies", 0, 0, cmd_status },
+	{ "stop", "", "stop the whole instance in order (agent, sim, exporter, launcher)", 0, 0, cmd_stop },
 	{ "watch", "", "a live view until Ctrl-C", 0, 0, cmd_watch },
 };
 
@@ -775,7 +904,8 @@ static void help(FILE *f)
 		   "  -h, --help           this help, or COMMAND --help\n"
 		   "      --version        the version\n"
 		   "\nexit status: 0 ok, 1 usage, 2 no such instance or incompatible segment,\n"
-		   "3 refused by the loop (the reason is printed), 4 no answer in time\n");
+		   "3 refused by the loop (the reason is printed), 4 no answer in time,\n"
+		   "5 (status) the sim or the agent is dead or stuck (no heartbeat)\n");
 }
 
 static const struct cmd *find(const char *name)
@@ -788,44 +918,25 @@ static const struct cmd *find(const char *name)
 
 int main(int argc, char **argv)
 {
-	static struct ctl c = { .instance = "default", .timeout_s = 2, .interval_s = 0.2 };
-	char *pos[8];
-	int npos = 0;
-	bool want_help = false, opts_done = false;
+	static struct ctl c;
+	struct qk_ctlargs a;
+	char err[256];
 
-	/* options may stand anywhere; anything else (even "-3") is positional */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		bool has_val = i + 1 < argc;
-
-		if (!opts_done && !strcmp(a, "--")) {
-			opts_done = true;
-		} else if (!opts_done && (!strcmp(a, "-i") || !strcmp(a, "--instance"))) {
-			if (!has_val)
-				return usage_err("%s: expected an instance name", a);
-			c.instance = argv[++i];
-		} else if (!opts_done && !strcmp(a, "--json")) {
-			c.json = true;
-		} else if (!opts_done && (!strcmp(a, "--timeout") || !strcmp(a, "--interval"))) {
-			double *v = a[2] == 't' ? &c.timeout_s : &c.interval_s;
-
-			if (!has_val || qk_parse_double(argv[i + 1], 0.01, 3600, v))
-				return usage_err("%s '%s': expected seconds, 0.01..3600", a,
-						 has_val ? argv[i + 1] : "");
-			i++;
-		} else if (!opts_done && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
-			want_help = true;
-		} else if (!opts_done && !strcmp(a, "--version")) {
-			printf("qikictl %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
-			return EX_OK;
-		} else if (!opts_done && a[0] == '-' && a[1] == '-') {
-			return usage_err("unknown option '%s' (see qikictl --help)", a);
-		} else {
-			if (npos == (int)(sizeof(pos) / sizeof(pos[0])))
-				return usage_err("too many arguments (see qikictl --help)");
-			pos[npos++] = argv[i];
-		}
+	if (qk_ctlargs_parse(argc, argv, &a, err, sizeof(err)))
+		return usage_err("%s", err);
+	if (a.want_version) {
+		printf("qikictl %s (layout %u)\n", QK_VERSION, QK_LAYOUT_VERSION);
+		return EX_OK;
 	}
+	c.instance = a.instance;
+	c.json = a.json;
+	c.timeout_s = a.timeout_s;
+	c.interval_s = a.interval_s;
+
+	char **pos = a.pos;
+	int npos = a.npos;
+	bool want_help = a.want_help;
+
 	if (!npos) {
 		if (want_help) {
 			help(stdout);
@@ -837,8 +948,8 @@ int main(int argc, char **argv)
 	const struct cmd *cmd = find(pos[0]);
 
 	if (!cmd)
-		return usage_err("unknown command '%s' (commands: devices fault history setpoint "
-				 "state stats status watch)", pos[0]);
+		return usage_err("unknown command '%s' (commands: devices fault history link "
+				 "setpoint state stats status stop watch)", pos[0]);
 	if (want_help) {
 		printf("usage: qikictl %s %s\n%s\n", cmd->name, cmd->args, cmd->help);
 		return EX_OK;

@@ -16,6 +16,7 @@
 #include "proto/ws.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/rules.h"
 #include "shm/mbox.h"
 #include "shm/ring.h"
 #include "shm/seg.h"
@@ -276,7 +277,7 @@ static void sensor_frame(struct qk_export *e, const struct qk_sensor_frame *f, s
 static void actuator_frame(struct qk_export *e, const struct qk_actuator_frame *a, struct act_msg *m)
 {
 	const struct qk_config *cfg = e->cfg;
-	int64_t timeout_ms = (int64_t)cfg->limits.actuator_watchdog_cycles * e->seg.hdr->period_ns / 1000000;
+	int64_t timeout_ms = (int64_t)cfg->limits.actuator_watchdog_cycles * e->seg.period_ns / 1000000;
 	size_t n = 0;
 
 	qiki__v1__actuator_frame__init(&m->f);
@@ -331,7 +332,7 @@ static int snapshot(struct qk_export *e, int64_t now)
 	Qiki__V1__StateTransition tr[8], *trp[8];
 	Qiki__V1__Proposal p = QIKI__V1__PROPOSAL__INIT;
 	Qiki__V1__Vector3 sp = QIKI__V1__VECTOR3__INIT;
-	char action[64], *actions[1] = { action };
+	char action[64], *actions[1] = { action }, why[QK_REASON_LEN];
 	uint64_t n = st->n_transitions, from = n > 8 ? n - 8 : 0;
 
 	m.timestamp_ns = st->time_ns ? st->time_ns : now;
@@ -355,7 +356,8 @@ static int snapshot(struct qk_export *e, int64_t now)
 		p.type = (Qiki__V1__ProposalType)st->active.type;
 		p.priority = st->active.priority;
 		p.confidence = st->active.confidence;
-		p.justification = (char *)st->active.why;
+		qk_rules_why(e->cfg, &st->active.hit, why);	/* the agent sends data, we word it */
+		p.justification = why;
 		p.trigger = (Qiki__V1__Trigger)st->active.trigger;
 		snprintf(action, sizeof(action), "state %s", qk_fsm_state_name(st->active.target_state));
 		p.actions = actions;
@@ -380,7 +382,7 @@ static int bios_report(struct qk_export *e, int64_t now)
 	m.firmware_version = fw;
 	m.all_systems_go = e->have_state && e->st.all_systems_go;
 	m.health_score = e->have_state ? e->st.health : 0;
-	m.uptime_ms = (t - e->seg.hdr->epoch_ns) / 1000000;
+	m.uptime_ms = (t - e->seg.epoch_ns) / 1000000;
 	for (uint32_t i = 0; i < n; i++) {
 		qiki__v1__device_status__init(&d[i]);
 		d[i].device_id = e->bios.device[i].name;
@@ -635,7 +637,7 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 	uint32_t rate = e->cfg->rate_hz;
 
 	e->decim = o->rate_hz && o->rate_hz < rate ? (rate + o->rate_hz / 2) / o->rate_hz : 1;
-	e->pose_every_ns = 1000000000ll / POSE_MAX_HZ - e->seg.hdr->period_ns / 2;
+	e->pose_every_ns = 1000000000ll / POSE_MAX_HZ - e->seg.period_ns / 2;
 	qk_ring_reader_init(&e->sens_rd, e->seg.sensors, QK_RING_FROM_NOW);
 	qk_ring_reader_init(&e->act_rd, e->seg.actuators, QK_RING_FROM_NOW);
 	qk_ring_reader_init(&e->agent_rep, e->seg.agent_replies, QK_RING_FROM_NOW);

@@ -112,6 +112,13 @@ struct chunk_index {
 	uint32_t mi_mask;
 };
 
+/* The summary's chunk indexes grow with the run (one record a chunk: some
+ * 70 MB a day at 1 kHz if kept in memory).  They are written, as finished
+ * records, to an unlinked spill file beside the output instead, and copied
+ * into the summary at close: the writer's memory stays bounded however long
+ * it runs. */
+#define SPILL_BLOCK (64 * 1024)
+
 struct qk_mcap {
 	int fd;
 	uint64_t off;			/* file offset */
@@ -119,8 +126,9 @@ struct qk_mcap {
 	struct buf chunk, out, zbuf, defs;	/* defs: schema and channel records */
 	uint64_t chunk_start, chunk_end, chunk_msgs;
 	struct idx idx[QK_MCAP_MAX_CHANNELS];
-	struct chunk_index *ci;
-	size_t n_ci, cap_ci;
+	int spill_fd;			/* the chunk index records, see SPILL_BLOCK */
+	uint64_t spill_len;
+	size_t n_ci;
 	int n_schemas, n_channels;
 	uint32_t seq[QK_MCAP_MAX_CHANNELS];
 	uint64_t count[QK_MCAP_MAX_CHANNELS], total, first, last;
@@ -168,6 +176,93 @@ static int out_bytes(struct qk_mcap *m, const void *p, size_t n)
 	return 0;
 }
 
+/* An unlinked file in the output's directory (same disk, gone at exit
+ * however we exit), else in /tmp.  The fd, or -errno. */
+static int open_spill(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Appends one finished Chunk Index record to the spill file. */
+static int spill_chunk_index(struct qk_mcap *m, const struct chunk_index *ci)
+{
+	struct buf *b = &m->out;
+	uint32_t nmi = (uint32_t)__builtin_popcount(ci->mi_mask);
+	size_t r, at = 0;
+
+	b->len = 0;
+	if (reserve(b, 128 + 10 * QK_MCAP_MAX_CHANNELS))
+		return fail(m, -ENOMEM, "out of memory");
+	r = begin_rec(b, OP_CHUNK_INDEX);
+	put64(b, ci->start);
+	put64(b, ci->end);
+	put64(b, ci->offset);
+	put64(b, ci->length);
+	put32(b, nmi * 10);
+	for (int c = 0; c < m->n_channels; c++)
+		if (ci->mi_mask & (1u << c)) {
+			put16(b, (uint16_t)c);
+			put64(b, ci->mi_offset[c]);
+		}
+	put64(b, ci->mi_len);
+	put_str(b, m->zc ? "zstd" : "");
+	put64(b, ci->compressed);
+	put64(b, ci->uncompressed);
+	end_rec(b, r);
+	while (at < b->len) {
+		ssize_t w = pwrite(m->spill_fd, b->p + at, b->len - at, (off_t)(m->spill_len + at));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return fail(m, w < 0 ? -errno : -EIO, "writing the chunk index scratch file "
+				    "failed: %s", strerror(w < 0 ? errno : EIO));
+		at += (size_t)w;
+	}
+	m->spill_len += b->len;
+	m->n_ci++;
+	return 0;
+}
+
+/* Copies the spilled chunk indexes into the file, in bounded blocks. */
+static int copy_spill(struct qk_mcap *m)
+{
+	struct buf *b = &m->out;
+	uint64_t at = 0;
+	int ret;
+
+	b->len = 0;
+	if (reserve(b, SPILL_BLOCK))
+		return fail(m, -ENOMEM, "out of memory");
+	while (at < m->spill_len) {
+		size_t want = m->spill_len - at < SPILL_BLOCK ? (size_t)(m->spill_len - at) : SPILL_BLOCK;
+		ssize_t got = pread(m->spill_fd, b->p, want, (off_t)at);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return fail(m, got < 0 ? -errno : -EIO, "reading the chunk index scratch "
+				    "file failed: %s", strerror(got < 0 ? errno : EIO));
+		if ((ret = out_bytes(m, b->p, (size_t)got)))
+			return ret;
+		at += (uint64_t)got;
+	}
+	return 0;
+}
+
 struct qk_mcap *qk_mcap_open(const struct qk_mcap_opts *o, char *err, size_t n)
 {
 	struct qk_mcap *m = calloc(1, sizeof(*m));
@@ -183,6 +278,14 @@ struct qk_mcap *qk_mcap_open(const struct qk_mcap_opts *o, char *err, size_t n)
 	m->fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (m->fd < 0) {
 		snprintf(err, n, "cannot create %s: %s", o->path, strerror(errno));
+		free(m);
+		return NULL;
+	}
+	m->spill_fd = open_spill(o->path);
+	if (m->spill_fd < 0) {
+		snprintf(err, n, "cannot create a scratch file beside %s: %s", o->path,
+			 strerror(-m->spill_fd));
+		close(m->fd);
 		free(m);
 		return NULL;
 	}
@@ -210,6 +313,7 @@ fail:
 		ZSTD_freeCCtx(m->zc);
 	free(m->chunk.p);
 	free(m->out.p);
+	close(m->spill_fd);
 	close(m->fd);
 	free(m);
 	return NULL;
@@ -322,16 +426,8 @@ int qk_mcap_flush(struct qk_mcap *m)
 		x->n = 0;
 	}
 	ci.mi_len = m->off - mi_start;
-	if (m->n_ci == m->cap_ci) {
-		size_t cap = m->cap_ci ? 2 * m->cap_ci : 64;
-		struct chunk_index *p = realloc(m->ci, cap * sizeof(*p));
-
-		if (!p)
-			return fail(m, -ENOMEM, "out of memory");
-		m->ci = p;
-		m->cap_ci = cap;
-	}
-	m->ci[m->n_ci++] = ci;
+	if ((ret = spill_chunk_index(m, &ci)))
+		return ret;
 	m->chunk.len = 0;
 	m->chunk_msgs = 0;
 	return 0;
@@ -393,7 +489,7 @@ static void free_all(struct qk_mcap *m)
 	free(m->out.p);
 	free(m->zbuf.p);
 	free(m->defs.p);
-	free(m->ci);
+	close(m->spill_fd);
 	free(m);
 }
 
@@ -408,7 +504,7 @@ int qk_mcap_close(struct qk_mcap *m)
 		return 0;
 	ret = qk_mcap_flush(m);
 	b->len = 0;
-	if (!ret && reserve(b, 256 + m->defs.len + m->n_ci * (128 + 10 * QK_MCAP_MAX_CHANNELS)))
+	if (!ret && reserve(b, 256 + m->defs.len + 64 * QK_MCAP_MAX_CHANNELS))
 		ret = fail(m, -ENOMEM, "out of memory");
 	if (ret)
 		goto out;
@@ -453,31 +549,17 @@ int qk_mcap_close(struct qk_mcap *m)
 	groups[ng][2] = m->off + b->len - groups[ng][1];
 	ng++;
 	if (m->n_ci) {
+		/* what the summary holds so far goes out first; then the spill */
+		if ((ret = out_bytes(m, b->p, b->len)))
+			goto out;
+		b->len = 0;
 		groups[ng][0] = OP_CHUNK_INDEX;
-		groups[ng][1] = m->off + b->len;
-		for (size_t i = 0; i < m->n_ci; i++) {
-			const struct chunk_index *ci = &m->ci[i];
-			uint32_t nmi = (uint32_t)__builtin_popcount(ci->mi_mask);
-
-			r = begin_rec(b, OP_CHUNK_INDEX);
-			put64(b, ci->start);
-			put64(b, ci->end);
-			put64(b, ci->offset);
-			put64(b, ci->length);
-			put32(b, nmi * 10);
-			for (int c = 0; c < m->n_channels; c++)
-				if (ci->mi_mask & (1u << c)) {
-					put16(b, (uint16_t)c);
-					put64(b, ci->mi_offset[c]);
-				}
-			put64(b, ci->mi_len);
-			put_str(b, m->zc ? "zstd" : "");
-			put64(b, ci->compressed);
-			put64(b, ci->uncompressed);
-			end_rec(b, r);
-		}
-		groups[ng][2] = m->off + b->len - groups[ng][1];
+		groups[ng][1] = m->off;
+		if ((ret = copy_spill(m)))
+			goto out;
+		groups[ng][2] = m->off - groups[ng][1];
 		ng++;
+		b->len = 0;
 	}
 	uint64_t offsets_start = m->off + b->len;
 
@@ -685,6 +767,28 @@ static int walk(struct rd *r, struct qk_mcap_info *in, msg_fn fn, void *ctx, boo
 	return 0;
 }
 
+int qk_mcap_read_mem(const void *buf, size_t len, const char *name, struct qk_mcap_info *info,
+		     msg_fn fn, void *ctx, char *err, size_t n)
+{
+	const uint8_t *p = buf;
+
+	memset(info, 0, sizeof(*info));
+	snprintf(info->compression, sizeof(info->compression), "none");
+	if (len < 8) {
+		snprintf(err, n, "%s is not an MCAP file (too short)", name);
+		return -EBADMSG;
+	}
+	if (memcmp(p, magic, 8)) {
+		snprintf(err, n, "%s is not an MCAP file (no magic)", name);
+		return -EBADMSG;
+	}
+	info->has_summary = len >= 16 && !memcmp(p + len - 8, magic, 8);
+	struct rd r = { p, len - (info->has_summary ? 8 : 0), 8, false };
+	int ret = walk(&r, info, fn, ctx, true, err, n);
+
+	return ret < 0 ? ret : 0;
+}
+
 int qk_mcap_read(const char *path, struct qk_mcap_info *info, msg_fn fn, void *ctx,
 		 char *err, size_t n)
 {
@@ -709,15 +813,7 @@ int qk_mcap_read(const char *path, struct qk_mcap_info *info, msg_fn fn, void *c
 		snprintf(err, n, "cannot map %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (memcmp(p, magic, 8)) {
-		munmap(p, (size_t)st.st_size);
-		snprintf(err, n, "%s is not an MCAP file (no magic)", path);
-		return -EBADMSG;
-	}
-	info->has_summary = st.st_size >= 16 && !memcmp(p + st.st_size - 8, magic, 8);
-	struct rd r = { p, (size_t)st.st_size - (info->has_summary ? 8 : 0), 8, false };
-
-	ret = walk(&r, info, fn, ctx, true, err, n);
+	ret = qk_mcap_read_mem(p, (size_t)st.st_size, path, info, fn, ctx, err, n);
 	munmap(p, (size_t)st.st_size);
-	return ret < 0 ? ret : 0;
+	return ret;
 }

@@ -83,6 +83,13 @@ int qk_mcap_read(const char *path, struct qk_mcap_info *info,
 			   uint64_t log_time, const uint8_t *data, size_t len),
 		 void *ctx, char *err, size_t n);
 
+/* The same over a file already in memory (name for messages): the fuzzer's
+ * way in. */
+int qk_mcap_read_mem(const void *buf, size_t len, const char *name, struct qk_mcap_info *info,
+		     int (*fn)(void *ctx, const struct qk_mcap_info *info, int channel,
+			       uint64_t log_time, const uint8_t *data, size_t len),
+		     void *ctx, char *err, size_t n);
+
 uint32_t qk_crc32(uint32_t crc, const void *p, size_t n);
 
 #endif

@@ -1,25 +1,34 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * rt/log.c - the logger thread: drains the ring, formats lines (the message
- * through rt/log_fmt.c) and writes them through io_uring; see rt/log.h for
- * the contract.
+ * rt/log.c - the logger thread: drains every thread's ring, writes binary
+ * records (rt/log_file.h) or formats lines (rt/log_fmt.c), and writes them
+ * through io_uring; see rt/log.h for the contract.
  *
- * Writing.  Lines are formatted into a small set of registered buffers.  A
- * full buffer (or, after a drain pass, a partly filled one) joins a FIFO of
- * pending buffers; when no write is in flight, every pending buffer goes
- * out in one submission as a linked chain of WRITE_FIXED on the registered
- * O_APPEND file, with an fsync linked at its end when one is due.  One
- * chain at a time keeps the file in log order whatever io_uring punts to
- * its workers.  A short write breaks the chain: the rest is cancelled and
- * goes again, from where it stopped, in the next chain; a failed write
- * (ENOSPC, EIO) loses that buffer, counted and reported once per error.
+ * Draining.  A pass visits every ring once and takes all it holds up to the
+ * head it read; a ring's tail is released after its records are copied
+ * out.  Binary: a record is copied as it is, its header turned into the
+ * file's (site id, time in ns) and its static-string pointers into string
+ * ids; the site and the string are defined in the file before their first
+ * use.  No formatting.  Text and JSON: the site's format is parsed once and
+ * kept with the site.  TSC times become CLOCK_MONOTONIC ns here, by a fit
+ * against clock_gettime taken at start and again every second.
  *
- * Housekeeping happens between chains: the file removed under us (its link
- * count fell to 0) is opened again, and a file past rotate_bytes is rotated.
+ * Writing.  Output goes into large registered buffers; a full buffer (or,
+ * when the rings are empty, a partly filled one) is written at its own
+ * offset in the file, so several writes are in flight at once and the file
+ * is in log order whatever io_uring's workers do.  A short write goes again
+ * for its rest; a failed write (ENOSPC, EIO) loses that buffer, counted and
+ * reported once per error, and the next write goes where it would have
+ * gone when nothing after it was written.
+ *
+ * Housekeeping happens when no write is in flight: the file removed under
+ * us (its link count fell to 0) is opened again, a file past rotate_bytes
+ * is rotated.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <link.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -29,56 +38,108 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "rt/log.h"
+#include "rt/log_file.h"
+#include "rt/log_fmt.h"
 
 #define NBUF 8
-#define BUF_BYTES (64 * 1024)
-#define LINE_MAX_BYTES 2048
-#define MSG_MAX_BYTES 1024
-#define UD_FSYNC ((uint64_t)NBUF)
+#define BUF_BYTES (256 * 1024)
+#define ROOM_BYTES (16 * 1024)		/* the most one record may add, defs included */
+#define MSG_BYTES 2048
+#define SITE_SLOTS 8192			/* power of two; 3/4 usable */
+#define STR_SLOTS 4096
+#define STATIC_STR_MAX 1023
 #define N_ERRKINDS 6
+#define UD_OLD_FSYNC (NBUF + 1)
+
+__thread struct qk__log_tls qk__log_tls;
+
+/* Loggers of one process are told apart by id (a thread's cached ring names
+ * its logger): the one mutable global of the logger. */
+static _Atomic uint32_t next_id = 1;
 
 enum buf_state { B_FREE, B_FILL, B_PEND, B_FLIGHT };
 
 struct lbuf {
-	char *p;
-	uint32_t len;		/* bytes formatted */
-	uint32_t off;		/* bytes already written */
+	uint8_t *p;
+	uint32_t len;		/* bytes filled */
+	uint32_t off;		/* bytes written */
 	uint32_t state;
-	uint64_t upto;		/* ring position after its last record */
+	uint64_t foff;		/* file offset of byte 0 (regular files) */
+	uint64_t bseq;		/* order of filling */
 	uint64_t records;
+	bool placed;		/* foff given: a retry keeps it */
+	uint32_t file_no;	/* the file it is for */
+};
+
+struct site_ent {
+	const struct qk_log_site *site;
+	uint32_t id, gen;	/* id in the files; file generation it was defined in */
+	uint32_t str_mask;	/* the string arguments, a bit each */
+	bool parsed;
+	uint16_t plen;
+	char prefix[320];
+	struct qk_log_fmt fmt;
+};
+
+struct str_ent {
+	uintptr_t p;
+	uint32_t id, gen;
+};
+
+struct ring_note {
+	uint64_t last_head;		/* head at the pass before */
+	int64_t moved_ns;		/* when head last moved */
+	uint64_t drops_reported;
+	int64_t since_ns;
 };
 
 struct qk_log {
-	struct qk__log_ring ring;	/* first: the inline hot path's view */
+	struct qk__log_head h;		/* first: the inline hot path's view */
+	struct qk__log_ring *rings;
+	uint32_t n_rings, ring_bytes;
+	_Atomic uint64_t no_ring;	/* records of threads that found no ring */
 
 	/* logger thread only */
-	_Alignas(QK_CACHELINE) uint64_t tail;
+	struct ring_note *notes;
 	struct lbuf buf[NBUF];
-	int fill;			/* buffer being filled, -1 none */
-	int pend[NBUF], n_pend;		/* FIFO of buffers awaiting a write */
-	int inflight;			/* writes of the chain in flight */
-	bool fsync_inflight;		/* an fsync, apart from the chain */
+	int fill;
+	uint64_t next_bseq;
+	int inflight;
+	bool fsync_inflight;
+	int old_syncs;			/* rotated files' fsyncs in flight */
 	struct io_uring uring;
 	bool uring_ok, fixed_bufs;
 	int fd;
 	bool is_reg;
-	uint64_t file_bytes;		/* size of the current file */
-	uint64_t unsynced, sync_mark;	/* bytes written since an fsync; at its submission */
-	int64_t last_fsync_ns, last_check_ns, drops_since_ns;
-	uint64_t drops_reported;
-	int64_t wall_off_ns;		/* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	int last_err[N_ERRKINDS];	/* errno reported per kind, 0 none */
+	uint64_t file_off, max_ok_end, rewind_to;
+	uint64_t chunk_seq;
+	uint32_t gen;			/* definitions: bumped per file and per lost write */
+	uint32_t fill_file, cur_file;	/* file new buffers are for; the open one */
+	enum { SW_NONE, SW_ROTATE, SW_REOPEN } switching;
+	uint64_t unsynced, sync_mark;
+	int64_t last_fsync_ns, last_check_ns, last_cal_ns;
+	int64_t busy_until;		/* records came lately: poll fast */
+	int last_err[N_ERRKINDS];
 	bool failing;
-	char msg[MSG_MAX_BYTES];
-	char ts[32];			/* the calendar part of ts_sec */
-	time_t ts_sec;
+	struct site_ent **sites, *last_site;
+	uint32_t n_sites;
+	struct str_ent *strs;
+	uint32_t n_strs;
+	struct qk_log_linectx line;
+	char msg[MSG_BYTES];
+	/* TSC -> ns: ns = cal_ns + (tsc - cal_tsc) * cal_rate */
+	int64_t tsc0, ns0, cal_tsc, cal_ns;
+	double cal_rate;
+	uint64_t flush_seen, flush_bseq;
+	bool flush_wait;
 
 	/* shared with the creating thread */
-	_Atomic uint64_t done;		/* ring position written (or lost) */
+	_Atomic uint64_t flush_req, flush_done;
 	_Atomic int stop, paused;
 	_Atomic uint64_t st_written, st_bytes, st_lost, st_errors, st_reopens,
 		st_rotations, st_fsyncs, st_submits;
@@ -110,7 +171,42 @@ int qk_log_level_parse(const char *s)
 void qk_log_set_level(struct qk_log *lg, enum qk_log_level lvl)
 {
 	if (lg)
-		qk_store_relaxed(&lg->ring.level, (int)lvl);
+		qk_store_relaxed(&lg->h.level, (int)lvl);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- the calling thread's ring ------------------------------------------- */
+
+struct qk__log_ring *qk__log_attach(struct qk_log *lg)
+{
+	uintptr_t self = (uintptr_t)pthread_self(), none = 0;
+	struct qk__log_ring *r = NULL;
+
+	for (uint32_t i = 0; i < lg->n_rings && !r; i++)
+		if (qk_load_relaxed(&lg->rings[i].owner) == self)
+			r = &lg->rings[i];	/* ours, or a dead thread's of the same id */
+	for (uint32_t i = 0; i < lg->n_rings && !r; i++, none = 0)
+		if (qk_cas_relaxed(&lg->rings[i].owner, &none, self))
+			r = &lg->rings[i];
+	if (!r) {
+		qk_fetch_add_relaxed(&lg->no_ring, 1);
+		return NULL;
+	}
+	qk__log_tls.id = lg->h.id;
+	qk__log_tls.r = r;
+	return r;
+}
+
+bool qk_log_register_thread(struct qk_log *lg)
+{
+	return lg && qk__log_attach(lg);
 }
 
 /* ---- the logger's own trouble -------------------------------------------- */
@@ -157,18 +253,9 @@ static void trouble(struct qk_log *lg, enum errkind kind, int err, const char *w
 
 /* ---- buffers and writing -------------------------------------------------- */
 
-static int take_buffer(struct qk_log *lg);
+static bool buf_empty(struct qk_log *lg, const struct lbuf *b);
+static void housekeeping(struct qk_log *lg, int64_t now);
 
-static void reap(struct qk_log *lg, bool wait);
-static void reap_some(struct qk_log *lg, bool wait, bool all);
-
-static void release_done(struct qk_log *lg, struct lbuf *b)
-{
-	if (b->upto > qk_load_relaxed(&lg->done))
-		qk_store_release(&lg->done, b->upto);	/* pairs with qk_log_flush() */
-}
-
-/* A buffer finished: written whole, or lost to an error. */
 static void buf_finished(struct qk_log *lg, struct lbuf *b, int err)
 {
 	if (err) {
@@ -176,8 +263,13 @@ static void buf_finished(struct qk_log *lg, struct lbuf *b, int err)
 		qk_fetch_add_relaxed(&lg->st_errors, 1);
 		trouble(lg, E_WRITE, err, "writing");
 		lg->failing = true;
+		lg->gen++;	/* its definitions may be lost: define again */
+		if (lg->is_reg && b->foff + b->off < lg->rewind_to)
+			lg->rewind_to = b->foff + b->off;
 	} else {
 		qk_fetch_add_relaxed(&lg->st_written, b->records);
+		if (lg->is_reg && b->foff + b->len > lg->max_ok_end)
+			lg->max_ok_end = b->foff + b->len;
 		if (lg->failing) {
 			lg->failing = false;
 			memset(lg->last_err, 0, sizeof(lg->last_err));
@@ -185,116 +277,162 @@ static void buf_finished(struct qk_log *lg, struct lbuf *b, int err)
 			    lg->path, qk_load_relaxed(&lg->st_lost));
 		}
 	}
-	release_done(lg, b);
 	b->state = B_FREE;
 	b->len = b->off = 0;
 	b->records = 0;
 }
 
-/* Without io_uring: write the pending buffers now. */
-static void write_plain(struct qk_log *lg)
+/* After failed writes, once none is in flight: the next write goes where
+ * the first lost one went, unless something after it reached the file. */
+static void settle_rewind(struct qk_log *lg)
 {
-	for (int i = 0; i < lg->n_pend; i++) {
-		struct lbuf *b = &lg->buf[lg->pend[i]];
-		int err = 0;
-
-		while (b->off < b->len) {
-			ssize_t w = write(lg->fd, b->p + b->off, b->len - b->off);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				err = w < 0 ? errno : EIO;
-				break;
-			}
-			b->off += (uint32_t)w;
-			lg->file_bytes += (uint64_t)w;
-			lg->unsynced += (uint64_t)w;
-			qk_fetch_add_relaxed(&lg->st_bytes, (uint64_t)w);
-		}
-		buf_finished(lg, b, err);
-	}
-	lg->n_pend = 0;
+	if (lg->inflight || lg->rewind_to == UINT64_MAX)
+		return;
+	if (lg->max_ok_end <= lg->rewind_to)
+		lg->file_off = lg->rewind_to;
+	lg->rewind_to = UINT64_MAX;
 }
 
-/* Submits every pending buffer as one linked chain, and an fsync if due.
- * The fsync is not linked: a slow one (tens of ms on a busy disk) must not
- * hold the next chain back while the ring fills.  It makes durable what was
- * written before it; shutdown waits for the writes, then syncs. */
-static void submit_chain(struct qk_log *lg, bool want_fsync)
+static void account(struct qk_log *lg, uint64_t w)
 {
-	struct io_uring_sqe *sqe = NULL;
+	lg->unsynced += w;
+	qk_fetch_add_relaxed(&lg->st_bytes, w);
+}
 
-	if (lg->inflight)
-		return;
+static void write_plain(struct qk_log *lg, struct lbuf *b)
+{
+	int err = 0;
+
+	while (b->off < b->len) {
+		ssize_t w = lg->is_reg ? pwrite(lg->fd, b->p + b->off, b->len - b->off,
+						(off_t)(b->foff + b->off)) :
+					 write(lg->fd, b->p + b->off, b->len - b->off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err = w < 0 ? errno : ENOSPC;
+			break;
+		}
+		b->off += (uint32_t)w;
+		account(lg, (uint64_t)w);
+	}
+	buf_finished(lg, b, err);
+}
+
+static void prep_write(struct qk_log *lg, int bi)
+{
+	struct lbuf *b = &lg->buf[bi];
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&lg->uring);	/* SQ holds 2 * NBUF */
+	uint64_t at = lg->is_reg ? b->foff + b->off : (uint64_t)-1;
+
+	if (lg->fixed_bufs)
+		io_uring_prep_write_fixed(sqe, 0, b->p + b->off, b->len - b->off, at, bi);
+	else
+		io_uring_prep_write(sqe, 0, b->p + b->off, b->len - b->off, at);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, (uint64_t)bi);
+	b->state = B_FLIGHT;
+	lg->inflight++;
+}
+
+/* The oldest pending buffer, -1 none. */
+static int oldest_pending(struct qk_log *lg)
+{
+	int best = -1;
+
+	for (int i = 0; i < NBUF; i++)
+		if (lg->buf[i].state == B_PEND && (best < 0 || lg->buf[i].bseq < lg->buf[best].bseq))
+			best = i;
+	return best;
+}
+
+/* Sends pending buffers, in filling order, each at its offset; and an
+ * fsync if asked.  A stream (pipe, device) takes one write at a time. */
+static void submit(struct qk_log *lg, bool want_fsync)
+{
+	int bi, queued = 0;
+
+	while ((bi = oldest_pending(lg)) >= 0) {
+		struct lbuf *b = &lg->buf[bi];
+
+		if (!b->placed) {
+			if (lg->rewind_to != UINT64_MAX || b->file_no != lg->cur_file)
+				break;	/* settle the failed writes, or the file switch, first */
+			b->foff = lg->is_reg ? lg->file_off : 0;
+			lg->file_off += b->len;
+			b->placed = true;
+		}
+		if (!lg->uring_ok) {
+			write_plain(lg, b);
+			continue;
+		}
+		if (!lg->is_reg && lg->inflight)
+			break;
+		prep_write(lg, bi);
+		queued++;
+	}
+	if (want_fsync && !lg->is_reg)
+		lg->unsynced = 0;	/* a pipe or device: nothing to sync */
+	bool fs = want_fsync && lg->unsynced && !lg->fsync_inflight;
+
 	if (!lg->uring_ok) {
-		write_plain(lg);
-		if (want_fsync && lg->unsynced) {
-			if (!lg->is_reg)
-				;	/* a pipe or device: nothing to sync */
-			else if (fsync(lg->fd))
+		if (fs) {
+			if (fsync(lg->fd))
 				trouble(lg, E_FSYNC, errno, "fsync of");
 			else
 				qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
 			lg->unsynced = 0;
 		}
+		settle_rewind(lg);
 		return;
 	}
-	for (int i = 0; i < lg->n_pend; i++) {
-		int bi = lg->pend[i];
-		struct lbuf *b = &lg->buf[bi];
-
-		sqe = io_uring_get_sqe(&lg->uring);	/* the SQ holds 2 * NBUF */
-		if (lg->fixed_bufs)
-			io_uring_prep_write_fixed(sqe, 0, b->p + b->off, b->len - b->off, -1, bi);
-		else
-			io_uring_prep_write(sqe, 0, b->p + b->off, b->len - b->off, -1);
-		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
-		io_uring_sqe_set_data64(sqe, (uint64_t)bi);
-		b->state = B_FLIGHT;
-		lg->inflight++;
-	}
-	lg->n_pend = 0;
-	if (sqe)
-		sqe->flags &= (uint8_t)~IOSQE_IO_LINK;	/* the chain ends here */
-	if (want_fsync && !lg->is_reg)
-		lg->unsynced = 0;	/* a pipe or device: nothing to sync */
-	bool fs = want_fsync && lg->unsynced && !lg->fsync_inflight;
-
 	if (fs) {
-		sqe = io_uring_get_sqe(&lg->uring);
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&lg->uring);
+
 		io_uring_prep_fsync(sqe, 0, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data64(sqe, UD_FSYNC);
+		io_uring_sqe_set_data64(sqe, (uint64_t)NBUF);
 		lg->fsync_inflight = true;
 		lg->sync_mark = lg->unsynced;
 	}
-	if (!lg->inflight && !fs)
+	if (!queued && !fs)
 		return;
 	int ret = io_uring_submit(&lg->uring);
 
 	qk_fetch_add_relaxed(&lg->st_submits, 1);
 	if (ret >= 0)
 		return;
-	/* nothing went out: the chain's buffers are lost, not left hanging */
+	/* nothing went out: those buffers are lost, not left hanging */
 	trouble(lg, E_URING, -ret, "submitting writes to");
 	for (int i = 0; i < NBUF; i++)
-		if (lg->buf[i].state == B_FLIGHT)
+		if (lg->buf[i].state == B_FLIGHT) {
+			lg->inflight--;
 			buf_finished(lg, &lg->buf[i], -ret);
-	lg->inflight = 0;
+		}
 	lg->fsync_inflight = false;
 	lg->unsynced = 0;
+	settle_rewind(lg);
 }
 
 static void complete(struct qk_log *lg, uint64_t ud, int res)
 {
-	if (ud == UD_FSYNC) {
+	if ((uint32_t)ud == UD_OLD_FSYNC) {	/* a rotated file's last fsync */
+		lg->old_syncs--;
+		close((int)(ud >> 32));
+		if (res == 0)
+			qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
+		else
+			trouble(lg, E_FSYNC, -res, "fsync of the file rotated from");
+		return;
+	}
+	if (ud == NBUF) {
 		lg->fsync_inflight = false;
 		if (res == 0) {
 			/* what was written when it was submitted is durable */
 			lg->unsynced -= lg->sync_mark < lg->unsynced ? lg->sync_mark : lg->unsynced;
 			qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
-		} else if (res != -ECANCELED) {
+		} else {
 			lg->unsynced = 0;	/* reported; retrying would not help */
 			trouble(lg, E_FSYNC, -res, "fsync of");
 		}
@@ -305,31 +443,26 @@ static void complete(struct qk_log *lg, uint64_t ud, int res)
 	lg->inflight--;
 	if (res > 0) {
 		b->off += (uint32_t)res;
-		lg->file_bytes += (uint64_t)res;
-		lg->unsynced += (uint64_t)res;
-		qk_fetch_add_relaxed(&lg->st_bytes, (uint64_t)res);
+		account(lg, (uint64_t)res);
 	}
-	if (b->off >= b->len) {
+	if (b->off >= b->len)
 		buf_finished(lg, b, 0);
-	} else if (res == -ECANCELED || res > 0 || res == -EAGAIN || res == -EINTR) {
-		b->state = B_PEND;	/* the rest goes in the next chain, in order */
-	} else {
+	else if (res > 0 || res == -EAGAIN || res == -EINTR)
+		b->state = B_PEND;	/* the rest goes again, at its place */
+	else
 		buf_finished(lg, b, res == 0 ? ENOSPC : -res);
-	}
+	settle_rewind(lg);
 }
 
-/* Collects completions; with `wait`, until the chain in flight is done
- * (and with `all`, the fsync too). */
-static void reap_some(struct qk_log *lg, bool wait, bool all)
+/* Collects completions; with `wait`, at least one. */
+static void reap(struct qk_log *lg, bool wait)
 {
 	struct io_uring_cqe *cqe;
 
 	if (!lg->uring_ok)
 		return;
-	while (lg->inflight || lg->fsync_inflight) {
-		bool block = wait && (lg->inflight || all);
-		int ret = block ? io_uring_wait_cqe(&lg->uring, &cqe) :
-				  io_uring_peek_cqe(&lg->uring, &cqe);
+	while (lg->inflight || lg->fsync_inflight || lg->old_syncs) {
+		int ret = wait ? io_uring_wait_cqe(&lg->uring, &cqe) : io_uring_peek_cqe(&lg->uring, &cqe);
 
 		if (ret == -EINTR)
 			continue;
@@ -337,229 +470,495 @@ static void reap_some(struct qk_log *lg, bool wait, bool all)
 			break;
 		complete(lg, io_uring_cqe_get_data64(cqe), cqe->res);
 		io_uring_cqe_seen(&lg->uring, cqe);
+		wait = false;
 	}
-	if (lg->inflight)
-		return;
-	/* cancelled or partly written buffers go first in the next chain, in
-	 * their original order (ring positions ascend with buffer upto) */
-	int again[NBUF], na = 0;
-
-	for (int i = 0; i < NBUF; i++) {
-		bool queued = false;
-
-		for (int j = 0; j < lg->n_pend; j++)
-			queued |= lg->pend[j] == i;
-		if (lg->buf[i].state == B_PEND && !queued)
-			again[na++] = i;
-	}
-	if (!na)
-		return;
-	/* sort the returners by upto, then put them before the queued ones */
-	for (int i = 1; i < na; i++)
-		for (int j = i; j > 0 && lg->buf[again[j]].upto < lg->buf[again[j - 1]].upto; j--) {
-			int t = again[j];
-
-			again[j] = again[j - 1];
-			again[j - 1] = t;
-		}
-	memmove(lg->pend + na, lg->pend, (size_t)lg->n_pend * sizeof(int));
-	memcpy(lg->pend, again, (size_t)na * sizeof(int));
-	lg->n_pend += na;
-}
-
-static void reap(struct qk_log *lg, bool wait)
-{
-	reap_some(lg, wait, false);
 }
 
 /* Queues the buffer being filled, if it holds anything. */
 static void queue_fill(struct qk_log *lg)
 {
-	if (lg->fill < 0 || lg->buf[lg->fill].len == 0)
+	struct lbuf *b;
+
+	if (lg->fill < 0)
 		return;
-	lg->buf[lg->fill].state = B_PEND;
-	lg->pend[lg->n_pend++] = lg->fill;
+	b = &lg->buf[lg->fill];
+	if (buf_empty(lg, b))
+		return;
+	if (lg->o.format == QK_LOG_BINARY) {
+		struct qk_logf_chunk ch = { QK_LOGF_CHUNK_MAGIC, b->len - (uint32_t)sizeof(ch),
+					    lg->chunk_seq++ };
+
+		memcpy(b->p, &ch, sizeof(ch));
+	}
+	b->state = B_PEND;
 	lg->fill = -1;
 }
 
-/* A free buffer to fill; waits for the chain in flight if there is none. */
+/* A free buffer to fill; waits for a write if there is none.  A file past
+ * its size rotates here, so the new file starts with this buffer: never
+ * empty, and its sites and strings defined again. */
 static int take_buffer(struct qk_log *lg)
 {
+	if (!lg->switching && lg->is_reg) {
+		uint64_t size = lg->file_off;
+
+		for (int i = 0; i < NBUF; i++)
+			if (lg->buf[i].state == B_PEND && !lg->buf[i].placed)
+				size += lg->buf[i].len;
+		if (size >= lg->o.rotate_bytes) {
+			lg->switching = SW_ROTATE;
+			lg->fill_file++;
+			lg->gen++;
+		}
+	}
 	for (;;) {
 		for (int i = 0; i < NBUF; i++)
 			if (lg->buf[i].state == B_FREE) {
-				lg->buf[i].state = B_FILL;
+				struct lbuf *b = &lg->buf[i];
+
+				b->state = B_FILL;
+				b->placed = false;
+				b->file_no = lg->fill_file;
+				b->bseq = lg->next_bseq++;
+				b->len = lg->o.format == QK_LOG_BINARY ? sizeof(struct qk_logf_chunk) : 0;
 				return i;
 			}
-		if (lg->inflight)
-			reap(lg, true);
-		submit_chain(lg, false);
-		if (lg->inflight)
-			reap(lg, true);
+		submit(lg, false);
+		if (lg->inflight || lg->fsync_inflight)
+			reap(lg, true);	/* a write, or the fsync a file switch waits for */
+		else if (lg->switching)
+			housekeeping(lg, mono_ns());	/* the buffers wait for the new file */
 	}
 }
 
-/* Room for one more line in the buffer being filled. */
+/* The buffer being filled, with at least ROOM_BYTES left. */
 static struct lbuf *room(struct qk_log *lg)
 {
-	if (lg->fill >= 0 && BUF_BYTES - lg->buf[lg->fill].len < LINE_MAX_BYTES)
+	if (lg->fill >= 0 && BUF_BYTES - lg->buf[lg->fill].len < ROOM_BYTES) {
 		queue_fill(lg);
+		submit(lg, false);	/* out at once: more than one write in flight */
+	}
 	if (lg->fill < 0)
 		lg->fill = take_buffer(lg);
 	return &lg->buf[lg->fill];
 }
 
-static size_t put_json_str(char *d, size_t n, const char *s)
+/* ---- sites and strings ------------------------------------------------------ */
+
+static uint32_t hash_ptr(uintptr_t p)
 {
-	size_t o = 0;
+	uint64_t x = (uint64_t)p * 0x9e3779b97f4a7c15ull;
 
-	for (; *s && o + 7 < n; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			d[o++] = '\\';
-			d[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(d + o, n - o, c == '\n' ? "\\n" : c == '\t' ? "\\t" :
-					      "\\u%04x", c);
-		} else {
-			d[o++] = (char)c;
-		}
-	}
-	d[o] = '\0';
-	return o;
+	return (uint32_t)(x >> 32);
 }
 
-/* One line into the buffer being filled. */
-/* One line into the buffer being filled: the message is `msg`, or record
- * `r` formatted (in text, straight into the buffer: no copy). */
-static void emit(struct qk_log *lg, int64_t t_ns, int level, const char *file, int line,
-		 const char *msg, const struct qk_log_rec *r, uint64_t upto)
+static struct site_ent *site_of(struct qk_log *lg, const struct qk_log_site *s)
+{
+	uint32_t i = hash_ptr((uintptr_t)s) & (SITE_SLOTS - 1);
+	struct site_ent *e;
+
+	if (lg->last_site && lg->last_site->site == s)	/* a loop logs one site often */
+		return lg->last_site;
+
+	for (; lg->sites[i]; i = (i + 1) & (SITE_SLOTS - 1))
+		if (lg->sites[i]->site == s)
+			return lg->last_site = lg->sites[i];
+	if (lg->n_sites >= SITE_SLOTS / 4 * 3 || !(e = calloc(1, sizeof(*e))))
+		return NULL;
+	e->site = s;
+	for (uint32_t k = 0; k < s->nargs && k < QK_LOG_MAX_ARGS; k++)
+		if (((s->types >> (4 * k)) & 15) == QK_LA_STR)
+			e->str_mask |= 1u << k;
+	e->id = lg->n_sites++;
+	e->gen = UINT32_MAX;
+	lg->sites[i] = e;
+	return lg->last_site = e;
+}
+
+static void put_bytes(struct lbuf *b, const void *p, size_t n)
+{
+	memcpy(b->p + b->len, p, n);
+	b->len += (uint32_t)n;
+}
+
+static void put_pad(struct lbuf *b)
+{
+	while (b->len & 7)
+		b->p[b->len++] = 0;
+}
+
+static void define_site(struct qk_log *lg, struct lbuf *b, struct site_ent *e)
+{
+	const struct qk_log_site *s = e->site;
+	size_t fl = strnlen(s->fmt, 2047), il = strnlen(s->file, 2047);
+	struct qk_logf_site d = { e->id, s->level, s->line, s->types, s->nargs, (uint16_t)fl,
+				  (uint16_t)il };
+	uint32_t at = b->len;
+	struct qk_logf_ent h = { 0, QK_LOGF_SITE };
+
+	put_bytes(b, &h, sizeof(h));
+	put_bytes(b, &d, sizeof(d));
+	put_bytes(b, s->fmt, fl);
+	put_bytes(b, "", 1);
+	put_bytes(b, s->file, il);
+	put_bytes(b, "", 1);
+	put_pad(b);
+	h.bytes = b->len - at;
+	memcpy(b->p + at, &h, sizeof(h));
+	e->gen = lg->gen;
+}
+
+/* A static string's id in this file, defined here when new; UINT32_MAX
+ * when the table is full (the string is then copied). */
+static uint32_t string_id(struct qk_log *lg, struct lbuf *b, const char *p)
+{
+	uint32_t i = hash_ptr((uintptr_t)p) & (STR_SLOTS - 1);
+	struct str_ent *e;
+
+	for (; lg->strs[i].p && lg->strs[i].p != (uintptr_t)p; i = (i + 1) & (STR_SLOTS - 1))
+		;
+	e = &lg->strs[i];
+	if (!e->p) {
+		if (lg->n_strs >= STR_SLOTS / 4 * 3)
+			return UINT32_MAX;
+		e->p = (uintptr_t)p;
+		e->id = lg->n_strs++;
+		e->gen = UINT32_MAX;
+	}
+	if (e->gen != lg->gen) {
+		uint32_t len = (uint32_t)strnlen(p, STATIC_STR_MAX);
+		uint32_t hd[2] = { e->id, len };
+		uint32_t at = b->len;
+		struct qk_logf_ent h = { 0, QK_LOGF_STR };
+
+		put_bytes(b, &h, sizeof(h));
+		put_bytes(b, hd, sizeof(hd));
+		put_bytes(b, p, len);
+		put_bytes(b, "", 1);
+		put_pad(b);
+		h.bytes = b->len - at;
+		memcpy(b->p + at, &h, sizeof(h));
+		e->gen = lg->gen;
+	}
+	return e->id;
+}
+
+/* ---- records ---------------------------------------------------------------- */
+
+static int64_t to_ns(struct qk_log *lg, int64_t t)
+{
+	if (!lg->h.tsc)
+		return t;
+	return lg->cal_ns + (int64_t)((double)(t - lg->cal_tsc) * lg->cal_rate);
+}
+
+/* A record in the ring's layout at p (size bytes): into the file. */
+static void put_binary(struct qk_log *lg, struct site_ent *e, const uint8_t *p, uint32_t size,
+		       int64_t ns)
 {
 	struct lbuf *b = room(lg);
-	char *d = b->p + b->len;
-	size_t n = LINE_MAX_BYTES;
-	int64_t wall = t_ns + lg->wall_off_ns;
-	time_t secs = (time_t)(wall / 1000000000);
-	const char *ts = lg->ts;
-	int k;
+	uint64_t ref[QK_LOG_MAX_ARGS];
 
-	if (secs != lg->ts_sec) {	/* the calendar part changes once a second */
-		struct tm tm;
+	if (e->gen != lg->gen)
+		define_site(lg, b, e);
+	/* strings by pointer become ids, defined before the record */
+	for (uint32_t m = e->str_mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
+		uint64_t x;
 
-		gmtime_r(&secs, &tm);
-		strftime(lg->ts, sizeof(lg->ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		lg->ts_sec = secs;
+		memcpy(&x, p + 16 + 8 * i, 8);
+		if (!(x & QK__SSTR))
+			continue;	/* copied: its length stays */
+		const char *str = (const char *)(uintptr_t)(x & ~QK__SSTR);
+		uint32_t id = str ? string_id(lg, b, str) : UINT32_MAX;
+
+		/* a full table (never in a real program) says (null) */
+		ref[i] = id != UINT32_MAX ? QK_LOGF_SREF | id : QK_LOGF_NULL;
 	}
-	if (lg->o.format == QK_LOG_JSON) {
-		char esc[MSG_MAX_BYTES + 64];
+	uint8_t *o = b->p + b->len;
+	struct qk_logf_ent h = { size, e->id };
 
-		if (r) {
-			qk_log_format_msg(r, lg->msg, sizeof(lg->msg));
-			msg = lg->msg;
-		}
-		put_json_str(esc, sizeof(esc), msg);
-		k = snprintf(d, n, "{\"time\":\"%s.%06ldZ\",\"mono_ns\":%" PRId64 ",\"proc\":\"%s\","
-			     "\"pid\":%d,\"level\":\"%s\",\"file\":\"%s\",\"line\":%d,\"msg\":\"%s\"}\n",
-			     ts, (long)(wall % 1000000000 / 1000), t_ns, lg->proc, lg->pid,
-			     level_lower[level], file, line, esc);
-	} else {
-		k = snprintf(d, n, "%s.%06ldZ %" PRId64 ".%06ld %s[%d] %-5s %s:%d: ",
-			     ts, (long)(wall % 1000000000 / 1000), t_ns / 1000000000,
-			     (long)(t_ns % 1000000000 / 1000), lg->proc, lg->pid, level_names[level],
-			     file, line);
-		if (k < 0 || (size_t)k >= n - 1)
-			return;
-		if (r) {
-			k += (int)qk_log_format_msg(r, d + k, n - 1 - (size_t)k);
-		} else {
-			size_t m = strnlen(msg, n - 2 - (size_t)k);
+	memcpy(o, &h, 8);
+	memcpy(o + 8, &ns, 8);
+	memcpy(o + 16, p + 16, size - 16);
+	for (uint32_t m = e->str_mask; m; m &= m - 1) {
+		unsigned i = (unsigned)__builtin_ctz(m);
 
-			memcpy(d + k, msg, m);
-			k += (int)m;
-		}
-		d[k++] = '\n';
+		if (o[16 + 8 * i + 7] & 0x80)	/* QK__SSTR: the top bit */
+			memcpy(o + 16 + 8 * i, &ref[i], 8);
 	}
-	if (k < 0)
-		return;
-	if ((size_t)k >= n) {	/* cut: keep the newline */
-		k = (int)n - 1;
-		d[k - 1] = '\n';
-	}
-	b->len += (uint32_t)k;
+	b->len += size;
 	b->records++;
-	b->upto = upto;
 }
 
-/* ---- draining ------------------------------------------------------------- */
-
-static void note_drops(struct qk_log *lg, int64_t now)
+/* The record's arguments, for formatting. */
+static unsigned decode_args(const struct qk_log_site *s, const uint8_t *p, struct qk_log_arg *a)
 {
-	uint64_t d = qk_load_relaxed(&lg->ring.dropped);
+	unsigned n = s->nargs <= QK_LOG_MAX_ARGS ? s->nargs : QK_LOG_MAX_ARGS;
+	const uint8_t *sp = p + 16 + 8 * n;
 
-	if (d == lg->drops_reported)
-		return;
-	int64_t last = qk_load_relaxed(&lg->ring.last_drop_ns);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t x;
 
-	snprintf(lg->msg, sizeof(lg->msg),
-		 "log ring full: %" PRIu64 " records dropped between %" PRId64 ".%06ld and %"
-		 PRId64 ".%06ld (%" PRIu64 " in all; ring of %" PRIu64 ")",
-		 d - lg->drops_reported, lg->drops_since_ns / 1000000000,
-		 (long)(lg->drops_since_ns % 1000000000 / 1000), last / 1000000000,
-		 (long)(last % 1000000000 / 1000), d, lg->ring.mask + 1);
-	emit(lg, now, QK_LOG_WARN, __FILE__, __LINE__, lg->msg, NULL, lg->tail);
-	lg->drops_reported = d;
-	lg->drops_since_ns = now;
-}
-
-/* Formats every published record; returns how many. */
-static uint64_t drain(struct qk_log *lg)
-{
-	struct timespec rt, mo;
-	uint64_t n = 0;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mo);
-	lg->wall_off_ns = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000 + (rt.tv_nsec - mo.tv_nsec);
-	/* at most a ring's worth per pass, so drops and housekeeping get a turn */
-	while (n <= lg->ring.mask) {
-		struct qk_log_rec *c = &lg->ring.cells[lg->tail & lg->ring.mask];
-
-		/* pairs with qk__log_commit(): the record before its sequence */
-		if (qk_load_acquire(&c->seq) != lg->tail + 1)
-			break;
-		int lvl = c->site->level;
-
-		emit(lg, c->t_ns, (unsigned)lvl < QK_LOG_LEVELS ? lvl : QK_LOG_ERROR, c->site->file,
-		     c->site->line, NULL, c, lg->tail + 1);
-		/* pairs with the producers' acquire in qk__log_claim(): our reads
-		 * are done before the cell is theirs again */
-		qk_store_release(&c->seq, lg->tail + lg->ring.mask + 1);
-		lg->tail++;
-		n++;
+		memcpy(&x, p + 16 + 8 * i, 8);
+		a[i] = (struct qk_log_arg){ x, NULL, 0, (uint8_t)((s->types >> (4 * i)) & 15) };
+		if (a[i].t != QK_LA_STR)
+			continue;
+		if (x & QK__SSTR) {
+			a[i].s = (const char *)(uintptr_t)(x & ~QK__SSTR);
+			a[i].v = x & ~QK__SSTR;
+			a[i].len = a[i].s ? (uint32_t)strnlen(a[i].s, STATIC_STR_MAX) : 0;
+		} else {
+			a[i].s = (const char *)sp;
+			a[i].len = (uint32_t)x;
+			a[i].v = 0;
+			sp += (x + 8) & ~7ull;
+		}
 	}
 	return n;
 }
 
+static void put_text(struct qk_log *lg, struct site_ent *e, const uint8_t *p, int64_t ns)
+{
+	const struct qk_log_site *s = e->site;
+	struct qk_log_arg a[QK_LOG_MAX_ARGS];
+	struct lbuf *b = room(lg);
+	int lvl = (unsigned)s->level < QK_LOG_LEVELS ? s->level : QK_LOG_ERROR;
+
+	if (!e->parsed) {
+		qk_log_fmt_parse(&e->fmt, s->fmt);
+		e->plen = (uint16_t)qk_log_site_prefix(e->prefix, sizeof(e->prefix), lg->o.format, lvl,
+						       s->file, s->line);
+		e->parsed = true;
+	}
+	unsigned n = decode_args(s, p, a);
+	size_t ml = qk_log_fmt_render(&e->fmt, a, n, lg->msg, sizeof(lg->msg));
+
+	b->len += (uint32_t)qk_log_line(&lg->line, (char *)b->p + b->len, BUF_BYTES - b->len, ns,
+					e->prefix, e->plen, lg->msg, ml);
+	b->records++;
+}
+
+static void put_record(struct qk_log *lg, const struct qk_log_site *s, const uint8_t *p,
+		       uint32_t size, int64_t ns)
+{
+	struct site_ent *e = site_of(lg, s);
+
+	if (!e)
+		return;	/* more sites than the table holds: never in this program */
+	if (lg->o.format == QK_LOG_BINARY)
+		put_binary(lg, e, p, size, ns);
+	else
+		put_text(lg, e, p, ns);
+}
+
+/* Takes what ring r holds; returns the count.  While its producer is
+ * writing, only the records that end before the cache line it writes in:
+ * reading that line would take it from the producer, which would pay a
+ * miss to take it back.  All of it when the producer paused (its head did
+ * not move for 10 ms), and for a flush or at the end. */
+static uint64_t drain_ring(struct qk_log *lg, struct qk__log_ring *r, struct ring_note *nt, bool all,
+			  int64_t now)
+{
+	/* pairs with qk__log_write()'s release of head: the records before it */
+	uint64_t head = qk_load_acquire(&r->head), tail = qk_load_relaxed(&r->tail), n = 0;
+
+	if (head != nt->last_head) {
+		nt->last_head = head;
+		nt->moved_ns = now;
+	}
+	uint64_t lim = all || now - nt->moved_ns >= 10000000 ? head :
+		       head & ~(uint64_t)(QK_CACHELINE - 1);
+
+	while (tail < lim) {
+		const uint8_t *p = r->buf + (tail & r->mask);
+		uint64_t w0;
+		int64_t ts;
+
+		memcpy(&w0, p, 8);
+		memcpy(&ts, p + 8, 8);
+		uint32_t size = (uint32_t)(w0 >> 48);
+		const struct qk_log_site *s = (const struct qk_log_site *)(uintptr_t)(w0 & ((1ull << 48) - 1));
+
+		if (tail + size > lim)
+			break;
+
+		put_record(lg, s, p, size, to_ns(lg, ts));
+		tail += size;
+		n++;
+		if (n % 4096 == 0)	/* room for the producer in a long pass */
+			qk_store_release(&r->tail, tail);
+	}
+	/* pairs with the producer's acquire of tail: our reads are done */
+	qk_store_release(&r->tail, tail);
+	return n;
+}
+
+static const struct qk_log_site drop_site = {
+	"log ring full: %llu records dropped between %lld.%06lld and %lld.%06lld "
+	"(%llu in all; ring of %llu bytes)",
+	__FILE__, __LINE__, QK_LOG_WARN,
+	QK_LA_UINT | QK_LA_INT << 4 | QK_LA_INT << 8 | QK_LA_INT << 12 | QK_LA_INT << 16 |
+	QK_LA_UINT << 20 | QK_LA_UINT << 24, 7 };
+static const struct qk_log_site noring_site = {
+	"log: %llu records of threads that found no log ring were dropped (%u rings; "
+	"raise qk_log_opts.threads)", __FILE__, __LINE__, QK_LOG_WARN,
+	QK_LA_UINT | QK_LA_UINT << 4, 2 };
+
+static void put_internal(struct qk_log *lg, const struct qk_log_site *s, const uint64_t *v,
+			 int64_t ns)
+{
+	uint8_t rec[16 + 8 * QK_LOG_MAX_ARGS];
+
+	memset(rec, 0, 16);
+	memcpy(rec + 16, v, 8 * s->nargs);
+	put_record(lg, s, rec, 16 + 8 * s->nargs, ns);
+}
+
+static void note_drops(struct qk_log *lg, int64_t now)
+{
+	for (uint32_t i = 0; i < lg->n_rings; i++) {
+		struct qk__log_ring *r = &lg->rings[i];
+		struct ring_note *nt = &lg->notes[i];
+		uint64_t d = qk_load_relaxed(&r->dropped);
+
+		if (d == nt->drops_reported)
+			continue;
+		int64_t last = to_ns(lg, qk_load_relaxed(&r->last_drop));
+		uint64_t v[7] = { d - nt->drops_reported, (uint64_t)(nt->since_ns / 1000000000),
+				  (uint64_t)(nt->since_ns % 1000000000 / 1000), (uint64_t)(last / 1000000000),
+				  (uint64_t)(last % 1000000000 / 1000), d, lg->ring_bytes };
+
+		put_internal(lg, &drop_site, v, now);
+		nt->drops_reported = d;
+		nt->since_ns = now;
+	}
+	uint64_t nr = qk_load_relaxed(&lg->no_ring);
+
+	if (nr && nr != lg->notes[lg->n_rings].drops_reported) {
+		uint64_t v[2] = { nr, lg->n_rings };
+
+		put_internal(lg, &noring_site, v, now);
+		lg->notes[lg->n_rings].drops_reported = nr;
+	}
+}
+
+/* ---- time ------------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+/* One (TSC, ns) pair, the tightest of a few reads. */
+static void tsc_pair(int64_t *tsc, int64_t *ns)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t a = __rdtsc();
+		int64_t t = mono_ns();
+		uint64_t b = __rdtsc();
+
+		if (b - a < best) {
+			best = b - a;
+			*tsc = (int64_t)(a + (b - a) / 2);
+			*ns = t;
+		}
+	}
+}
+#endif
+
+/* The TSC only where the kernel itself keeps CLOCK_MONOTONIC on it: then it
+ * is invariant and in step across CPUs. */
+static bool tsc_usable(void)
+{
+#if defined(__x86_64__)
+	char cs[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (!f)
+		return false;
+	if (!fgets(cs, sizeof(cs), f))
+		cs[0] = '\0';
+	fclose(f);
+	return !strcmp(cs, "tsc\n");
+#else
+	return false;
+#endif
+}
+
+static void calibrate(struct qk_log *lg, int64_t now)
+{
+#if defined(__x86_64__)
+	int64_t t, ns;
+
+	if (!lg->h.tsc || now - lg->last_cal_ns < 1000000000)
+		return;
+	lg->last_cal_ns = now;
+	tsc_pair(&t, &ns);
+	if (t > lg->tsc0) {
+		lg->cal_rate = (double)(ns - lg->ns0) / (double)(t - lg->tsc0);
+		lg->cal_tsc = t;
+		lg->cal_ns = ns;
+	}
+#else
+	(void)lg;
+	(void)now;
+#endif
+}
+
 /* ---- the file -------------------------------------------------------------- */
 
+static int64_t wall_offset(void)
+{
+	struct timespec rt, mo;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mo);
+	return ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000 + (rt.tv_nsec - mo.tv_nsec);
+}
+
+/* Opens path; a binary file gets its header (at an 8-byte boundary). */
 static int open_file(struct qk_log *lg)
 {
 	struct stat st;
-	int fd = open(lg->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd = open(lg->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) == 0) {
-		lg->is_reg = S_ISREG(st.st_mode);
-		lg->file_bytes = (uint64_t)st.st_size;
+	lg->is_reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (!lg->is_reg) {
+		lg->file_off = 0;
+	} else {
+		lg->file_off = (uint64_t)st.st_size;
+		if (lg->o.format == QK_LOG_BINARY)
+			lg->file_off = (lg->file_off + 7) & ~7ull;
+	}
+	lg->max_ok_end = lg->file_off;
+	lg->rewind_to = UINT64_MAX;
+	lg->cur_file = lg->fill_file;
+	lg->chunk_seq = 0;
+	if (lg->o.format == QK_LOG_BINARY) {
+		struct qk_logf_hdr h = { QK_LOGF_MAGIC, QK_LOGF_VERSION, sizeof(h), wall_offset(),
+					 lg->pid, 0, "" };
+		ssize_t w;
+
+		snprintf(h.proc, sizeof(h.proc), "%.31s", lg->proc);
+		w = lg->is_reg ? pwrite(fd, &h, sizeof(h), (off_t)lg->file_off) : write(fd, &h, sizeof(h));
+		if (w == (ssize_t)sizeof(h)) {
+			lg->file_off += sizeof(h);
+			lg->max_ok_end = lg->file_off;
+			account(lg, sizeof(h));
+		}
 	}
 	return fd;
 }
 
 /* Puts a new descriptor in place of the old (nothing in flight). */
-static void swap_fd(struct qk_log *lg, int fd)
+/* Puts fd in place of the old descriptor, which is closed, or with
+ * sync_old (io_uring only) fsynced in the background and closed when that
+ * is done: a rotation does not wait for the old file's fsync. */
+static void swap_fd(struct qk_log *lg, int fd, bool sync_old)
 {
+	int old = lg->fd;
+
 	if (lg->uring_ok) {
 		int ret = io_uring_register_files_update(&lg->uring, 0, &fd, 1);
 
@@ -569,8 +968,21 @@ static void swap_fd(struct qk_log *lg, int fd)
 			return;
 		}
 	}
-	close(lg->fd);
 	lg->fd = fd;
+	if (sync_old && lg->uring_ok && lg->is_reg) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&lg->uring);
+
+		if (sqe) {
+			io_uring_prep_fsync(sqe, old, 0);
+			io_uring_sqe_set_data64(sqe, UD_OLD_FSYNC | (uint64_t)(uint32_t)old << 32);
+			if (io_uring_submit(&lg->uring) >= 0) {
+				lg->old_syncs++;
+				return;
+			}
+		}
+		fsync(old);	/* no room in the ring: at once, as before */
+	}
+	close(old);
 }
 
 static void rotate(struct qk_log *lg)
@@ -578,8 +990,8 @@ static void rotate(struct qk_log *lg)
 	char from[sizeof(lg->path) + 16], to[sizeof(lg->path) + 16];
 	int fd;
 
-	if (fsync(lg->fd) == 0)
-		lg->unsynced = 0;
+	if (!lg->uring_ok && fsync(lg->fd) == 0)
+		lg->unsynced = 0;	/* with io_uring: in the background, in swap_fd() */
 	for (int k = lg->o.keep; k >= 1; k--) {
 		if (k == 1)
 			snprintf(from, sizeof(from), "%s", lg->path);
@@ -596,26 +1008,13 @@ static void rotate(struct qk_log *lg)
 		trouble(lg, E_ROTATE, -fd, "opening the rotated");
 		return;
 	}
-	swap_fd(lg, fd);
+	swap_fd(lg, fd, true);
+	lg->unsynced = 0;
 	qk_fetch_add_relaxed(&lg->st_rotations, 1);
 }
 
-/* Between chains: the file removed under us, the size limit. */
-static void housekeeping(struct qk_log *lg, int64_t now)
+static void reopen(struct qk_log *lg)
 {
-	struct stat st;
-
-	if (!lg->is_reg)
-		return;
-	if (lg->file_bytes >= lg->o.rotate_bytes && lg->n_pend) {	/* never to leave it empty */
-		rotate(lg);
-		return;
-	}
-	if (now - lg->last_check_ns < 200 * 1000000ll)
-		return;
-	lg->last_check_ns = now;
-	if (fstat(lg->fd, &st) || st.st_nlink > 0)
-		return;
 	int fd = open_file(lg);
 
 	if (fd < 0) {
@@ -628,26 +1027,107 @@ static void housekeeping(struct qk_log *lg, int64_t now)
 		lg->last_err[E_GONE] = ENOENT;
 	}
 	lg->last_err[E_GONE] = 0;
-	swap_fd(lg, fd);
+	swap_fd(lg, fd, false);
 	qk_fetch_add_relaxed(&lg->st_reopens, 1);
 }
 
-static void pin_away(int avoid)
+/* A file switch: what was filled so far goes to the old file; what is
+ * filled from now on, with its sites and strings defined again, to the new
+ * one.  The switch itself waits until no write to the old file is left. */
+static void begin_switch(struct qk_log *lg, int kind)
 {
-	cpu_set_t set;
+	if (lg->switching)
+		return;
+	if (lg->fill >= 0 && !buf_empty(lg, &lg->buf[lg->fill]))
+		queue_fill(lg);
+	else if (lg->fill >= 0)
+		lg->buf[lg->fill].file_no = lg->fill_file + 1;
+	lg->switching = kind;
+	lg->fill_file++;
+	lg->gen++;
+}
+
+static bool old_file_busy(struct qk_log *lg)
+{
+	if (lg->inflight || lg->fsync_inflight)
+		return true;
+	for (int i = 0; i < NBUF; i++)
+		if (lg->buf[i].state == B_PEND && lg->buf[i].file_no == lg->cur_file)
+			return true;
+	return false;
+}
+
+/* The file removed under us, the size limit. */
+static void housekeeping(struct qk_log *lg, int64_t now)
+{
+	struct stat st;
+
+	if (lg->switching) {
+		if (old_file_busy(lg))
+			return;
+		if (lg->switching == SW_ROTATE)
+			rotate(lg);
+		else
+			reopen(lg);
+		lg->cur_file = lg->fill_file;	/* also when it failed: the old one goes on */
+		lg->switching = SW_NONE;
+		return;
+	}
+	if (!lg->is_reg)
+		return;
+	if (now - lg->last_check_ns < 200 * 1000000ll)
+		return;
+	lg->last_check_ns = now;
+	if (fstat(lg->fd, &st) == 0 && st.st_nlink == 0)
+		begin_switch(lg, SW_REOPEN);
+}
+
+/* Every CPU but the loop's; false when there is no other. */
+static bool cpus_but(int avoid, cpu_set_t *set)
+{
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	int left = 0;
 
 	if (avoid < 0 || n < 2)
-		return;
-	CPU_ZERO(&set);
+		return false;
+	CPU_ZERO(set);
 	for (int c = 0; c < n && c < CPU_SETSIZE; c++)
 		if (c != avoid) {
-			CPU_SET(c, &set);
+			CPU_SET(c, set);
 			left++;
 		}
-	if (left)
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	return left > 0;
+}
+
+/* ---- the logger thread -------------------------------------------------------- */
+
+static bool buf_empty(struct qk_log *lg, const struct lbuf *b)
+{
+	return b->len <= (lg->o.format == QK_LOG_BINARY ? sizeof(struct qk_logf_chunk) : 0);
+}
+
+static bool buffers_idle(struct qk_log *lg)
+{
+	for (int i = 0; i < NBUF; i++)
+		if (lg->buf[i].state == B_PEND || lg->buf[i].state == B_FLIGHT)
+			return false;
+	return lg->fill < 0 || buf_empty(lg, &lg->buf[lg->fill]);
+}
+
+/* Flush requests: done once every buffer filled before the request is out. */
+static void check_flush(struct qk_log *lg)
+{
+	if (!lg->flush_wait)
+		return;
+	for (int i = 0; i < NBUF; i++) {
+		struct lbuf *b = &lg->buf[i];
+
+		if (b->state != B_FREE && b->bseq < lg->flush_bseq && !buf_empty(lg, b))
+			return;
+	}
+	lg->flush_wait = false;
+	/* pairs with qk_log_flush(): the records are in the file */
+	qk_store_release(&lg->flush_done, lg->flush_seen);
 }
 
 static void *logger_main(void *arg)
@@ -655,50 +1135,74 @@ static void *logger_main(void *arg)
 	struct qk_log *lg = arg;
 
 	pthread_setname_np(pthread_self(), "qk-log");
-	pin_away(lg->o.avoid_cpu);
+	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE): a
+	 * logger that waits for a CPU lets the rings fill; it uses CPU only in
+	 * proportion to what is logged, and stays below every real-time thread */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
 	while (qk_load_relaxed(&lg->paused) && !qk_load_relaxed(&lg->stop)) {
 		struct timespec ts = { 0, 1000000 };
 
 		nanosleep(&ts, NULL);
 	}
 	for (;;) {
-		/* pairs with qk_log_destroy(): records logged before it are visible */
+		/* pairs with qk_log_destroy() and qk_log_flush(): what was logged
+		 * before them is visible in the rings */
 		bool stopping = qk_load_acquire(&lg->stop);
-		int64_t now;
-		uint64_t n;
+		uint64_t fr = qk_load_acquire(&lg->flush_req), n = 0;
+		int64_t now = mono_ns();
 
 		reap(lg, false);
-		n = drain(lg);
-		now = qk__log_now();
+		calibrate(lg, now);
+		for (uint32_t i = 0; i < lg->n_rings; i++)
+			n += drain_ring(lg, &lg->rings[i], &lg->notes[i],
+					stopping || fr != lg->flush_seen, now);
 		note_drops(lg, now);
-		queue_fill(lg);
+		if (n == 0 || stopping || fr != lg->flush_seen)
+			queue_fill(lg);
+		if (fr != lg->flush_seen) {
+			lg->flush_seen = fr;
+			lg->flush_bseq = lg->next_bseq;
+			lg->flush_wait = true;
+		}
 		bool fsync_due = lg->o.fsync_ms > 0 && now - lg->last_fsync_ns >= lg->o.fsync_ms * 1000000ll;
 
-		if (!lg->inflight) {
-			if (!lg->fsync_inflight)	/* swapping the file: nothing may be on it */
-				housekeeping(lg, now);
-			if (fsync_due || stopping)
-				lg->last_fsync_ns = now;
-			if (lg->n_pend || ((fsync_due || stopping) && lg->unsynced))
-				submit_chain(lg, fsync_due || stopping);
+		housekeeping(lg, now);
+		if (fsync_due)
+			lg->last_fsync_ns = now;
+		submit(lg, fsync_due && lg->is_reg);
+		check_flush(lg);
+		if (stopping && n == 0 && buffers_idle(lg)) {
+			reap(lg, true);
+			while (lg->fsync_inflight || lg->old_syncs)
+				reap(lg, true);
+			if (lg->unsynced && lg->is_reg) {
+				if (fsync(lg->fd))
+					trouble(lg, E_FSYNC, errno, "fsync of");
+				else
+					qk_fetch_add_relaxed(&lg->st_fsyncs, 1);
+			}
+			check_flush(lg);
+			break;
 		}
-		if (stopping && n == 0 && !lg->n_pend && (lg->fill < 0 || !lg->buf[lg->fill].len)) {
-			reap_some(lg, true, true);
-			if (!lg->n_pend && !lg->unsynced)
-				break;
-			continue;
-		}
-		if (n == 0) {
+		/* The 256 KiB ring fills in about 4 ms at 1 M records/s:
+		 * while records come, look every 50 us; idle, every poll_ms. */
+		if (n)
+			lg->busy_until = now + 100000000;
+		long nap = now < lg->busy_until ? 50000 : lg->o.poll_ms * 1000000l;
+
+		if (n == 0 && !stopping) {
 			if (lg->inflight || lg->fsync_inflight) {
 				struct io_uring_cqe *cqe;
-				struct __kernel_timespec ts = { 0, lg->o.poll_ms * 1000000ll };
+				struct __kernel_timespec ts = { 0, nap };
 
 				io_uring_wait_cqe_timeout(&lg->uring, &cqe, &ts);
-			} else {
-				struct timespec ts = { 0, lg->o.poll_ms * 1000000l };
+			} else if (!lg->flush_wait && qk_load_relaxed(&lg->flush_req) == lg->flush_seen) {
+				struct timespec ts = { 0, nap };
 
 				nanosleep(&ts, NULL);
 			}
+		} else if (n == 0 && (lg->inflight || lg->fsync_inflight)) {
+			reap(lg, true);
 		}
 	}
 	return NULL;
@@ -721,6 +1225,13 @@ static void setup_uring(struct qk_log *lg)
 		    "the container's seccomp profile", strerror(-ret));
 		return;
 	}
+	/* io_uring's own workers (a write that would block goes to one) stay
+	 * off the loop's CPU too: behind a real-time thread that spins there
+	 * they would never run, and the logger would wait on them forever */
+	cpu_set_t set;
+
+	if (cpus_but(lg->o.avoid_cpu, &set))
+		io_uring_register_iowq_aff(&lg->uring, sizeof(set), &set);
 	ret = io_uring_register_files(&lg->uring, &lg->fd, 1);
 	if (ret < 0) {
 		say(lg, "log: io_uring cannot register the log file (%s); writing with write(2)",
@@ -734,16 +1245,75 @@ static void setup_uring(struct qk_log *lg)
 	lg->uring_ok = true;
 }
 
+/* The executable's read-only image: strings there are logged by pointer. */
+static int find_ro(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	struct qk__log_head *h = ctx;
+	uintptr_t lo = UINTPTR_MAX, hi = 0, wlo = UINTPTR_MAX;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (ph->p_flags & PF_W) {
+			if (a < wlo)
+				wlo = a;
+		} else {
+			if (a < lo)
+				lo = a;
+			if (a + ph->p_memsz > hi)
+				hi = a + ph->p_memsz;
+		}
+	}
+	if (lo < hi && hi <= wlo) {	/* read-only segments before any writable one */
+		h->ro_lo = lo;
+		h->ro_hi = hi;
+	}
+	return 1;	/* the first object is the executable */
+}
+
+static void *map(size_t n)
+{
+	/* mapped, not malloc'd: pre-faulted here, locked by mlockall later */
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void free_log(struct qk_log *lg)
+{
+	for (int i = 0; i < NBUF; i++)
+		if (lg->buf[i].p)
+			munmap(lg->buf[i].p, BUF_BYTES);
+	if (lg->rings) {
+		for (uint32_t i = 0; i < lg->n_rings; i++)
+			if (lg->rings[i].buf)
+				munmap(lg->rings[i].buf, lg->ring_bytes + QK_LOG_REC_MAX);
+		free(lg->rings);
+	}
+	if (lg->sites)
+		for (uint32_t i = 0; i < SITE_SLOTS; i++)
+			free(lg->sites[i]);
+	free(lg->sites);
+	free(lg->strs);
+	free(lg->notes);
+	free(lg);
+}
+
 struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 {
 	struct qk_log *lg;
-	uint32_t cells = o->ring_records ? o->ring_records : 8192;
-	size_t ring_bytes = (size_t)cells * sizeof(struct qk_log_rec);
+	uint32_t rb = o->ring_bytes ? o->ring_bytes : 256 * 1024;
+	uint32_t nt = o->threads ? o->threads : 8;
 	sigset_t all, old;
 	int ret;
 
-	if (cells & (cells - 1) || cells < 2) {
-		snprintf(err, n, "log ring size %u is not a power of two", cells);
+	if (rb & (rb - 1) || rb < 4096) {
+		snprintf(err, n, "log ring size %u is not a power of two of at least 4096", rb);
 		return NULL;
 	}
 	if (posix_memalign((void **)&lg, QK_CACHELINE, sizeof(*lg))) {
@@ -764,36 +1334,56 @@ struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 	snprintf(lg->proc, sizeof(lg->proc), "%s", o->proc ? o->proc : "qiki");
 	lg->pid = (int)getpid();
 	lg->fill = -1;
-	lg->ts_sec = -1;
 	lg->paused = o->paused;
-	lg->ring.mask = cells - 1;
-	lg->ring.level = o->level;
-	/* mapped, not malloc'd: pre-faulted here, locked by mlockall later */
-	lg->ring.cells = mmap(NULL, ring_bytes, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (lg->ring.cells == MAP_FAILED) {
-		snprintf(err, n, "cannot map the log ring (%zu bytes): %s", ring_bytes, strerror(errno));
-		free(lg);
-		return NULL;
+	lg->h.level = o->level;
+	lg->h.id = qk_fetch_add_relaxed(&next_id, 1);
+	lg->n_rings = nt;
+	lg->ring_bytes = rb;
+	lg->rewind_to = UINT64_MAX;
+	dl_iterate_phdr(find_ro, &lg->h);
+	if (posix_memalign((void **)&lg->rings, QK_CACHELINE, nt * sizeof(*lg->rings)) ||
+	    !(lg->sites = calloc(SITE_SLOTS, sizeof(*lg->sites))) ||
+	    !(lg->strs = calloc(STR_SLOTS, sizeof(*lg->strs))) ||
+	    !(lg->notes = calloc(nt + 1, sizeof(*lg->notes)))) {
+		snprintf(err, n, "out of memory for the logger");
+		goto fail;
 	}
-	for (uint32_t i = 0; i < cells; i++)
-		lg->ring.cells[i].seq = i;
-	for (int i = 0; i < NBUF; i++) {
-		lg->buf[i].p = mmap(NULL, BUF_BYTES, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (lg->buf[i].p == MAP_FAILED) {
-			lg->buf[i].p = NULL;
-			snprintf(err, n, "cannot map log buffers: %s", strerror(errno));
+	memset(lg->rings, 0, nt * sizeof(*lg->rings));
+	for (uint32_t i = 0; i < nt; i++) {
+		lg->rings[i].mask = rb - 1;
+		if (!(lg->rings[i].buf = map(rb + QK_LOG_REC_MAX))) {
+			snprintf(err, n, "cannot map the log rings (%u of %u bytes): %s", nt, rb,
+				 strerror(errno));
 			goto fail;
 		}
 	}
+	for (int i = 0; i < NBUF; i++)
+		if (!(lg->buf[i].p = map(BUF_BYTES))) {
+			snprintf(err, n, "cannot map log buffers: %s", strerror(errno));
+			goto fail;
+		}
 	lg->fd = open_file(lg);
 	if (lg->fd < 0) {
 		snprintf(err, n, "cannot open log file %s: %s", lg->path, strerror(-lg->fd));
 		goto fail;
 	}
+	qk_log_line_init(&lg->line, o->format, lg->proc, lg->pid, wall_offset());
+	lg->h.tsc = !o->no_tsc && tsc_usable();
+#if defined(__x86_64__)
+	if (lg->h.tsc) {	/* a first rate from 2 ms; refined every second */
+		struct timespec ts = { 0, 2000000 };
+
+		tsc_pair(&lg->tsc0, &lg->ns0);
+		nanosleep(&ts, NULL);
+		tsc_pair(&lg->cal_tsc, &lg->cal_ns);
+		lg->cal_rate = (double)(lg->cal_ns - lg->ns0) / (double)(lg->cal_tsc - lg->tsc0);
+		lg->last_cal_ns = lg->cal_ns;
+	}
+#endif
 	setup_uring(lg);
-	lg->last_fsync_ns = lg->drops_since_ns = qk__log_now();
+	lg->last_fsync_ns = mono_ns();
+	for (uint32_t i = 0; i <= nt; i++)
+		lg->notes[i].since_ns = lg->last_fsync_ns;
 	/* the logger thread takes no signals: they are the loop's */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -801,6 +1391,17 @@ struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 
 	pthread_attr_init(&at);
 	pthread_attr_setstacksize(&at, 256 * 1024);	/* mlockall locks it whole */
+	/* An ordinary thread, off the loop's CPU from its first instruction:
+	 * inheriting a SCHED_FIFO caller's policy and CPU, it would wait behind
+	 * a caller that spins there and never drain. */
+	struct sched_param sp = { 0 };
+	cpu_set_t away;
+
+	pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&at, SCHED_OTHER);
+	pthread_attr_setschedparam(&at, &sp);
+	if (cpus_but(lg->o.avoid_cpu, &away))
+		pthread_attr_setaffinity_np(&at, sizeof(away), &away);
 	ret = pthread_create(&lg->thread, &at, logger_main, lg);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -811,13 +1412,10 @@ struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 		close(lg->fd);
 		goto fail;
 	}
+	qk__log_attach(lg);
 	return lg;
 fail:
-	for (int i = 0; i < NBUF; i++)
-		if (lg->buf[i].p)
-			munmap(lg->buf[i].p, BUF_BYTES);
-	munmap(lg->ring.cells, ring_bytes);
-	free(lg);
+	free_log(lg);
 	return NULL;
 }
 
@@ -831,11 +1429,12 @@ void qk_log_flush(struct qk_log *lg)
 {
 	if (!lg)
 		return;
-	uint64_t upto = qk_load_relaxed(&lg->ring.head);
+	/* pairs with the logger's acquire: what we logged is seen before it */
+	uint64_t req = qk_fetch_add_acq_rel(&lg->flush_req, 1) + 1;
 	struct timespec ts = { 0, 200000 };
 
-	/* pairs with release_done(): the lines up to `upto` are in the file */
-	while (qk_load_acquire(&lg->done) < upto)
+	/* pairs with check_flush(): the records are in the file */
+	while (qk_load_acquire(&lg->flush_done) < req)
 		nanosleep(&ts, NULL);
 }
 
@@ -849,10 +1448,9 @@ void qk_log_destroy(struct qk_log *lg)
 	if (lg->uring_ok)
 		io_uring_queue_exit(&lg->uring);
 	close(lg->fd);
-	for (int i = 0; i < NBUF; i++)
-		munmap(lg->buf[i].p, BUF_BYTES);
-	munmap(lg->ring.cells, (lg->ring.mask + 1) * sizeof(struct qk_log_rec));
-	free(lg);
+	if (qk__log_tls.id == lg->h.id)
+		qk__log_tls = (struct qk__log_tls){ 0, NULL };
+	free_log(lg);
 }
 
 void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
@@ -860,8 +1458,12 @@ void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
 	memset(s, 0, sizeof(*s));
 	if (!lg)
 		return;
-	s->dropped = qk_load_relaxed(&lg->ring.dropped);
-	s->logged = qk_load_relaxed(&lg->ring.head);
+	for (uint32_t i = 0; i < lg->n_rings; i++) {
+		s->logged += qk_load_relaxed(&lg->rings[i].logged);
+		s->dropped += qk_load_relaxed(&lg->rings[i].dropped);
+		s->threads += qk_load_relaxed(&lg->rings[i].owner) != 0;
+	}
+	s->dropped += qk_load_relaxed(&lg->no_ring);
 	s->written = qk_load_relaxed(&lg->st_written);
 	s->bytes = qk_load_relaxed(&lg->st_bytes);
 	s->bytes_lost = qk_load_relaxed(&lg->st_lost);
@@ -872,4 +1474,5 @@ void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
 	s->submits = qk_load_relaxed(&lg->st_submits);
 	s->uring = lg->uring_ok;
 	s->fixed_bufs = lg->fixed_bufs;
+	s->tsc = lg->h.tsc;
 }

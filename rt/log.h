@@ -1,42 +1,56 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log.h - the logger: printf-style logging that the real-time path may
- * call, formatted and written to disk by a thread of its own through
- * io_uring.
+ * call; a thread of its own writes the records to disk through io_uring,
+ * as binary records that qiki-log formats when the log is read (NanoLog's
+ * design), or as text or JSON lines formatted by that thread.
  *
- * Contract.  Any number of threads of one process log into one bounded MPSC
- * ring of fixed-size records; one logger thread (SCHED_OTHER, pinned away
- * from the loop's CPU) drains it.  A log call is lock-free and real-time
- * safe: it takes the time (clock_gettime, a vDSO call), claims a cell with
- * one CAS, stores the call site's address and the raw arguments (strings
- * are copied, up to QK_LOG_STR_BYTES per record) and publishes the cell.
- * No allocation, no syscall, no formatting, no waiting: when the ring is
- * full the record is dropped and counted, and the logger writes how many
- * were dropped and when.  Formatting (as printf would, from the call site's
- * format) happens on the logger thread.
+ * Contract.  Each thread that logs owns one byte ring of the logger (SPSC;
+ * 256 KiB by default: it stays in L2, and holds 4 ms at 1 M records/s;
+ * that thread produces, the logger thread consumes).  A thread gets its
+ * ring once, when it first logs or calls qk_log_register_thread() (do that
+ * at start-up: it is a search of a small fixed table, no allocation, no
+ * syscall).  A log call is wait-free and real-time safe: it reads the TSC
+ * (or, where the kernel does not trust the TSC, CLOCK_MONOTONIC through the
+ * vDSO), stores a 16-byte header (call site, size, time) and the raw
+ * arguments, 8 bytes each, into its own ring and publishes the new head
+ * with one release store.  It reads the consumer's index only when the ring
+ * looks full.  No CAS, no allocation, no syscall, no formatting: when the
+ * ring is full the record is dropped and counted, and the logger writes how
+ * many were dropped and when.
  *
- * A producer preempted between claim and publish holds the logger back
- * until it runs again (never the other producers, who drop once the ring is
- * full).  Records come out in the order their cells were claimed.
+ * The logger thread is SCHED_OTHER (at nice -10 where the process may),
+ * on every CPU but opts.avoid_cpu, and so are io_uring's workers.
  *
- * Durability.  qk_log_destroy() drains the ring, writes everything logged
+ * Strings.  A string in the program's read-only image (a literal, a table of
+ * state names) is stored by pointer; so is one passed through
+ * QK_LOG_STATIC(s), which promises that s lives as long as the logger and
+ * never changes.  Any other string is copied, up to QK_LOG_STR_MAX bytes.
+ *
+ * Order.  Each thread's records come out in the order it logged them; the
+ * records of different threads are interleaved by drain pass, not by time
+ * (their timestamps order them; qiki-log prints them as written).
+ *
+ * Durability.  qk_log_destroy() drains every ring, writes everything logged
  * before it and fsyncs.  While running, the file is fsynced every
  * fsync_ms; a crash of the process loses what the logger had not yet
- * written (at most the ring and one poll interval of records), and a crash
- * of the machine what was not yet fsynced.
+ * written (at most the rings and one poll interval of records), and a crash
+ * of the machine what was not yet fsynced.  A binary file cut short by a
+ * crash reads up to its last whole record.
  *
  * Errors of the logger itself (a full disk, the file removed, io_uring not
  * available) never reach the loop: the logger reports each kind once
  * through opts.on_error, says what to do, and carries on (a removed file is
- * opened again; without io_uring it writes with write(2)).
+ * opened again; without io_uring it writes with pwrite(2)).
  *
  * Usage:
  *	struct qk_log *lg = qk_log_create(&opts, err, sizeof(err));
- *	QK_INFO(lg, "state %s -> %s", from_name, to_name);
+ *	QK_INFO(lg, "state %s -> %s", from_name, QK_LOG_STATIC(to_name));
  *	qk_log_destroy(lg);
  * Every macro accepts lg == NULL (a no-op), so library code can log
  * unconditionally.  Arguments: integers, double/float, C strings, pointers;
  * at most QK_LOG_MAX_ARGS.  The format is checked by the compiler.
+ * The binary file format is in rt/log_file.h.
  */
 #ifndef QK_RT_LOG_H
 #define QK_RT_LOG_H
@@ -44,16 +58,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #include "shm/atomic.h"
 
 enum qk_log_level { QK_LOG_DEBUG, QK_LOG_INFO, QK_LOG_WARN, QK_LOG_ERROR, QK_LOG_LEVELS };
-enum qk_log_format { QK_LOG_TEXT, QK_LOG_JSON };
+enum qk_log_format { QK_LOG_TEXT, QK_LOG_JSON, QK_LOG_BINARY };
 
 #define QK_LOG_MAX_ARGS 8
-#define QK_LOG_REC_SIZE 256
-#define QK_LOG_STR_BYTES 160	/* copied string bytes per record, NULs included */
+#define QK_LOG_STR_MAX 255		/* bytes kept of a copied string argument */
+#define QK_LOG_REC_MAX (16 + 8 * QK_LOG_MAX_ARGS * 2 + QK_LOG_MAX_ARGS * (QK_LOG_STR_MAX + 1))
+
+/* How an argument is stored, 4 bits each in qk_log_site.types: known at
+ * compile time from the argument's type. */
+enum qk_log_argt { QK_LA_NONE, QK_LA_INT, QK_LA_UINT, QK_LA_DBL, QK_LA_STR, QK_LA_PTR };
 
 /* A call site: static, one per QK_LOG() in the program. */
 struct qk_log_site {
@@ -61,35 +83,24 @@ struct qk_log_site {
 	const char *file;
 	int line;
 	int level;
-};
-
-/* How an argument was stored, 4 bits each in qk_log_rec.types. */
-enum qk_log_argt { QK_LA_NONE, QK_LA_INT, QK_LA_UINT, QK_LA_DBL, QK_LA_STR, QK_LA_PTR, QK_LA_NULLSTR };
-
-struct qk_log_rec {
-	_Atomic uint64_t seq;		/* cell sequence (Vyukov) */
-	int64_t t_ns;			/* CLOCK_MONOTONIC */
-	const struct qk_log_site *site;
 	uint32_t types;			/* enum qk_log_argt per argument */
-	uint16_t nargs;
-	uint16_t str_used;		/* bytes of str[] taken */
-	uint64_t arg[QK_LOG_MAX_ARGS];	/* integers widened to 64 bits, double bits, str offsets */
-	char str[QK_LOG_STR_BYTES];
+	uint32_t nargs;
 };
-_Static_assert(sizeof(struct qk_log_rec) == QK_LOG_REC_SIZE, "log record size");
 
 struct qk_log_opts {
-	const char *path;		/* the log file; opened O_APPEND|O_CREAT */
+	const char *path;		/* the log file; created, appended to */
 	const char *proc;		/* process name in every line */
 	enum qk_log_format format;
 	enum qk_log_level level;	/* records below it are not taken */
-	uint32_t ring_records;		/* power of two; 0: 8192 */
+	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 256 KiB */
+	uint32_t threads;		/* threads that may log; 0: 8 */
 	int avoid_cpu;			/* the loop's CPU; the logger runs elsewhere; -1 none */
 	int poll_ms;			/* logger's sleep when idle; 0: 5 */
 	int fsync_ms;			/* fsync cadence; 0: 1000; < 0 only at shutdown */
 	uint64_t rotate_bytes;		/* rotate past this size; 0: 64 MiB */
 	int keep;			/* rotated files kept (path.1 ..); 0: 4 */
-	bool no_uring;			/* write with write(2) (tests, benchmarks) */
+	bool no_uring;			/* write with pwrite(2) (tests, benchmarks) */
+	bool no_tsc;			/* time every call with clock_gettime */
 	bool paused;			/* the logger waits for qk_log_resume() (tests) */
 	/* the logger's own trouble, one message per kind; NULL: stderr */
 	void (*on_error)(void *ctx, const char *msg);
@@ -97,27 +108,34 @@ struct qk_log_opts {
 };
 
 struct qk_log_stats {
-	uint64_t logged;		/* records taken by the ring */
-	uint64_t dropped;		/* records the full ring refused */
-	uint64_t written;		/* records formatted into the file */
+	uint64_t logged;		/* records taken by the rings */
+	uint64_t dropped;		/* records a full ring refused */
+	uint64_t written;		/* records written to the file */
 	uint64_t bytes;			/* bytes the file system took */
 	uint64_t bytes_lost;		/* bytes a failed write lost */
 	uint64_t write_errors;
 	uint64_t reopens;		/* the file was removed and opened again */
 	uint64_t rotations;
 	uint64_t fsyncs;
-	uint64_t submits;		/* io_uring_submit calls (batches) */
+	uint64_t submits;		/* io_uring_submit calls */
+	uint32_t threads;		/* rings taken by threads */
 	bool uring;			/* writing through io_uring */
 	bool fixed_bufs;		/* with registered buffers */
+	bool tsc;			/* calls read the TSC */
 };
 
 struct qk_log;
 
-/* Opens the file, sets up io_uring and starts the logger thread.  NULL with
+/* Opens the file, sets up io_uring, calibrates the TSC (a few ms) and
+ * starts the logger thread; the calling thread is registered.  NULL with
  * err filled when the file cannot be opened or memory is short. */
 struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n);
 /* Drains, writes and fsyncs everything logged before it, then frees. */
 void qk_log_destroy(struct qk_log *lg);
+/* Gives the calling thread its ring now (start-up), not at its first log
+ * call.  false when every ring is taken: that thread's records are then
+ * dropped and counted. */
+bool qk_log_register_thread(struct qk_log *lg);
 /* Lets a logger created paused start draining. */
 void qk_log_resume(struct qk_log *lg);
 /* Waits until every record logged before the call is written (tests). */
@@ -129,138 +147,167 @@ const char *qk_log_level_name(enum qk_log_level lvl);
 /* "debug", "info", "warn", "error" -> level; -1 otherwise. */
 int qk_log_level_parse(const char *s);
 
-/* Formats a record's message as printf would have; returns its length
- * (truncated to n - 1).  The logger's own; exposed for tests. */
-size_t qk_log_format_msg(const struct qk_log_rec *r, char *buf, size_t n);
-
 /* ---- the hot path -------------------------------------------------------- */
 
+/* A thread's ring.  head, logged, dropped: the producer's line; tail: the
+ * logger's.  Positions are free-running byte counts; a record never wraps:
+ * the buffer has QK_LOG_REC_MAX bytes of slack past its end, which a record
+ * that starts near the end runs into. */
 struct qk__log_ring {
-	_Alignas(QK_CACHELINE) _Atomic uint64_t head;	/* producers claim here */
-	_Alignas(QK_CACHELINE) _Atomic uint64_t dropped;
-	_Atomic int64_t last_drop_ns;
-	_Atomic int level;
+	_Alignas(QK_CACHELINE) _Atomic uint64_t head;
+	uint64_t tail_seen;		/* producer's copy of tail */
+	_Atomic uint64_t logged, dropped;
+	_Atomic int64_t last_drop;	/* time of the last drop, in the ring's clock */
+	uint8_t *buf;
 	uint64_t mask;
-	struct qk_log_rec *cells;
+	_Alignas(QK_CACHELINE) _Atomic uint64_t tail;
+	_Atomic uintptr_t owner;	/* pthread_self() of the producer, 0 free */
 };
 
 /* The logger is opaque except for its first member, which the inline hot
  * path needs. */
 struct qk__log_head {
-	struct qk__log_ring ring;
+	_Atomic int level;
+	uint32_t id;			/* unique per logger in the process */
+	bool tsc;
+	uintptr_t ro_lo, ro_hi;		/* the executable's read-only image */
 };
 
-static inline int64_t qk__log_now(void)
+/* The calling thread's ring of the logger it logged to last. */
+struct qk__log_tls {
+	uint32_t id;
+	struct qk__log_ring *r;
+};
+extern __thread struct qk__log_tls qk__log_tls;
+
+/* Out of line, once per thread and logger: finds or takes the ring. */
+struct qk__log_ring *qk__log_attach(struct qk_log *lg);
+
+#define QK__SSTR (1ull << 63)		/* a string slot holding a pointer */
+/* n and types are constants at every call: unrolled, the type tests fold */
+#define QK__UNROLL _Pragma("GCC unroll 8")
+
+static inline int64_t qk__log_clock(const struct qk__log_head *h)
 {
+#if defined(__x86_64__)
+	if (h->tsc)
+		return (int64_t)__rdtsc();
+#endif
 	struct timespec ts;
 
+	(void)h;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Claims a cell, or counts a drop and returns NULL. */
-static inline struct qk_log_rec *qk__log_claim(struct qk_log *lg, const struct qk_log_site *site,
-					       unsigned nargs)
-{
-	struct qk__log_ring *r = &((struct qk__log_head *)lg)->ring;
-	uint64_t pos = qk_load_relaxed(&r->head);
-	struct qk_log_rec *c;
-
-	for (;;) {
-		c = &r->cells[pos & r->mask];
-		/* pairs with the logger's release of the cell: its reads of the
-		 * old record are done before we overwrite it */
-		int64_t d = (int64_t)(qk_load_acquire(&c->seq) - pos);
-
-		if (d == 0) {
-			if (qk_cas_relaxed(&r->head, &pos, pos + 1))
-				break;
-		} else if (d < 0) {
-			qk_fetch_add_relaxed(&r->dropped, 1);
-			qk_store_relaxed(&r->last_drop_ns, qk__log_now());
-			return NULL;
-		} else {
-			pos = qk_load_relaxed(&r->head);
-		}
-	}
-	c->t_ns = qk__log_now();
-	c->site = site;
-	c->types = 0;
-	c->nargs = (uint16_t)nargs;
-	c->str_used = 0;
-	return c;
-}
-
-static inline void qk__log_commit(struct qk_log_rec *c)
-{
-	uint64_t seq = qk_load_relaxed(&c->seq);
-
-	/* pairs with the logger's acquire: the record before its sequence */
-	qk_store_release(&c->seq, seq + 1);
-}
-
 static inline bool qk__log_on(struct qk_log *lg, int lvl)
 {
-	return lg && lvl >= qk_load_relaxed(&((struct qk__log_head *)lg)->ring.level);
+	return lg && lvl >= qk_load_relaxed(&((struct qk__log_head *)lg)->level);
 }
 
-static inline void qk__la_int(struct qk_log_rec *c, unsigned i, long long v)
+/* One record: v[i] is the argument's bits (strings: the pointer); types and
+ * n are constants, so the loops unroll and the switches fold. */
+static inline __attribute__((always_inline)) void
+qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types, unsigned n,
+	      const uint64_t *v)
 {
-	c->arg[i] = (uint64_t)v;
-	c->types |= (uint32_t)QK_LA_INT << (4 * i);
-}
+	const struct qk__log_head *h = (const struct qk__log_head *)lg;
+	struct qk__log_ring *r = qk__log_tls.r;
+	uint32_t len[QK_LOG_MAX_ARGS];
+	uint64_t size = 16 + 8 * (uint64_t)n;
 
-static inline void qk__la_uint(struct qk_log_rec *c, unsigned i, unsigned long long v)
-{
-	c->arg[i] = v;
-	c->types |= (uint32_t)QK_LA_UINT << (4 * i);
-}
-
-static inline void qk__la_dbl(struct qk_log_rec *c, unsigned i, double v)
-{
-	union { double d; uint64_t u; } b = { .d = v };
-
-	c->arg[i] = b.u;
-	c->types |= (uint32_t)QK_LA_DBL << (4 * i);
-}
-
-static inline void qk__la_ptr(struct qk_log_rec *c, unsigned i, const void *p)
-{
-	c->arg[i] = (uint64_t)(uintptr_t)p;
-	c->types |= (uint32_t)QK_LA_PTR << (4 * i);
-}
-
-/* Copies the string into the record; what does not fit is cut. */
-static inline void qk__la_str(struct qk_log_rec *c, unsigned i, const char *s)
-{
-	unsigned at = c->str_used, k = 0, room = QK_LOG_STR_BYTES - at;
-
-	if (!s) {
-		c->types |= (uint32_t)QK_LA_NULLSTR << (4 * i);
-		return;
+	if (__builtin_expect(qk__log_tls.id != h->id, 0)) {
+		r = qk__log_attach(lg);
+		if (!r)
+			return;
 	}
-	if (room == 0) {	/* no byte left: an empty string */
-		at = QK_LOG_STR_BYTES - 1;
-		room = 1;
+	QK__UNROLL
+	for (unsigned i = 0; i < n; i++) {
+		if (((types >> (4 * i)) & 15) != QK_LA_STR)
+			continue;
+		const char *s = (const char *)(uintptr_t)v[i];
+
+		len[i] = UINT32_MAX;	/* by pointer: NULL, read-only or static */
+		if (s && !(v[i] & QK__SSTR) && (uintptr_t)s - h->ro_lo >= h->ro_hi - h->ro_lo) {
+			len[i] = (uint32_t)strnlen(s, QK_LOG_STR_MAX);
+			size += (len[i] + 8) & ~7u;
+		}
 	}
-	while (k + 1 < room && s[k]) {
-		c->str[at + k] = s[k];
-		k++;
+	int64_t ts = qk__log_clock(h);
+	uint64_t head = qk_load_relaxed(&r->head);
+
+	if (__builtin_expect(head + size - r->tail_seen > r->mask + 1, 0)) {
+		/* pairs with the logger's release of tail: its reads of the
+		 * bytes we are about to overwrite are done */
+		r->tail_seen = qk_load_acquire(&r->tail);
+		if (head + size - r->tail_seen > r->mask + 1) {
+			qk_store_relaxed(&r->dropped, qk_load_relaxed(&r->dropped) + 1);
+			qk_store_relaxed(&r->last_drop, ts);
+			return;
+		}
 	}
-	c->str[at + k] = '\0';
-	c->str_used = (uint16_t)(at + k + 1 > QK_LOG_STR_BYTES ? QK_LOG_STR_BYTES : at + k + 1);
-	c->arg[i] = at;
-	c->types |= (uint32_t)QK_LA_STR << (4 * i);
+	uint8_t *p = r->buf + (head & r->mask), *sp = p + 16 + 8 * n;
+	uint64_t w0 = (uint64_t)(uintptr_t)site | size << 48;
+
+	memcpy(p, &w0, 8);
+	memcpy(p + 8, &ts, 8);
+	QK__UNROLL
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t x = v[i];
+
+		if (((types >> (4 * i)) & 15) == QK_LA_STR) {
+			if (len[i] == UINT32_MAX) {
+				x |= QK__SSTR;
+			} else {
+				x = len[i];
+				memcpy(sp, (const char *)(uintptr_t)v[i], len[i]);
+				sp[len[i]] = '\0';
+				sp += (len[i] + 8) & ~7u;
+			}
+		}
+		memcpy(p + 16 + 8 * i, &x, 8);
+	}
+	/* pairs with the logger's acquire of head: the record before it */
+	qk_store_release(&r->head, head + size);
+	/* the next record's lines: their misses (the logger read them last)
+	 * start now, not at the next call */
+	__builtin_prefetch(p + size, 1);
+	__builtin_prefetch(p + size + 64, 1);
+	qk_store_relaxed(&r->logged, qk_load_relaxed(&r->logged) + 1);
 }
 
-#define QK__LA(c, i, x) _Generic((x), \
-	_Bool: qk__la_uint, char: qk__la_int, signed char: qk__la_int, \
-	unsigned char: qk__la_uint, short: qk__la_int, unsigned short: qk__la_uint, \
-	int: qk__la_int, unsigned: qk__la_uint, long: qk__la_int, \
-	unsigned long: qk__la_uint, long long: qk__la_int, unsigned long long: qk__la_uint, \
-	float: qk__la_dbl, double: qk__la_dbl, \
-	char *: qk__la_str, const char *: qk__la_str, \
-	default: qk__la_ptr)((c), (i), (x))
+/* Each argument as 8 bytes, by its type. */
+static inline uint64_t qk__lv_int(long long x) { return (uint64_t)x; }
+static inline uint64_t qk__lv_uint(unsigned long long x) { return x; }
+static inline uint64_t qk__lv_dbl(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline uint64_t qk__lv_str(const char *s) { return (uint64_t)(uintptr_t)s; }
+static inline uint64_t qk__lv_sstr(const volatile char *s)
+{
+	return s ? (uint64_t)(uintptr_t)s | QK__SSTR : 0;
+}
+static inline uint64_t qk__lv_ptr(const volatile void *p) { return (uint64_t)(uintptr_t)p; }
+
+/* A string that outlives the logger and never changes: logged by pointer. */
+#define QK_LOG_STATIC(s) ((const volatile char *)(s))
+
+#define QK__LV(x) _Generic((x), \
+	_Bool: qk__lv_uint, char: qk__lv_int, signed char: qk__lv_int, \
+	unsigned char: qk__lv_uint, short: qk__lv_int, unsigned short: qk__lv_uint, \
+	int: qk__lv_int, unsigned: qk__lv_uint, long: qk__lv_int, \
+	unsigned long: qk__lv_uint, long long: qk__lv_int, unsigned long long: qk__lv_uint, \
+	float: qk__lv_dbl, double: qk__lv_dbl, \
+	char *: qk__lv_str, const char *: qk__lv_str, \
+	volatile char *: qk__lv_sstr, const volatile char *: qk__lv_sstr, \
+	default: qk__lv_ptr)(x)
+#define QK__LT(x) _Generic((x), \
+	_Bool: QK_LA_UINT, char: QK_LA_INT, signed char: QK_LA_INT, \
+	unsigned char: QK_LA_UINT, short: QK_LA_INT, unsigned short: QK_LA_UINT, \
+	int: QK_LA_INT, unsigned: QK_LA_UINT, long: QK_LA_INT, \
+	unsigned long: QK_LA_UINT, long long: QK_LA_INT, unsigned long long: QK_LA_UINT, \
+	float: QK_LA_DBL, double: QK_LA_DBL, \
+	char *: QK_LA_STR, const char *: QK_LA_STR, \
+	volatile char *: QK_LA_STR, const volatile char *: QK_LA_STR, \
+	default: QK_LA_PTR)
 
 /* counts the arguments after the format; more than 8 does not compile */
 #define QK__LOG_N(...) QK__LOG_N_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0, qk__too_many)
@@ -268,15 +315,25 @@ static inline void qk__la_str(struct qk_log_rec *c, unsigned i, const char *s)
 #define QK__LOG_FMT(f, ...) f
 #define QK__CAT(a, b) QK__CAT_(a, b)
 #define QK__CAT_(a, b) a##b
-#define QK__LA0(c, f)
-#define QK__LA1(c, f, a) QK__LA(c, 0, a)
-#define QK__LA2(c, f, a, b) QK__LA1(c, f, a); QK__LA(c, 1, b)
-#define QK__LA3(c, f, a, b, d) QK__LA2(c, f, a, b); QK__LA(c, 2, d)
-#define QK__LA4(c, f, a, b, d, e) QK__LA3(c, f, a, b, d); QK__LA(c, 3, e)
-#define QK__LA5(c, f, a, b, d, e, g) QK__LA4(c, f, a, b, d, e); QK__LA(c, 4, g)
-#define QK__LA6(c, f, a, b, d, e, g, h) QK__LA5(c, f, a, b, d, e, g); QK__LA(c, 5, h)
-#define QK__LA7(c, f, a, b, d, e, g, h, j) QK__LA6(c, f, a, b, d, e, g, h); QK__LA(c, 6, j)
-#define QK__LA8(c, f, a, b, d, e, g, h, j, k) QK__LA7(c, f, a, b, d, e, g, h, j); QK__LA(c, 7, k)
+/* the values, each followed by a comma; the types, or'ed */
+#define QK__LV0(f)
+#define QK__LV1(f, a) QK__LV(a),
+#define QK__LV2(f, a, b) QK__LV1(f, a) QK__LV(b),
+#define QK__LV3(f, a, b, c) QK__LV2(f, a, b) QK__LV(c),
+#define QK__LV4(f, a, b, c, d) QK__LV3(f, a, b, c) QK__LV(d),
+#define QK__LV5(f, a, b, c, d, e) QK__LV4(f, a, b, c, d) QK__LV(e),
+#define QK__LV6(f, a, b, c, d, e, g) QK__LV5(f, a, b, c, d, e) QK__LV(g),
+#define QK__LV7(f, a, b, c, d, e, g, h) QK__LV6(f, a, b, c, d, e, g) QK__LV(h),
+#define QK__LV8(f, a, b, c, d, e, g, h, j) QK__LV7(f, a, b, c, d, e, g, h) QK__LV(j),
+#define QK__LT0(f) 0u
+#define QK__LT1(f, a) (uint32_t)QK__LT(a)
+#define QK__LT2(f, a, b) QK__LT1(f, a) | (uint32_t)QK__LT(b) << 4
+#define QK__LT3(f, a, b, c) QK__LT2(f, a, b) | (uint32_t)QK__LT(c) << 8
+#define QK__LT4(f, a, b, c, d) QK__LT3(f, a, b, c) | (uint32_t)QK__LT(d) << 12
+#define QK__LT5(f, a, b, c, d, e) QK__LT4(f, a, b, c, d) | (uint32_t)QK__LT(e) << 16
+#define QK__LT6(f, a, b, c, d, e, g) QK__LT5(f, a, b, c, d, e) | (uint32_t)QK__LT(g) << 20
+#define QK__LT7(f, a, b, c, d, e, g, h) QK__LT6(f, a, b, c, d, e, g) | (uint32_t)QK__LT(h) << 24
+#define QK__LT8(f, a, b, c, d, e, g, h, j) QK__LT7(f, a, b, c, d, e, g, h) | (uint32_t)QK__LT(j) << 28
 
 __attribute__((format(printf, 1, 2)))
 static inline void qk__log_fmtcheck(const char *fmt, ...)
@@ -291,13 +348,14 @@ static inline void qk__log_fmtcheck(const char *fmt, ...)
 		qk__log_fmtcheck(__VA_ARGS__); \
 	if (qk__log_on(qk__lg, (lvl))) { \
 		static const struct qk_log_site qk__site = { \
-			QK__LOG_FMT(__VA_ARGS__, 0), __FILE__, __LINE__, (lvl) }; \
-		struct qk_log_rec *qk__c = qk__log_claim(qk__lg, &qk__site, \
-							  QK__LOG_N(__VA_ARGS__)); \
-		if (qk__c) { \
-			QK__CAT(QK__LA, QK__LOG_N(__VA_ARGS__))(qk__c, __VA_ARGS__); \
-			qk__log_commit(qk__c); \
-		} \
+			QK__LOG_FMT(__VA_ARGS__, 0), __FILE__, __LINE__, (lvl), \
+			QK__CAT(QK__LT, QK__LOG_N(__VA_ARGS__))(__VA_ARGS__), \
+			QK__LOG_N(__VA_ARGS__) }; \
+		const uint64_t qk__v[QK__LOG_N(__VA_ARGS__) + 1] = { \
+			QK__CAT(QK__LV, QK__LOG_N(__VA_ARGS__))(__VA_ARGS__) 0 }; \
+		qk__log_write(qk__lg, &qk__site, \
+			      QK__CAT(QK__LT, QK__LOG_N(__VA_ARGS__))(__VA_ARGS__), \
+			      QK__LOG_N(__VA_ARGS__), qk__v); \
 	} \
 } while (0)
 

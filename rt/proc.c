@@ -28,7 +28,8 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		"      --log-dir DIR    write DIR/%s.log (default: $QIKI_LOG_DIR, else\n"
 		"                       /var/log/qiki/INSTANCE as root, ~/.local/state/qiki/INSTANCE)\n"
 		"      --log-level L    debug, info (default), warn, error\n"
-		"      --log-format F   text (default) or json (one object per line)\n"
+		"      --log-format F   text (default), json (one object per line) or binary\n"
+		"                       (formatted when read, by qiki-log)\n"
 		"      --log-fsync-ms MS  fsync the log every MS ms (default 1000; -1: at exit only)\n"
 		"      --log-rotate-mb MB rotate the log past MB MiB, keeping 4 (default 64)\n",
 		prog, which == QK_PROC_SIM ? "plant simulator" : "controller agent",
@@ -135,7 +136,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		case O_LOGFMT:
 			if ((o->log_format = qk_proc_log_format_parse(optarg)) < 0) {
 				ret = -1;
-				fprintf(stderr, "%s: --log-format '%s': expected text or json\n", prog, optarg);
+				fprintf(stderr, "%s: --log-format '%s': expected text, json or binary\n", prog, optarg);
 			}
 			break;
 		case 'h': usage(stdout, prog, which); return 1;
@@ -159,7 +160,8 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 
 int qk_proc_log_format_parse(const char *s)
 {
-	return !strcmp(s, "text") ? QK_LOG_TEXT : !strcmp(s, "json") ? QK_LOG_JSON : -1;
+	return !strcmp(s, "text") ? QK_LOG_TEXT : !strcmp(s, "json") ? QK_LOG_JSON :
+	       !strcmp(s, "binary") ? QK_LOG_BINARY : -1;
 }
 
 static int mkdir_p(char *path)

@@ -83,6 +83,8 @@ bool qk_cmd_expired(const struct qk_cmd *c, struct qk_reply *r);
 /* The exit status of a loop process that found the segment inconsistent
  * (qk_seg_verify()) or truncated under it (SIGBUS). */
 #define QK_EXIT_SEGMENT 6
+/* The loops check the segment (qk_seg_verify) once in this many cycles. */
+#define QK_VERIFY_EVERY 16
 
 /* What to do when the segment is truncated under us: an access to the lost
  * pages raises SIGBUS, which cannot be returned from.  The handler writes

@@ -21,7 +21,7 @@
 #include "shm/atomic.h"
 #include "shm/hist.h"
 
-#define QK_LAYOUT_VERSION 3u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns */
+#define QK_LAYOUT_VERSION 4u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins */
 #define QK_SEG_MAGIC      0x314b494b49510a51ull	/* "Q\nQIKIK1" */
 
 #define QK_NAME_LEN       24
@@ -75,6 +75,19 @@ enum qk_wake_mode { QK_WAKE_TIMER, QK_WAKE_FUTEX, QK_WAKE_SPIN, QK_WAKE_LOCKSTEP
 
 enum qk_proposal_type {	/* evaluator order: lower first */
 	QK_PROP_SAFETY, QK_PROP_PLANNING, QK_PROP_DIAGNOSTICS, QK_PROP_EXPLORATION
+};
+
+/* Which rule raised a proposal (rt/agent/rules.h says what each one checks;
+ * qk_rules_why() words a hit). */
+enum qk_rule {
+	QK_RULE_NONE,
+	QK_RULE_STALE, QK_RULE_WATCHDOG, QK_RULE_BIOS_DEVICE, QK_RULE_BIOS_HEALTH,
+	QK_RULE_SENSOR_INVALID, QK_RULE_PRESSURE_LOW, QK_RULE_PRESSURE_HIGH,
+	QK_RULE_THERMAL_LOW, QK_RULE_THERMAL_HIGH, QK_RULE_BATTERY_LOW,
+	QK_RULE_PLAN_GO, QK_RULE_PLAN_DRIVE, QK_RULE_PLAN_HOLD,
+	QK_RULE_DIAG_BIOS, QK_RULE_DIAG_SENSOR, QK_RULE_DIAG_BATTERY,
+	QK_RULE_EXPLORE_IDLE,
+	QK_RULE_COUNT
 };
 
 /* What a sensor measures; a device of type QK_DEV_SENSOR has one. */
@@ -246,13 +259,21 @@ struct qk_transition {
 	int32_t who;			/* pid of the requester, 0 for the agent */
 };
 
+/* Why a rule raised its proposal, as data: the agent never words it;
+ * readers do, with qk_rules_why() and the segment's configuration. */
+struct qk_rule_hit {
+	uint32_t rule;			/* enum qk_rule */
+	uint32_t index;			/* node, profile device, count: per rule */
+	double value, limit;		/* in the unit the rule's words print */
+};
+
 struct qk_proposal {
 	uint32_t type;			/* enum qk_proposal_type */
 	uint32_t priority;		/* higher first */
 	double confidence;		/* 0..1 */
 	uint32_t trigger;		/* enum qk_trigger it would fire, or NONE */
 	uint32_t target_state;		/* enum qk_fsm_state it asks for */
-	char why[QK_REASON_LEN];
+	struct qk_rule_hit hit;		/* the rule and its figures */
 };
 
 struct qk_agent_status {		/* written by qiki-agent every tick */
@@ -329,6 +350,8 @@ struct qk_proc_stats {
 	struct qk_hist wake_latency;	/* actual wake - scheduled wake */
 	struct qk_hist compute;		/* end of work - actual wake */
 	struct qk_hist s2a;		/* agent: sensor publish -> actuator publish */
+	struct qk_hist front;		/* agent: its wake - the sensor frame's publish */
+	struct qk_hist back;		/* agent: the sim's next due - actuator publish */
 	_Atomic int64_t loop_allocs;	/* allocations by the loop thread since the
 					 * loop started, -1 when not measured */
 	_Atomic uint64_t pad;
@@ -374,19 +397,20 @@ QK__SIZE(qk_actuator_frame, 232);
 QK__SIZE(qk_device_status, 40);
 QK__SIZE(qk_bios_report, 1304);
 QK__SIZE(qk_transition, 32);
-QK__SIZE(qk_proposal, 72);
-QK__SIZE(qk_agent_status, 1176);
+QK__SIZE(qk_rule_hit, 24);
+QK__SIZE(qk_proposal, 48);
+QK__SIZE(qk_agent_status, 1152);
 QK__SIZE(qk_sim_status, 424);
 QK__SIZE(qk_cmd, 96);
 QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
-QK__SIZE(qk_proc_stats, 13232);
+QK__SIZE(qk_proc_stats, 22000);
 QK__SIZE(qk_link_stats, 4608);
 
 _Static_assert(offsetof(struct qk_config, thruster) == 584, "qk_config.thruster moved");
 _Static_assert(offsetof(struct qk_sensor_frame, accel_mps2) == 64, "qk_sensor_frame.accel moved");
 _Static_assert(offsetof(struct qk_actuator_frame, throttle) == 40, "qk_actuator_frame.throttle moved");
-_Static_assert(offsetof(struct qk_agent_status, trans) == 152, "qk_agent_status.trans moved");
+_Static_assert(offsetof(struct qk_agent_status, trans) == 128, "qk_agent_status.trans moved");
 _Static_assert(offsetof(struct qk_proc_stats, wake_latency) == 64, "stats: liveness on its own line");
 _Static_assert(offsetof(struct qk_link_stats, sent) == 64, "link: counters after the start-up line");
 _Static_assert(offsetof(struct qk_cmd, name) == 64, "qk_cmd.name moved");

@@ -422,6 +422,8 @@ int qk_seg_create(struct qk_seg *s, const char *instance, const struct qk_config
 		qk_hist_reset(&s->stats[p].wake_latency);
 		qk_hist_reset(&s->stats[p].compute);
 		qk_hist_reset(&s->stats[p].s2a);
+		qk_hist_reset(&s->stats[p].front);
+		qk_hist_reset(&s->stats[p].back);
 	}
 	qk_hist_reset(&s->link->rtt);
 	return 0;

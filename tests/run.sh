@@ -57,7 +57,7 @@ if [ "$only" != unit ]; then
     [[ $(basename "$p") != test_loop ]] && run asan "$p" 600
   done
   # TSan: the lock-free code and its stress tests
-  for name in shm/test_ring shm/test_cmdq shm/test_mbox rt/test_log shm/stress_ring shm/stress_cmdq; do
+  for name in shm/test_ring shm/test_cmdq shm/test_mbox rt/test_log rt/test_log_read shm/stress_ring shm/stress_cmdq; do
     p="$B/tsan/tests/$name"
     [ -x "$p" ] && run tsan "$p" 600
   done

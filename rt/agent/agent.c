@@ -42,6 +42,8 @@ int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_n
 	a->now_ns = now_ns;
 	a->winner = -1;
 	a->active.type = QK_PROP_EXPLORATION + 1;
+	qk_control_plan_init(&a->plan, cfg);
+	qk_rules_plan_init(&a->rules_plan, cfg);
 	qk_fsm_init(&a->fsm, now_ns);
 	qk_bios_check(cfg, NULL, &a->bios);
 	for (int g = 0; g < QK_GUARD_COUNT; g++)
@@ -51,11 +53,8 @@ int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_n
 
 static void take_bios(struct qk_agent *a, const struct qk_bios_report *bios)
 {
-	if (!bios || (a->have_bios && !memcmp(bios, &a->bios_report, sizeof(*bios))))
-		return;		/* nothing new: keep the verdict and its words */
-	a->bios_report = *bios;
-	a->have_bios = true;
-	qk_bios_check(a->cfg, bios, &a->bios);
+	if (bios)	/* the caller passes a report when its mailbox changed */
+		qk_bios_check(a->cfg, bios, &a->bios);
 }
 
 static bool watchdog_ours(const struct qk_agent *a, bool fresh)
@@ -107,7 +106,7 @@ static void count_guards(struct qk_agent *a, bool fresh)
 
 		/* the first raised is the worst of its kind: keep its words */
 		if (!raised[g])
-			a->guard_hit[g] = a->rules.hit[i];
+			a->guard_hit[g] = p->hit;
 		raised[g] = true;
 	}
 	for (uint32_t g = 0; g < QK_GUARD_COUNT; g++) {
@@ -119,27 +118,15 @@ static void count_guards(struct qk_agent *a, bool fresh)
 	}
 }
 
-/* The winner in words, written only when it says something new. */
-static void name_winner(struct qk_agent *a)
+/* The winner, published as data: readers word its hit. */
+static void take_winner(struct qk_agent *a)
 {
-	if (a->winner < 0) {
-		memset(&a->active, 0, sizeof(a->active));
-		a->active.type = QK_PROP_EXPLORATION + 1;
-		a->active_hit.rule = QK_RULE_NONE;
+	if (a->winner >= 0) {
+		a->active = a->rules.p[a->winner];
 		return;
 	}
-	const struct qk_proposal *p = &a->rules.p[a->winner];
-	const struct qk_rule_hit *h = &a->rules.hit[a->winner];
-	bool same = !memcmp(h, &a->active_hit, sizeof(*h));
-	char why[QK_REASON_LEN];
-
-	if (same)
-		memcpy(why, a->active.why, sizeof(why));
-	else
-		qk_rules_why(a->cfg, h, why);
-	a->active = *p;
-	memcpy(a->active.why, why, sizeof(why));
-	a->active_hit = *h;
+	memset(&a->active, 0, sizeof(a->active));
+	a->active.type = QK_PROP_EXPLORATION + 1;
 }
 
 void qk_agent_use_controller(struct qk_agent *a, struct qk_ctl_instance *ci)
@@ -172,10 +159,11 @@ static void outputs(struct qk_agent *a, bool fresh, struct qk_actuator_frame *ou
 
 		/* a stale tick recomputes from the last frame: the command holds */
 		qk_control_force(c, &a->last, a->setpoint, force);
-		qk_control_allocate(c, qk_control_tank_bar(c, &a->last), force, out->throttle);
+		qk_control_allocate_plan(&a->plan, qk_control_tank_bar(c, &a->last), force,
+					 out->throttle, NULL);
 	}
 	a->ctl_was_active = st == QK_ST_ACTIVE;
-	qk_control_heaters(c, &a->last, a->heat_on, out->heater);
+	qk_control_heaters_plan(&a->plan, &a->last, a->heat_on, out->heater);
 }
 
 bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
@@ -188,15 +176,17 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 		a->last = *f;
 		a->have_frame = true;
 		a->stale_ticks = 0;
+	} else if (!a->have_frame && a->fsm.state == QK_ST_BOOTING) {
+		a->stale_ticks = 0;	/* not armed yet: count from when it is */
 	} else if (a->stale_ticks != UINT32_MAX) {
 		a->stale_ticks++;
 	}
 	take_bios(a, bios);
 
 	struct qk_rule_in in = {
-		.cfg = a->cfg, .f = a->have_frame ? &a->last : NULL,
+		.cfg = a->cfg, .plan = &a->rules_plan, .f = a->have_frame ? &a->last : NULL,
 		.stale_ticks = a->stale_ticks,
-		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING || a->bios.seen,
+		.stale_armed = a->have_frame || a->fsm.state != QK_ST_BOOTING,
 		.watchdog = watchdog_ours(a, fresh), .bios = &a->bios, .state = a->fsm.state,
 		.setpoint = a->setpoint, .go_asked = a->go_asked,
 	};
@@ -205,7 +195,7 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 	a->winner = qk_evaluate(a->rules.p, a->rules.n, confidence_min(a->cfg));
 	decide(a, now_ns);
 	count_guards(a, fresh);
-	name_winner(a);
+	take_winner(a);
 
 	memset(out, 0, sizeof(*out));
 	out->answers_cycle = a->last.cycle;

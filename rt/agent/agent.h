@@ -5,13 +5,17 @@
  * tests, and a recorded run can be replayed.
  *
  * Contract: process-local, one thread; deterministic: time comes in as an
- * argument, nothing reads a clock, no allocation, no syscall, no stdio but
- * snprintf into fixed reason/why buffers, and that only when the words
- * changed (a new BIOS report, a new winning proposal) or on the command path.
+ * argument, nothing reads a clock, no allocation, no syscall, and no text
+ * formatting: the winning proposal and the guards' hits are data (struct
+ * qk_rule_hit), worded by readers.  Only the command path formats (a
+ * refusal's reason).  What depends only on the configuration (the
+ * controller's geometry and heater bands, the rules' masks) is planned at
+ * init.
  *
  * One tick:
  *   1. frame: a new one resets the stale count, none increments it;
- *   2. BIOS: the report is checked again only when it changed (memcmp);
+ *   2. BIOS: a report passed in is checked (the caller passes one only
+ *      when its mailbox changed); NULL keeps the last verdict;
  *   3. rules raise proposals (rt/agent/rules.h), the evaluator picks a winner;
  *   4. decision, through the FSM table only: BOOTING with a POST seen gets
  *      its verdict (ERROR, or IDLE once a sensor frame has come: IDLE means
@@ -32,8 +36,9 @@
  * the BIOS guard, so leaving ERROR needs a good POST.
  *
  * Stale sensors: limits.sensor_stale_cycles ticks without a new frame ->
- * SAFE, except while BOOTING before any frame or POST report (the sim may
- * start after us).
+ * SAFE, except while BOOTING before the first frame: the sim may start after
+ * us, or take long to go real time, and BOOTING holds the thrusters off.
+ * Ticks spent so do not count: the count starts when the guard is armed.
  *
  * The sim's watchdog flag (QK_SIMF_WATCHDOG_SAFE: our actuator frames
  * stopped reaching it) is a guard only in a fresh frame and only once we
@@ -50,6 +55,7 @@
 
 #include "rt/agent/bios.h"
 #include "rt/agent/controller.h"
+#include "rt/agent/control.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
 
@@ -58,6 +64,7 @@
 
 struct qk_agent {
 	const struct qk_config *cfg;
+	struct qk_control_plan plan;	/* what the controller derives from cfg, once */
 	struct qk_fsm fsm;
 	bool plan_auto;			/* a PLANNING winner may move IDLE <-> ACTIVE */
 
@@ -65,9 +72,7 @@ struct qk_agent {
 	struct qk_sensor_frame last;
 	bool have_frame;
 	uint32_t stale_ticks;		/* saturates */
-	struct qk_bios_report bios_report;	/* the report last checked */
-	bool have_bios;
-	struct qk_bios_eval bios;
+	struct qk_bios_eval bios;		/* the verdict on the last report passed */
 	int64_t now_ns;			/* of the last tick */
 	uint64_t ticks;			/* ticks run, i.e. frames published */
 
@@ -79,11 +84,11 @@ struct qk_agent {
 	uint32_t guard_clear[QK_GUARD_COUNT];
 	struct qk_rule_hit guard_hit[QK_GUARD_COUNT];
 
-	/* this tick's proposals, and the winner in words */
+	/* this tick's proposals, and the winner */
+	struct qk_rules_plan rules_plan;	/* from cfg, once */
 	struct qk_rules_out rules;
 	int winner;			/* index in rules.p[], -1 none */
 	struct qk_proposal active;	/* type EXPLORATION + 1 when none */
-	struct qk_rule_hit active_hit;
 
 	uint8_t heat_on[QK_MAX_THERMAL];	/* thermostat states */
 
@@ -102,7 +107,9 @@ int qk_agent_init(struct qk_agent *a, const struct qk_config *cfg, int64_t now_n
 void qk_agent_use_controller(struct qk_agent *a, struct qk_ctl_instance *ci);
 
 /* One tick.  f: the newest sensor frame, NULL when none arrived this tick;
- * bios: the latest POST report, NULL before the first; now_ns: the tick's
+ * bios: a POST report to check, when its mailbox changed since the last
+ * one passed (NULL: none new, the last verdict stands; passing the same
+ * report again is harmless, only slower); now_ns: the tick's
  * CLOCK_MONOTONIC time.  Fills *out (answers_cycle and sensor_publish_ns name
  * the newest frame seen; wake_ns = publish_ns = now_ns for the caller to
  * overwrite).  Returns true when *out is to be published: always, so the

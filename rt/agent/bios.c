@@ -39,10 +39,8 @@ void qk_bios_check(const struct qk_config *cfg, const struct qk_bios_report *r,
 
 	memset(out, 0, sizeof(*out));
 	out->first_bad = -1;
-	if (!r || !r->post_count) {
-		snprintf(out->why, sizeof(out->why), "no POST yet");
+	if (!r || !r->post_count)
 		return;
-	}
 	uint32_t nr = r->n_devices < QK_MAX_DEVICES ? r->n_devices : QK_MAX_DEVICES;
 
 	out->seen = true;
@@ -82,12 +80,23 @@ void qk_bios_check(const struct qk_config *cfg, const struct qk_bios_report *r,
 			out->n_unexpected++;
 	out->health = nd ? score / nd : 1.0;
 	out->all_systems_go = !out->critical_fail && out->health >= cfg->limits.health_min;
-	if (out->critical_fail)
-		snprintf(out->why, sizeof(out->why), "%.24s %s", cfg->device[out->first_bad].name,
-			 problem(out->first_status));
-	else if (!out->all_systems_go)
-		snprintf(out->why, sizeof(out->why), "health %.2f < %.2f", out->health,
-			 cfg->limits.health_min);
-	else if (out->n_warning || out->first_bad >= 0)
-		snprintf(out->why, sizeof(out->why), "degraded: health %.2f", out->health);
+}
+
+void qk_bios_why(const struct qk_config *cfg, const struct qk_bios_eval *e,
+		 char why[QK_REASON_LEN])
+{
+	const size_t n = QK_REASON_LEN;
+	bool named = e->first_bad >= 0 && e->first_bad < QK_MAX_DEVICES;
+
+	if (!e->seen)
+		snprintf(why, n, "no POST yet");
+	else if (e->critical_fail && named)
+		snprintf(why, n, "%.24s %s", cfg->device[e->first_bad].name,
+			 problem(e->first_status));
+	else if (!e->all_systems_go)
+		snprintf(why, n, "health %.2f < %.2f", e->health, cfg->limits.health_min);
+	else if (e->n_warning || e->first_bad >= 0)
+		snprintf(why, n, "degraded: health %.2f", e->health);
+	else
+		why[0] = '\0';
 }

@@ -4,8 +4,9 @@
  * profile (cfg->device[], matched by name).
  *
  * Contract: pure function of its inputs; no allocation, no syscall, no clock:
- * real-time safe.  It formats `why` with snprintf, so callers run it when the
- * report changed, not every tick (qk_agent_tick() does).
+ * real-time safe, and formats nothing: qk_bios_why() words a verdict for a
+ * reader.  It compares every device name, so callers run it when the report
+ * changed, not every tick (qiki-agent does: on a new mailbox write).
  *
  * Scoring, per device the profile expects: OK 1, WARNING 0.5, ERROR,
  * NOT_FOUND or absent from the report ("missing") 0; health is the mean, in
@@ -40,10 +41,12 @@ struct qk_bios_eval {
 	int32_t first_bad;		/* profile index of the first failed device, -1 */
 	uint32_t first_status;		/* its QK_DS_* or QK_BIOS_MISSING */
 	uint32_t first_code;		/* its QK_PC_* (TIMEOUT_RESPONSE: it went silent) */
-	char why[QK_REASON_LEN];	/* the first problem, "" when all is OK */
 };
 
 void qk_bios_check(const struct qk_config *cfg, const struct qk_bios_report *r,
 		   struct qk_bios_eval *out);
+/* The first problem in words ("imu missing from POST"), "" when all is OK. */
+void qk_bios_why(const struct qk_config *cfg, const struct qk_bios_eval *e,
+		 char why[QK_REASON_LEN]);
 
 #endif

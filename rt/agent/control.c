@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/control.c - PD, thrust allocation, heaters; see rt/agent/control.h. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "rt/agent/control.h"
@@ -72,71 +73,190 @@ static double lambda_max(const double m[3][3])
 	return q + 2 * p * cos(phi);
 }
 
-void qk_control_allocate_made(const struct qk_config *cfg, double p_bar, const double force[3],
-			      double throttle[QK_MAX_THRUSTERS], double made[3])
+void qk_control_plan_init(struct qk_control_plan *p, const struct qk_config *cfg)
 {
 	uint32_t n = cfg->n_thrusters < QK_MAX_THRUSTERS ? cfg->n_thrusters : QK_MAX_THRUSTERS;
-	double d[QK_MAX_THRUSTERS][3], cap[QK_MAX_THRUSTERS], w[QK_MAX_THRUSTERS] = { 0 };
-	double m[3][3] = { { 0 } }, r[3];
-	double ratio = cfg->tank.p_full_bar > 0 ? p_bar / cfg->tank.p_full_bar : 0;
-	double fn = sqrt(force[0] * force[0] + force[1] * force[1] + force[2] * force[2]);
-	double db = cfg->control.deadband_n;
+	uint32_t nt = cfg->n_thermal < QK_MAX_THERMAL ? cfg->n_thermal : QK_MAX_THERMAL;
+	double m[3][3] = { { 0 } };
 
-	memset(throttle, 0, QK_MAX_THRUSTERS * sizeof(double));
-	if (made)
-		memset(made, 0, 3 * sizeof(double));
-	if (!(ratio > 0) || !isfinite(fn) || fn < db || fn == 0)
-		return;
-	if (ratio > PRESSURE_RATIO_MAX)
-		ratio = PRESSURE_RATIO_MAX;
-	/* unit directions and the force each can make at this pressure */
+	memset(p, 0, sizeof(*p));
+	p->n = n;
+	p->separable = 1;
+	p->p_full_bar = cfg->tank.p_full_bar;
+	p->deadband_n = cfg->control.deadband_n;
 	for (uint32_t i = 0; i < n; i++) {
 		const struct qk_thruster_cfg *t = &cfg->thruster[i];
 		double len = sqrt(t->dir[0] * t->dir[0] + t->dir[1] * t->dir[1] + t->dir[2] * t->dir[2]);
+		int axis = -1, axes = 0;
 
-		cap[i] = len > 0 && t->max_thrust_n > 0 ? t->max_thrust_n * len * ratio : 0;
-		for (int a = 0; a < 3; a++)
-			d[i][a] = cap[i] > 0 ? t->dir[a] / len : 0;
+		p->cap[i] = len > 0 && t->max_thrust_n > 0 && isfinite(len * t->max_thrust_n) ?
+			    t->max_thrust_n * len : 0;
+		if (!(p->cap[i] > 0))
+			continue;	/* a dead thruster: no direction, never fired */
+		for (int a = 0; a < 3; a++) {
+			p->d[i][a] = t->dir[a] / len;
+			if (t->dir[a] != 0) {
+				axis = a;
+				axes++;
+			}
+		}
 		for (int a = 0; a < 3; a++)
 			for (int b = 0; b < 3; b++)
-				m[a][b] += d[i][a] * d[i][b];
+				m[a][b] += p->d[i][a] * p->d[i][b];
+		if (axes != 1) {
+			p->separable = 0;
+			continue;
+		}
+		/* exactly on an axis: the unit direction is exactly +-1 there */
+		p->d[i][axis] = t->dir[axis] > 0 ? 1.0 : -1.0;
+		int s = t->dir[axis] > 0 ? 0 : 1;
+		uint8_t *list = p->push[axis][s];
+		int k = p->n_push[axis][s]++;
+
+		/* insertion by capacity, weakest first; ties keep the index order */
+		for (; k > 0 && p->cap[list[k - 1]] > p->cap[i]; k--)
+			list[k] = list[k - 1];
+		list[k] = (uint8_t)i;
 	}
 	double lip = lambda_max(m);
 
-	if (!(lip > 0))
-		return;
-	double step = 1 / (lip * (1 + 1e-9));	/* strictly under 2/L: monotone */
+	p->step = lip > 0 ? 1 / (lip * (1 + 1e-9)) : 0;	/* strictly under 2/L: monotone */
+	p->n_thermal = nt;
+	for (uint32_t i = 0; i < nt; i++)
+		qk_control_heater_band(&cfg->thermal[i], &p->heat_lo[i], &p->heat_hi[i]);
+}
 
-	for (int it = 0; it < QK_ALLOC_ITERS; it++) {
-		double moved = 0;
+/* The pressure ratio thrust follows, 0 when nothing is to be fired. */
+static double fire_ratio(const struct qk_control_plan *p, double p_bar, const double force[3])
+{
+	double ratio = p->p_full_bar > 0 ? p_bar / p->p_full_bar : 0;
+	double f2 = force[0] * force[0] + force[1] * force[1] + force[2] * force[2];
+	double db = p->deadband_n;
 
-		for (int a = 0; a < 3; a++)
-			r[a] = -force[a];
-		for (uint32_t i = 0; i < n; i++)
-			for (int a = 0; a < 3; a++)
-				r[a] += d[i][a] * w[i];
-		/* Jacobi, not Gauss-Seidel: equal thrusters get equal updates */
-		for (uint32_t i = 0; i < n; i++) {
-			double g = d[i][0] * r[0] + d[i][1] * r[1] + d[i][2] * r[2];
-			double x = w[i] - step * g;
+	/* |F| < deadband, compared squared; NaN and infinity fail too */
+	if (!(ratio > 0) || !isfinite(f2) || f2 < db * db || f2 == 0 || !(p->step > 0))
+		return 0;
+	return ratio > PRESSURE_RATIO_MAX ? PRESSURE_RATIO_MAX : ratio;
+}
 
-			x = x < 0 ? 0 : x > cap[i] ? cap[i] : x;
-			moved = fmax(moved, fabs(x - w[i]));
-			w[i] = x;
-		}
-		if (moved <= 1e-12 * (fn + 1))
-			break;	/* converged: later iterations would not move */
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		if (!(w[i] > 1e-9 * cap[i]))
+/* Force units w[] (N at this pressure) to throttles, and what they make. */
+static void finish(const struct qk_control_plan *p, double ratio, const double w[],
+		   double throttle[QK_MAX_THRUSTERS], double made[3])
+{
+	for (uint32_t i = 0; i < p->n; i++) {
+		double cap = p->cap[i] * ratio;
+
+		if (!(w[i] > 1e-9 * cap))
 			continue;	/* rounding dust, not a command */
-		double u = w[i] / cap[i];
+		double u = w[i] / cap;
 
 		throttle[i] = u > 1 ? 1 : u;
 		if (made)
 			for (int a = 0; a < 3; a++)
-				made[a] += d[i][a] * cap[i] * throttle[i];
+				made[a] += p->d[i][a] * cap * throttle[i];
 	}
+}
+
+static void clear(double throttle[QK_MAX_THRUSTERS], double made[3])
+{
+	memset(throttle, 0, QK_MAX_THRUSTERS * sizeof(double));
+	if (made)
+		memset(made, 0, 3 * sizeof(double));
+}
+
+int qk_control_allocate_iterative(const struct qk_control_plan *p, double p_bar,
+				  const double force[3], double throttle[QK_MAX_THRUSTERS],
+				  double made[3])
+{
+	double w[QK_MAX_THRUSTERS] = { 0 }, cap[QK_MAX_THRUSTERS], r[3];
+	double ratio = fire_ratio(p, p_bar, force), step = p->step;
+	uint32_t n = p->n;
+	int it = 0;
+
+	clear(throttle, made);
+	if (ratio == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		cap[i] = p->cap[i] * ratio;
+	while (it < QK_ALLOC_ITERS) {
+		bool moved = false;
+
+		it++;
+		r[0] = -force[0];
+		r[1] = -force[1];
+		r[2] = -force[2];
+		for (uint32_t i = 0; i < n; i++)
+			for (int a = 0; a < 3; a++)
+				r[a] += p->d[i][a] * w[i];
+		/* Jacobi, not Gauss-Seidel: equal thrusters get equal updates */
+		for (uint32_t i = 0; i < n; i++) {
+			double g = p->d[i][0] * r[0] + p->d[i][1] * r[1] + p->d[i][2] * r[2];
+			double x = w[i] - step * g;
+
+			x = x < 0 ? 0 : x > cap[i] ? cap[i] : x;
+			/* a throttle moving less than the resolution is settled */
+			moved |= x - w[i] > QK_THROTTLE_RES * cap[i] ||
+				 w[i] - x > QK_THROTTLE_RES * cap[i];
+			w[i] = x;
+		}
+		if (!moved)
+			break;
+	}
+	finish(p, ratio, w, throttle, made);
+	return it;
+}
+
+/* Separable: per axis, water-fill |F_a| over the thrusters pushing its way. */
+static void water_fill(const struct qk_control_plan *p, double ratio, const double force[3],
+		       double w[QK_MAX_THRUSTERS])
+{
+	for (int a = 0; a < 3; a++) {
+		int s = force[a] < 0;
+		double rest = s ? -force[a] : force[a];
+		const uint8_t *list = p->push[a][s];
+		int k = p->n_push[a][s];
+
+		/* weakest first: each either saturates or sets the level for the rest */
+		for (int j = 0; j < k && rest > 0; j++) {
+			double cap = p->cap[list[j]] * ratio, level = rest / (k - j);
+
+			if (cap <= level) {
+				w[list[j]] = cap;
+				rest -= cap;
+				continue;
+			}
+			for (; j < k; j++)
+				w[list[j]] = level;
+		}
+	}
+}
+
+void qk_control_allocate_plan(const struct qk_control_plan *p, double p_bar,
+			      const double force[3], double throttle[QK_MAX_THRUSTERS],
+			      double made[3])
+{
+	double w[QK_MAX_THRUSTERS] = { 0 };
+	double ratio;
+
+	if (!p->separable) {
+		qk_control_allocate_iterative(p, p_bar, force, throttle, made);
+		return;
+	}
+	clear(throttle, made);
+	ratio = fire_ratio(p, p_bar, force);
+	if (ratio == 0)
+		return;
+	water_fill(p, ratio, force, w);
+	finish(p, ratio, w, throttle, made);
+}
+
+void qk_control_allocate_made(const struct qk_config *cfg, double p_bar, const double force[3],
+			      double throttle[QK_MAX_THRUSTERS], double made[3])
+{
+	struct qk_control_plan p;
+
+	qk_control_plan_init(&p, cfg);
+	qk_control_allocate_plan(&p, p_bar, force, throttle, made);
 }
 
 void qk_control_allocate(const struct qk_config *cfg, double p_bar, const double force[3],
@@ -158,24 +278,30 @@ void qk_control_heater_band(const struct qk_thermal_cfg *t, double *lo_k, double
 		*hi_k = *lo_k;
 }
 
-void qk_control_heaters(const struct qk_config *cfg, const struct qk_sensor_frame *f,
-			uint8_t on[QK_MAX_THERMAL], double heater[QK_MAX_THERMAL])
+void qk_control_heaters_plan(const struct qk_control_plan *p, const struct qk_sensor_frame *f,
+			     uint8_t on[QK_MAX_THERMAL], double heater[QK_MAX_THERMAL])
 {
-	uint32_t nt = cfg->n_thermal < QK_MAX_THERMAL ? cfg->n_thermal : QK_MAX_THERMAL;
-
-	memset(heater, 0, QK_MAX_THERMAL * sizeof(double));
 	for (uint32_t i = 0; i < QK_MAX_THERMAL; i++) {
-		double lo, hi, t = f->temp_k[i];
+		double t = f->temp_k[i];
 
-		if (i >= nt || !(f->valid & QK_VALID_TEMP(i)) || !isfinite(t)) {
+		heater[i] = 0;
+		if (i >= p->n_thermal || !(f->valid & QK_VALID_TEMP(i)) || !isfinite(t)) {
 			on[i] = 0;	/* no reading: do not heat blind */
 			continue;
 		}
-		qk_control_heater_band(&cfg->thermal[i], &lo, &hi);
-		if (t < lo)
+		if (t < p->heat_lo[i])
 			on[i] = 1;
-		else if (t >= hi)
+		else if (t >= p->heat_hi[i])
 			on[i] = 0;
 		heater[i] = on[i] ? 1.0 : 0.0;
 	}
+}
+
+void qk_control_heaters(const struct qk_config *cfg, const struct qk_sensor_frame *f,
+			uint8_t on[QK_MAX_THERMAL], double heater[QK_MAX_THERMAL])
+{
+	struct qk_control_plan p;
+
+	qk_control_plan_init(&p, cfg);
+	qk_control_heaters_plan(&p, f, on, heater);
 }

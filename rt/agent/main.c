@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * qiki-agent: the controller.  Wakes once per cycle (its own timer on the
- * sim's grid with a phase offset, the sim's futex wake, or a busy poll), then
- * runs one tick: newest sensor frame -> BIOS check -> FSM -> rules ->
- * evaluator -> one actuator frame naming the sensor frame it answers.
+ * qiki-agent: the controller.  Wakes once per cycle (by default on the
+ * sensor ring's futex, with a deadline inside the cycle after which it ticks
+ * stale; or its own timer on the sim's grid at a phase derived from measured
+ * latencies; or a busy poll: rt/agent/wake.h), then runs one tick: newest
+ * sensor frame -> BIOS check -> FSM -> rules -> evaluator -> one actuator
+ * frame naming the sensor frame it answers.
  * Operator commands come through the agent's command queue and are answered
  * on its reply ring.
  *
@@ -20,18 +22,27 @@
 #include "rt/agent/controller.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/wake.h"
 #include "rt/proc.h"
 
 #define PROG "qiki-agent"
 #define CMDS_PER_TICK 4
 #define STALL_ABANDON_TICKS 1000	/* a producer stuck mid-push this long is dead */
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, orphaned;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* SIGHUP: the launcher's parent-death signal (or a hang-up): nobody will
+ * stop us in order, so we do it ourselves, see launcher_gone(). */
+static void on_orphaned(int sig)
+{
+	(void)sig;
+	orphaned = 1;
 }
 
 struct agent_proc {
@@ -43,9 +54,10 @@ struct agent_proc {
 	struct qk_bios_report bios, scratch_bios;
 	struct qk_agent_status status;
 	uint64_t bios_writes;
-	bool have_bios;
 	uint32_t stalled_ticks;
 	int wake;
+	int64_t due_ns;			/* futex: the sim cycle whose frame we wait for */
+	int64_t phase_ns;		/* timer: after each sim due time */
 	/* what the log has said, to log only changes */
 	uint64_t logged_trans, logged_lost, logged_overruns;
 };
@@ -77,6 +89,18 @@ static void take_commands(struct agent_proc *a, int64_t now)
 	} else {
 		a->stalled_ticks = 0;
 	}
+}
+
+/* The launcher is gone: do what its shutdown would, SHUTDOWN, whose frame
+ * is safe actuation; the sim applies it and stops (rt/sim/main.c). */
+static void launcher_gone(struct agent_proc *a, int64_t now)
+{
+	struct qk_cmd c = { .type = QK_CMD_STATE, .u = { QK_ST_SHUTDOWN } };
+	struct qk_reply r;
+
+	orphaned = 2;
+	qk_agent_command(&a->agent, &c, now, &r);
+	QK_WARN(a->p.log, "the launcher is gone (SIGHUP): shutting down in order");
 }
 
 /* Logs what changed this tick: transitions, lost frames, overruns. */
@@ -130,14 +154,67 @@ static int64_t wait_tick(struct agent_proc *a, struct qk_period *per)
 			qk_cpu_relax();
 		break;
 	}
-	default:	/* futex, lockstep */
+	case QK_WAKE_FUTEX: {
+		int64_t deadline = qk_wake_deadline(period, a->due_ns);
+
+		/* until the frame comes or its deadline passes (a wake-up that
+		 * brought nothing, a signal: wait again for the time left) */
+		while (qk_ring_pending(&a->sens_rd) == 0 && !stop) {
+			int64_t left = deadline - qk_now_ns();
+
+			if (left <= 0)
+				return deadline;	/* stale: due at the deadline */
+			qk_ring_wait(r, a->sens_rd.next, left);
+		}
+		break;
+	}
+	default:	/* lockstep */
 		if (qk_ring_pending(&a->sens_rd) == 0)
-			qk_ring_wait(r, a->sens_rd.next,
-				     a->wake == QK_WAKE_LOCKSTEP ? 100 * 1000000ll : 2 * period);
+			qk_ring_wait(r, a->sens_rd.next, 100 * 1000000ll);
 		break;
 	}
 	return -1;	/* event-driven: due when the frame was published */
 }
+
+/* Timer mode: the phase from the measured p99s (the sim's from the
+ * segment, ours from a short calibration of our own timer), or the
+ * configured one; false with why when the window is empty. */
+static bool timer_phase(struct agent_proc *a, int64_t period, char *why, size_t n)
+{
+	static struct qk_hist h;
+	struct qk_proc_stats *sim = &a->p.seg.stats[QK_PROC_SIM], *me = a->p.st;
+	struct qk_wake_figures f = { 0 };
+	struct qk_period per;
+
+	if (a->p.cfg.agent_phase_ns > 0) {
+		a->phase_ns = a->p.cfg.agent_phase_ns;	/* the operator's choice */
+		return true;
+	}
+	/* our wake-up latency: 200 cycles of the timer we will run on */
+	qk_hist_reset(&h);
+	qk_period_init(&per, a->p.seg.epoch_ns, period, period / 2, qk_now_ns());
+	for (int i = 0; i < 200 && !stop; i++) {
+		if (qk_period_wait(&per))
+			break;
+		qk_hist_record(&h, qk_now_ns() - per.due_ns);
+	}
+	if (qk_load_relaxed(&h.count))
+		f.agent_wake = qk_hist_quantile(&h, 0.99);
+	if (qk_load_relaxed(&me->compute.count))	/* a predecessor's, if any */
+		f.agent_compute = qk_hist_quantile(&me->compute, 0.99);
+	if (qk_load_relaxed(&sim->cycles)) {
+		f.sim_wake = qk_hist_quantile(&sim->wake_latency, 0.99);
+		f.sim_compute = qk_hist_quantile(&sim->compute, 0.99);
+	}
+	if (qk_wake_timer_phase(period, &f, &a->phase_ns, why, n))
+		return false;
+	QK_INFO(a->p.log, "timer phase %.1f us of %.1f: sim wake p99 %.1f + compute p99 %.1f us, "
+		"agent wake p99 %.1f + compute p99 %.1f us", (double)a->phase_ns / 1e3,
+		(double)period / 1e3, (double)f.sim_wake / 1e3, (double)f.sim_compute / 1e3,
+		(double)f.agent_wake / 1e3, (double)f.agent_compute / 1e3);
+	return true;
+}
+
 
 /* The segment no longer holds what attach checked: anything read from it
  * now may be a lie.  Say which region, leave safe outputs as our last frame
@@ -163,19 +240,25 @@ static int run(struct agent_proc *a)
 	struct qk_proc_stats *st = a->p.st;
 	struct qk_period per;
 	int64_t period = seg->period_ns;
+	uint32_t checks = 0;
 
-	qk_period_init(&per, seg->epoch_ns, period, a->p.cfg.agent_phase_ns, qk_now_ns());
+	qk_period_init(&per, seg->epoch_ns, period, a->phase_ns, qk_now_ns());
+	a->due_ns = qk_wake_grid_after(seg->epoch_ns, period, qk_now_ns());
 	while (!stop && qk_seg_state(seg) != QK_SEG_SHUTTING_DOWN) {
 		int64_t due = wait_tick(a, &per);
 		int64_t wake = qk_now_ns();
 
-		if (qk_seg_verify(seg) >= 0) {
+		/* every QK_VERIFY_EVERY cycles (about 300 instructions): until
+		 * then the private geometry keeps every access in bounds */
+		if (!(++checks % QK_VERIFY_EVERY) && qk_seg_verify(seg) >= 0) {
 			go_safe(a, wake);
 			return 6;
 		}
 		bool got = qk_ring_read_newest(&a->sens_rd, &a->frame);
 
 		take_commands(a, wake);
+		if (orphaned == 1)
+			launcher_gone(a, wake);
 		if (a->wake == QK_WAKE_LOCKSTEP && !got) {
 			/* lockstep ticks only on frames; commands still count */
 			qk_agent_status(&a->agent, &a->status);
@@ -189,19 +272,28 @@ static int run(struct agent_proc *a)
 		if (!got)
 			qk__stat_inc(&st->frames_stale, 1);
 		qk_store_relaxed(&st->frames_lost, a->sens_rd.lost);
-		if (qk_mbox_writes(seg->bios) != a->bios_writes &&
-		    qk_mbox_read(seg->bios, &a->bios, &a->scratch_bios)) {
-			a->bios_writes = qk_mbox_writes(seg->bios);
-			a->have_bios = true;
+		/* the BIOS report goes to the tick only when its mailbox changed */
+		bool new_bios = false;
+		uint64_t bw = qk_mbox_writes(seg->bios);
+
+		if (bw != a->bios_writes && qk_mbox_read(seg->bios, &a->bios, &a->scratch_bios)) {
+			a->bios_writes = bw;
+			new_bios = true;
 		}
-		if (qk_agent_tick(&a->agent, got ? &a->frame : NULL,
-				  a->have_bios ? &a->bios : NULL, wake, &a->act)) {
+		if (qk_agent_tick(&a->agent, got ? &a->frame : NULL, new_bios ? &a->bios : NULL,
+				  wake, &a->act)) {
 			a->act.wake_ns = wake;
 			a->act.publish_ns = qk_now_ns();
 			qk_ring_publish(seg->actuators, &a->act);
 			qk_ring_wake(seg->actuators);
-			if (got)
+			if (got) {
 				qk_hist_record(&st->s2a, a->act.publish_ns - a->frame.publish_ns);
+				/* the slack each side of us in the cycle (negative: none;
+				 * the histogram's min keeps it) */
+				qk_hist_record(&st->front, wake - a->frame.publish_ns);
+				qk_hist_record(&st->back,
+					       a->frame.sched_ns + period - a->act.publish_ns);
+			}
 		}
 		qk_agent_status(&a->agent, &a->status);
 		qk_mbox_write(seg->agent_status, &a->status);
@@ -210,6 +302,15 @@ static int run(struct agent_proc *a)
 
 		if (a->wake != QK_WAKE_TIMER && end - wake > period)
 			per.overruns++;	/* event-driven: a tick longer than a cycle */
+		if (a->wake == QK_WAKE_FUTEX) {
+			if (!got && wake - due > period)	/* we woke a cycle late */
+				per.overruns += (uint64_t)((wake - due) / period);
+			int64_t handled = got ? qk_wake_cycle_due(seg->epoch_ns, period,
+								  a->frame.cycle, end, a->due_ns)
+					      : a->due_ns;
+
+			a->due_ns = qk_wake_next_due(seg->epoch_ns, period, handled, end);
+		}
 		qk_proc_account(st, due, wake, end, per.overruns);
 		log_changes(a, per.overruns, wake - due);
 		if (a->status.state == QK_ST_SHUTDOWN)
@@ -318,6 +419,7 @@ int main(int argc, char **argv)
 		return ret > 0 ? 0 : 1;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_orphaned);
 	ret = qk_proc_attach(&a.p, &o, QK_PROC_AGENT, why, sizeof(why));
 	if (ret) {
 		fprintf(stderr, PROG ": %s\n", why);
@@ -361,6 +463,14 @@ int main(int argc, char **argv)
 		qk_proc_exit(&a.p);
 		return ret == -EPERM ? 3 : 1;
 	}
+	if (a.wake == QK_WAKE_TIMER && !timer_phase(&a, a.p.seg.period_ns, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
+		QK_ERROR(a.p.log, "%s", why);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	if (a.wake == QK_WAKE_TIMER)	/* the calibration's frames are not lost, just old */
+		qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
 	int bad = run(&a);
 
 	ret = qk_proc_finish(&a.p, &o, PROG);

@@ -6,12 +6,6 @@
 
 #include "rt/agent/rules.h"
 
-/* A value as the words will print it, so equal hits mean equal words. */
-static double as_printed(double x, double step)
-{
-	return round(x / step) * step;
-}
-
 static void raise_(struct qk_rules_out *o, uint32_t type, uint32_t prio, double conf,
 		   uint32_t trigger, uint32_t target, uint32_t rule, uint32_t index,
 		   double value, double limit)
@@ -20,11 +14,11 @@ static void raise_(struct qk_rules_out *o, uint32_t type, uint32_t prio, double 
 		o->dropped++;
 		return;
 	}
-	o->p[o->n] = (struct qk_proposal){ .type = type, .priority = prio, .confidence = conf,
-					   .trigger = trigger, .target_state = target };
-	o->hit[o->n] = (struct qk_rule_hit){ .rule = rule, .index = index, .value = value,
-					     .limit = limit };
-	o->n++;
+	o->p[o->n++] = (struct qk_proposal){
+		.type = type, .priority = prio, .confidence = conf, .trigger = trigger,
+		.target_state = target,
+		.hit = { .rule = rule, .index = index, .value = value, .limit = limit },
+	};
 }
 
 static void safety(struct qk_rules_out *o, uint32_t prio, double conf, uint32_t trigger,
@@ -48,26 +42,59 @@ static uint32_t valid_bit(const struct qk_device_cfg *d)
 	}
 }
 
-static void frame_guards(const struct qk_rule_in *in, struct qk_rules_out *o)
+void qk_rules_plan_init(struct qk_rules_plan *pl, const struct qk_config *c)
 {
-	const struct qk_config *c = in->cfg;
-	const struct qk_sensor_frame *f = in->f;
 	uint32_t nd = c->n_devices < QK_MAX_DEVICES ? c->n_devices : QK_MAX_DEVICES;
-	uint32_t nt = c->n_thermal < QK_MAX_THERMAL ? c->n_thermal : QK_MAX_THERMAL;
 
+	memset(pl, 0, sizeof(*pl));
 	for (uint32_t i = 0; i < nd; i++) {
 		uint32_t bit = valid_bit(&c->device[i]);
 
-		if (bit && !(f->valid & bit) && c->device[i].critical)
-			safety(o, 85, 1.0, QK_TRG_GUARD_SENSOR_INVALID, QK_RULE_SENSOR_INVALID, i, 0, 0);
+		if (!bit)
+			continue;
+		pl->bit[pl->n] = bit;
+		pl->dev[pl->n] = (uint8_t)i;
+		pl->critical[pl->n] = c->device[i].critical != 0;
+		if (c->device[i].critical)
+			pl->critical_bits |= bit;
+		else
+			pl->plain_bits |= bit;
+		pl->n++;
 	}
+}
+
+/* The sensors of one kind (critical or not) that read invalid, in order. */
+static void invalid_sensors(const struct qk_rules_plan *pl, uint32_t valid, bool critical,
+			    uint32_t st, struct qk_rules_out *o)
+{
+	for (uint32_t i = 0; i < pl->n; i++) {
+		if (pl->critical[i] != critical || (valid & pl->bit[i]))
+			continue;
+		if (critical)
+			safety(o, 85, 1.0, QK_TRG_GUARD_SENSOR_INVALID, QK_RULE_SENSOR_INVALID,
+			       pl->dev[i], 0, 0);
+		else
+			raise_(o, QK_PROP_DIAGNOSTICS, 25, 0.9, QK_TRG_NONE, st,
+			       QK_RULE_DIAG_SENSOR, pl->dev[i], 0, 0);
+	}
+}
+
+static void frame_guards(const struct qk_rule_in *in, const struct qk_rules_plan *pl,
+			 struct qk_rules_out *o)
+{
+	const struct qk_config *c = in->cfg;
+	const struct qk_sensor_frame *f = in->f;
+	uint32_t nt = c->n_thermal < QK_MAX_THERMAL ? c->n_thermal : QK_MAX_THERMAL;
+
+	if ((f->valid & pl->critical_bits) != pl->critical_bits)
+		invalid_sensors(pl, f->valid, true, in->state, o);
 	if (f->valid & QK_VALID_TANK) {
 		if (f->tank_bar < c->tank.min_bar)
 			safety(o, 80, 0.95, QK_TRG_GUARD_PRESSURE, QK_RULE_PRESSURE_LOW, 0,
-			       as_printed(f->tank_bar, 0.1), c->tank.min_bar);
+			       f->tank_bar, c->tank.min_bar);
 		else if (f->tank_bar > c->tank.max_bar)
 			safety(o, 80, 0.95, QK_TRG_GUARD_PRESSURE, QK_RULE_PRESSURE_HIGH, 0,
-			       as_printed(f->tank_bar, 0.1), c->tank.max_bar);
+			       f->tank_bar, c->tank.max_bar);
 	}
 	for (uint32_t i = 0; i < nt; i++) {
 		const struct qk_thermal_cfg *t = &c->thermal[i];
@@ -76,14 +103,14 @@ static void frame_guards(const struct qk_rule_in *in, struct qk_rules_out *o)
 			continue;
 		if (f->temp_k[i] > t->max_k)
 			safety(o, 75, 0.95, QK_TRG_GUARD_THERMAL, QK_RULE_THERMAL_HIGH, i,
-			       as_printed(f->temp_k[i], 0.1), t->max_k);
+			       f->temp_k[i], t->max_k);
 		else if (f->temp_k[i] < t->min_k)
 			safety(o, 75, 0.95, QK_TRG_GUARD_THERMAL, QK_RULE_THERMAL_LOW, i,
-			       as_printed(f->temp_k[i], 0.1), t->min_k);
+			       f->temp_k[i], t->min_k);
 	}
 	if ((f->valid & QK_VALID_BATTERY) && f->batt_soc < c->battery.soc_min)
 		safety(o, 70, 0.95, QK_TRG_GUARD_BATTERY, QK_RULE_BATTERY_LOW, 0,
-		       as_printed(100 * f->batt_soc, 1), 100 * c->battery.soc_min);
+		       100 * f->batt_soc, 100 * c->battery.soc_min);
 }
 
 static void planning(const struct qk_rule_in *in, struct qk_rules_out *o)
@@ -97,22 +124,23 @@ static void planning(const struct qk_rule_in *in, struct qk_rules_out *o)
 		d += (in->setpoint[i] - f->pos_m[i]) * (in->setpoint[i] - f->pos_m[i]);
 		v += f->vel_mps[i] * f->vel_mps[i];
 	}
-	d = sqrt(d);
-	v = sqrt(v);
-	bool reached = d < QK_REACHED_M && v < QK_REACHED_MPS;
+	bool reached = d < QK_REACHED_M * QK_REACHED_M && v < QK_REACHED_MPS * QK_REACHED_MPS;
+
+	d = sqrt(d);	/* the distance is in the hit */
 
 	if (in->state == QK_ST_IDLE && in->go_asked && !reached)
 		raise_(o, QK_PROP_PLANNING, 50, 0.8, QK_TRG_PLAN, QK_ST_ACTIVE, QK_RULE_PLAN_GO, 0,
-		       as_printed(d, 0.1), 0);
+		       d, 0);
 	else if (in->state == QK_ST_ACTIVE && !reached)
 		raise_(o, QK_PROP_PLANNING, 50, 0.9, QK_TRG_PLAN, QK_ST_ACTIVE, QK_RULE_PLAN_DRIVE,
-		       0, as_printed(d, 0.1), 0);
+		       0, d, 0);
 	else if (in->state == QK_ST_ACTIVE)
 		raise_(o, QK_PROP_PLANNING, 40, 0.95, QK_TRG_PLAN, QK_ST_ACTIVE, QK_RULE_PLAN_HOLD,
 		       0, 0, 0);
 }
 
-static void diagnostics(const struct qk_rule_in *in, struct qk_rules_out *o)
+static void diagnostics(const struct qk_rule_in *in, const struct qk_rules_plan *pl,
+			struct qk_rules_out *o)
 {
 	const struct qk_config *c = in->cfg;
 	const struct qk_bios_eval *b = in->bios;
@@ -121,27 +149,28 @@ static void diagnostics(const struct qk_rule_in *in, struct qk_rules_out *o)
 
 	if (b->seen && b->all_systems_go && (b->n_warning || b->n_error || b->n_missing))
 		raise_(o, QK_PROP_DIAGNOSTICS, 30, 0.9, QK_TRG_NONE, st, QK_RULE_DIAG_BIOS,
-		       b->n_warning, as_printed(b->health, 0.01), c->limits.health_min);
+		       b->n_warning, b->health, c->limits.health_min);
 	if (!f)
 		return;
-	for (uint32_t i = 0; i < c->n_devices && i < QK_MAX_DEVICES; i++) {
-		uint32_t bit = valid_bit(&c->device[i]);
-
-		if (bit && !(f->valid & bit) && !c->device[i].critical)
-			raise_(o, QK_PROP_DIAGNOSTICS, 25, 0.9, QK_TRG_NONE, st,
-			       QK_RULE_DIAG_SENSOR, i, 0, 0);
-	}
+	if ((f->valid & pl->plain_bits) != pl->plain_bits)
+		invalid_sensors(pl, f->valid, false, st, o);
 	if ((f->valid & QK_VALID_BATTERY) && f->batt_soc >= c->battery.soc_min &&
 	    f->batt_soc < c->battery.soc_min + QK_BATTERY_WARN_SOC)
 		raise_(o, QK_PROP_DIAGNOSTICS, 20, 0.7, QK_TRG_NONE, st, QK_RULE_DIAG_BATTERY, 0,
-		       as_printed(100 * f->batt_soc, 1), 100 * c->battery.soc_min);
+		       100 * f->batt_soc, 100 * c->battery.soc_min);
 }
 
 int qk_rules_run(const struct qk_rule_in *in, struct qk_rules_out *o)
 {
 	const struct qk_config *c = in->cfg;
 	const struct qk_bios_eval *b = in->bios;
+	const struct qk_rules_plan *pl = in->plan;
+	struct qk_rules_plan mine;
 
+	if (!pl) {
+		qk_rules_plan_init(&mine, c);
+		pl = &mine;
+	}
 	o->n = 0;
 	o->dropped = 0;
 	/* SAFETY, raised in priority order so a full array keeps the worst */
@@ -157,12 +186,12 @@ int qk_rules_run(const struct qk_rule_in *in, struct qk_rules_out *o)
 			       (uint32_t)b->first_bad, b->first_status, b->first_code);
 		else
 			safety(o, 90, 1.0, QK_TRG_GUARD_BIOS, QK_RULE_BIOS_HEALTH, 0,
-			       as_printed(b->health, 0.01), c->limits.health_min);
+			       b->health, c->limits.health_min);
 	}
 	if (in->f)
-		frame_guards(in, o);
+		frame_guards(in, pl, o);
 	planning(in, o);
-	diagnostics(in, o);
+	diagnostics(in, pl, o);
 	if (in->state == QK_ST_IDLE && !in->go_asked)
 		raise_(o, QK_PROP_EXPLORATION, 10, 0.7, QK_TRG_NONE, QK_ST_IDLE,
 		       QK_RULE_EXPLORE_IDLE, 0, 0, 0);
@@ -247,12 +276,6 @@ void qk_rules_why(const struct qk_config *c, const struct qk_rule_hit *h, char w
 	}
 }
 
-void qk_rules_explain(const struct qk_config *cfg, struct qk_rules_out *out)
-{
-	for (int i = 0; i < out->n; i++)
-		qk_rules_why(cfg, &out->hit[i], out->p[i].why);
-}
-
 /* True when a goes before b. */
 static bool before(const struct qk_proposal *a, const struct qk_proposal *b)
 {
@@ -286,7 +309,13 @@ int qk_evaluate_order(const struct qk_proposal *p, int n, double confidence_min,
 
 int qk_evaluate(const struct qk_proposal *p, int n, double confidence_min)
 {
-	uint8_t order[QK_MAX_PROPOSALS];
+	int best = -1;
 
-	return qk_evaluate_order(p, n, confidence_min, order) > 0 ? order[0] : -1;
+	if (n > QK_MAX_PROPOSALS)
+		n = QK_MAX_PROPOSALS;
+	/* the first of the best: a tie keeps the order of raising, as the sort does */
+	for (int i = 0; i < n; i++)
+		if (p[i].confidence >= confidence_min && (best < 0 || before(&p[i], &p[best])))
+			best = i;
+	return best;
 }

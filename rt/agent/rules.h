@@ -7,11 +7,16 @@
  * syscall, no clock: real-time safe.
  *
  * A rule raises a struct qk_proposal (type, priority, confidence, the
- * trigger it would fire, the state it asks for) and, beside it, a
- * qk_rule_hit: which rule, about what (a node, a device), the value and the
- * limit, rounded to the precision the words print.  The words (`why`) are
- * left empty by qk_rules_run(): qk_rules_why() writes them on demand, so the
- * tick formats text only when what it would say changed (compare the hits).
+ * trigger it would fire, the state it asks for) carrying a qk_rule_hit:
+ * which rule, about what (a node, a device), the value and the limit.  The
+ * tick never words a hit: the hit is published as data, and readers
+ * (qikictl, the exporter, a refusal on the command path) call
+ * qk_rules_why() with the configuration.
+ *
+ * What depends only on the configuration (which valid bits the profile's
+ * critical and non-critical sensors vouch for, and which device each is)
+ * is computed once by qk_rules_plan_init(); a healthy frame then costs one
+ * mask compare per kind instead of a walk over the devices.
  *
  * SAFETY proposals (all ask for SAFE, one per offending item):
  *   stale        no new sensor frame for limits.sensor_stale_cycles ticks
@@ -38,7 +43,8 @@
  * The evaluator orders by type (SAFETY, PLANNING, DIAGNOSTICS, EXPLORATION),
  * then priority (higher first), then confidence (higher first), earlier
  * raised first on a full tie; it drops proposals under the confidence
- * threshold.  Insertion sort of indices: the proposals do not move.
+ * threshold.  qk_evaluate() is one pass for the winner; qk_evaluate_order()
+ * an insertion sort of indices: the proposals do not move.
  */
 #ifndef QK_RT_RULES_H
 #define QK_RT_RULES_H
@@ -55,25 +61,19 @@
 #define QK_REACHED_MPS		0.05	/* ... and slower than this */
 #define QK_BATTERY_WARN_SOC	0.1	/* DIAGNOSTICS this far above soc_min */
 
-enum qk_rule {
-	QK_RULE_NONE,
-	QK_RULE_STALE, QK_RULE_WATCHDOG, QK_RULE_BIOS_DEVICE, QK_RULE_BIOS_HEALTH,
-	QK_RULE_SENSOR_INVALID, QK_RULE_PRESSURE_LOW, QK_RULE_PRESSURE_HIGH,
-	QK_RULE_THERMAL_LOW, QK_RULE_THERMAL_HIGH, QK_RULE_BATTERY_LOW,
-	QK_RULE_PLAN_GO, QK_RULE_PLAN_DRIVE, QK_RULE_PLAN_HOLD,
-	QK_RULE_DIAG_BIOS, QK_RULE_DIAG_SENSOR, QK_RULE_DIAG_BATTERY,
-	QK_RULE_EXPLORE_IDLE,
-	QK_RULE_COUNT
-};
-
-struct qk_rule_hit {
-	uint32_t rule;			/* enum qk_rule */
-	uint32_t index;			/* node, profile device, count: per rule */
-	double value, limit;		/* rounded as printed */
+/* Sensors of the profile that vouch for a valid bit, in device order. */
+struct qk_rules_plan {
+	uint32_t critical_bits;			/* bits some critical sensor vouches for */
+	uint32_t plain_bits;			/* ... some non-critical one */
+	uint32_t n;
+	uint32_t bit[QK_MAX_DEVICES];
+	uint8_t dev[QK_MAX_DEVICES];
+	uint8_t critical[QK_MAX_DEVICES];
 };
 
 struct qk_rule_in {
 	const struct qk_config *cfg;
+	const struct qk_rules_plan *plan;	/* from cfg; NULL: made on the spot */
 	const struct qk_sensor_frame *f;	/* the newest frame, NULL before the first */
 	uint32_t stale_ticks;			/* ticks since a new frame */
 	bool stale_armed;			/* false: the stale rule does not apply yet */
@@ -87,20 +87,20 @@ struct qk_rule_in {
 struct qk_rules_out {
 	int n;
 	uint32_t dropped;			/* raised beyond QK_MAX_PROPOSALS */
-	struct qk_proposal p[QK_MAX_PROPOSALS];	/* why[] empty: see qk_rules_why() */
-	struct qk_rule_hit hit[QK_MAX_PROPOSALS];
+	struct qk_proposal p[QK_MAX_PROPOSALS];
 };
+
+void qk_rules_plan_init(struct qk_rules_plan *plan, const struct qk_config *cfg);
 
 /* Raises every proposal that applies; returns out->n. */
 int qk_rules_run(const struct qk_rule_in *in, struct qk_rules_out *out);
 
 /* The words for a hit ("avionics 341.2 K > 330.0 K"), <= 33 characters for
  * every rule with the built-in names, so a refusal can say "guard active: "
- * before it. */
+ * before it.  Empty for QK_RULE_NONE; names past the configuration's
+ * arrays print as "?" (a reader may hold a hit from a damaged segment). */
 void qk_rules_why(const struct qk_config *cfg, const struct qk_rule_hit *h,
 		  char why[QK_REASON_LEN]);
-/* Writes every proposal's why (tests, tools; not the per-tick path). */
-void qk_rules_explain(const struct qk_config *cfg, struct qk_rules_out *out);
 
 /* Evaluator order of the proposals that pass the confidence cut, as indices
  * into p[] (n is capped at QK_MAX_PROPOSALS); returns how many passed. */

@@ -71,56 +71,59 @@ int qk__config_name_ok(const char *s)
 
 /* ---- the field tables ----------------------------------------------------- */
 
-#define NUM(s, k, c, u, cm) { #k, QK__F_NUM, QK__C_##c, offsetof(struct s, k), u, 0, 0, cm }
-#define VEC(s, k, c, u, cm) { #k, QK__F_VEC3, QK__C_##c, offsetof(struct s, k), u, 0, 0, cm }
-#define U32(s, k, l, h, u, cm) { #k, QK__F_U32, 0, offsetof(struct s, k), u, l, h, cm }
+/* Every number has a plausible magnitude, mx: far beyond any bot or ship
+ * this loop drives, but a typo's 1e300 (which would make the plant's
+ * arithmetic overflow to inf and nan) is refused with the field named. */
+#define NUM(s, k, c, mx, u, cm) { #k, QK__F_NUM, QK__C_##c, offsetof(struct s, k), u, 0, 0, cm, mx }
+#define VEC(s, k, c, mx, u, cm) { #k, QK__F_VEC3, QK__C_##c, offsetof(struct s, k), u, 0, 0, cm, mx }
+#define U32(s, k, l, h, u, cm) { #k, QK__F_U32, 0, offsetof(struct s, k), u, l, h, cm, 0 }
 
 static const struct qk__field top_fields[] = {
 	U32(qk_config, rate_hz, 1, 100000, "Hz", "the cycle rate of sim and agent"),
 	{ "wake", QK__F_WAKE, 0, offsetof(struct qk_config, wake_mode), NULL, 0, 0,
-	  "how the agent wakes: timer, futex, spin, lockstep" },
+	  "how the agent wakes: timer, futex, spin, lockstep", 0 },
 	{ "agent_phase_ns", QK__F_I64, 0, offsetof(struct qk_config, agent_phase_ns), "ns", 0, 0,
-	  "timer mode: the agent wakes this long after the sim" },
+	  "timer mode: the agent wakes this long after the sim; 0 derives it", 1e9 },
 	{ "seed", QK__F_U64, 0, offsetof(struct qk_config, seed), NULL, 0, 0,
-	  "sensor noise; the same seed replays bit for bit" },
-	NUM(qk_config, dry_mass_kg, POS, "kg", "without propellant"),
+	  "sensor noise; the same seed replays bit for bit", 0 },
+	NUM(qk_config, dry_mass_kg, POS, 1e6, "kg", "without propellant"),
 };
 
 static const struct qk__field tank_fields[] = {
-	NUM(qk_tank_cfg, propellant_kg, NONNEG, "kg", "initial load"),
-	NUM(qk_tank_cfg, p_full_bar, POS, "bar", "blow-down: pressure when full"),
-	NUM(qk_tank_cfg, p_empty_bar, NONNEG, "bar", "... falling to this when empty"),
-	NUM(qk_tank_cfg, isp_s, POS, "s", "specific impulse"),
-	NUM(qk_tank_cfg, min_bar, NONNEG, "bar", "guard: below -> SAFE"),
-	NUM(qk_tank_cfg, max_bar, POS, "bar", "guard: above -> SAFE"),
+	NUM(qk_tank_cfg, propellant_kg, NONNEG, 1e6, "kg", "initial load"),
+	NUM(qk_tank_cfg, p_full_bar, POS, 1e3, "bar", "blow-down: pressure when full"),
+	NUM(qk_tank_cfg, p_empty_bar, NONNEG, 1e3, "bar", "... falling to this when empty"),
+	NUM(qk_tank_cfg, isp_s, POS, 1e4, "s", "specific impulse"),
+	NUM(qk_tank_cfg, min_bar, NONNEG, 1e3, "bar", "guard: below -> SAFE"),
+	NUM(qk_tank_cfg, max_bar, POS, 1e3, "bar", "guard: above -> SAFE"),
 };
 
 static const struct qk__field battery_fields[] = {
-	NUM(qk_battery_cfg, capacity_wh, POS, "Wh", NULL),
-	NUM(qk_battery_cfg, v_full, POS, "V", "open-circuit voltage at 100%"),
-	NUM(qk_battery_cfg, v_empty, POS, "V", "... and at 0%"),
-	NUM(qk_battery_cfg, r_internal_ohm, NONNEG, "ohm", NULL),
-	NUM(qk_battery_cfg, initial_soc, FRAC, NULL, "state of charge at start"),
-	NUM(qk_battery_cfg, electronics_w, NONNEG, "W", "constant bus load, heats the nodes"),
-	NUM(qk_battery_cfg, soc_min, FRAC, NULL, "guard: below -> SAFE"),
+	NUM(qk_battery_cfg, capacity_wh, POS, 1e7, "Wh", NULL),
+	NUM(qk_battery_cfg, v_full, POS, 1e3, "V", "open-circuit voltage at 100%"),
+	NUM(qk_battery_cfg, v_empty, POS, 1e3, "V", "... and at 0%"),
+	NUM(qk_battery_cfg, r_internal_ohm, NONNEG, 1e3, "ohm", NULL),
+	NUM(qk_battery_cfg, initial_soc, FRAC, 1, NULL, "state of charge at start"),
+	NUM(qk_battery_cfg, electronics_w, NONNEG, 1e6, "W", "constant bus load, heats the nodes"),
+	NUM(qk_battery_cfg, soc_min, FRAC, 1, NULL, "guard: below -> SAFE"),
 };
 
 static const struct qk__field noise_fields[] = {
-	NUM(qk_noise_cfg, accel_mps2, NONNEG, "m/s^2", "1-sigma white noise"),
-	NUM(qk_noise_cfg, pos_m, NONNEG, "m", NULL),
-	NUM(qk_noise_cfg, vel_mps, NONNEG, "m/s", NULL),
-	NUM(qk_noise_cfg, temp_k, NONNEG, "kelvin", NULL),
-	NUM(qk_noise_cfg, pressure_bar, NONNEG, "bar", NULL),
-	NUM(qk_noise_cfg, voltage_v, NONNEG, "V", NULL),
-	NUM(qk_noise_cfg, soc, NONNEG, NULL, NULL),
-	NUM(qk_noise_cfg, accel_bias_mps2, ANY, "m/s^2", "constant, on each axis"),
+	NUM(qk_noise_cfg, accel_mps2, NONNEG, 100, "m/s^2", "1-sigma white noise"),
+	NUM(qk_noise_cfg, pos_m, NONNEG, 1e3, "m", NULL),
+	NUM(qk_noise_cfg, vel_mps, NONNEG, 100, "m/s", NULL),
+	NUM(qk_noise_cfg, temp_k, NONNEG, 100, "kelvin", NULL),
+	NUM(qk_noise_cfg, pressure_bar, NONNEG, 100, "bar", NULL),
+	NUM(qk_noise_cfg, voltage_v, NONNEG, 100, "V", NULL),
+	NUM(qk_noise_cfg, soc, NONNEG, 1, NULL, NULL),
+	NUM(qk_noise_cfg, accel_bias_mps2, ANY, 100, "m/s^2", "constant, on each axis"),
 };
 
 static const struct qk__field control_fields[] = {
-	NUM(qk_control_cfg, kp, POS, "1/s^2", "PD gain on the position error"),
-	NUM(qk_control_cfg, kd, NONNEG, "1/s", "... and on the velocity"),
-	NUM(qk_control_cfg, max_accel_mps2, POS, "m/s^2", "commanded acceleration limit"),
-	NUM(qk_control_cfg, deadband_n, NONNEG, "N", "forces below this are not fired"),
+	NUM(qk_control_cfg, kp, POS, 1e4, "1/s^2", "PD gain on the position error"),
+	NUM(qk_control_cfg, kd, NONNEG, 1e4, "1/s", "... and on the velocity"),
+	NUM(qk_control_cfg, max_accel_mps2, POS, 1e3, "m/s^2", "commanded acceleration limit"),
+	NUM(qk_control_cfg, deadband_n, NONNEG, 1e4, "N", "forces below this are not fired"),
 };
 
 static const struct qk__field limits_fields[] = {
@@ -130,29 +133,29 @@ static const struct qk__field limits_fields[] = {
 	    "sim: no new actuator frame this long -> thrusters off"),
 	U32(qk_limits_cfg, clear_ticks, 0, 1000000, "cycles",
 	    "a guard must be clear this long before RESET"),
-	NUM(qk_limits_cfg, confidence_min, CONF, NULL, "evaluator drops proposals below it"),
-	NUM(qk_limits_cfg, health_min, FRAC, NULL, "BIOS health below it: not all-systems-go"),
+	NUM(qk_limits_cfg, confidence_min, CONF, 1, NULL, "evaluator drops proposals below it"),
+	NUM(qk_limits_cfg, health_min, FRAC, 1, NULL, "BIOS health below it: not all-systems-go"),
 };
 
 static const struct qk__field thruster_fields[] = {
-	{ "name", QK__F_NAME, 0, offsetof(struct qk_thruster_cfg, name), NULL, 0, 0, NULL },
-	VEC(qk_thruster_cfg, pos_m, ANY, "m", NULL),
-	VEC(qk_thruster_cfg, dir, DIR, NULL, NULL),
-	NUM(qk_thruster_cfg, max_thrust_n, POS, "N", NULL),
-	NUM(qk_thruster_cfg, power_w, NONNEG, "W", NULL),
+	{ "name", QK__F_NAME, 0, offsetof(struct qk_thruster_cfg, name), NULL, 0, 0, NULL, 0 },
+	VEC(qk_thruster_cfg, pos_m, ANY, 1e3, "m", NULL),
+	VEC(qk_thruster_cfg, dir, DIR, 1, NULL, NULL),
+	NUM(qk_thruster_cfg, max_thrust_n, POS, 1e7, "N", NULL),
+	NUM(qk_thruster_cfg, power_w, NONNEG, 1e7, "W", NULL),
 };
 
 static const struct qk__field thermal_fields[] = {
-	{ "name", QK__F_NAME, 0, offsetof(struct qk_thermal_cfg, name), NULL, 0, 0, NULL },
-	NUM(qk_thermal_cfg, capacity_j_per_k, POS, "J/K", NULL),
-	NUM(qk_thermal_cfg, radiator_area_m2, NONNEG, "m^2", NULL),
-	NUM(qk_thermal_cfg, emissivity, FRAC, NULL, NULL),
-	NUM(qk_thermal_cfg, absorbed_w, NONNEG, "W", NULL),
-	NUM(qk_thermal_cfg, load_share, FRAC, NULL, NULL),
-	NUM(qk_thermal_cfg, heater_w, NONNEG, "W", NULL),
-	NUM(qk_thermal_cfg, initial_k, POS, "kelvin", NULL),
-	NUM(qk_thermal_cfg, min_k, POS, "kelvin", NULL),
-	NUM(qk_thermal_cfg, max_k, POS, "kelvin", NULL),
+	{ "name", QK__F_NAME, 0, offsetof(struct qk_thermal_cfg, name), NULL, 0, 0, NULL, 0 },
+	NUM(qk_thermal_cfg, capacity_j_per_k, POS, 1e9, "J/K", NULL),
+	NUM(qk_thermal_cfg, radiator_area_m2, NONNEG, 1e4, "m^2", NULL),
+	NUM(qk_thermal_cfg, emissivity, FRAC, 1, NULL, NULL),
+	NUM(qk_thermal_cfg, absorbed_w, NONNEG, 1e7, "W", NULL),
+	NUM(qk_thermal_cfg, load_share, FRAC, 1, NULL, NULL),
+	NUM(qk_thermal_cfg, heater_w, NONNEG, 1e7, "W", NULL),
+	NUM(qk_thermal_cfg, initial_k, POS, 1e4, "kelvin", NULL),
+	NUM(qk_thermal_cfg, min_k, POS, 1e4, "kelvin", NULL),
+	NUM(qk_thermal_cfg, max_k, POS, 1e4, "kelvin", NULL),
 };
 
 #define N(a) (unsigned)(sizeof(a) / sizeof((a)[0]))
@@ -202,19 +205,23 @@ void qk__config_expect(const struct qk__field *f, char *buf, size_t n)
 		[QK__C_DIR] = ", a non-zero direction",
 	};
 	const char *in = f->unit ? " in " : "", *unit = f->unit ? f->unit : "";
+	char most[48] = "";
 
+	/* the plausibility bound, where the domain does not already say it */
+	if (f->max > 0 && f->cons != QK__C_FRAC && f->cons != QK__C_CONF && f->cons != QK__C_DIR)
+		snprintf(most, sizeof(most), ", at most %s%.15g", f->cons == QK__C_ANY ? "+-" : "", f->max);
 	switch (f->type) {
 	case QK__F_NUM:
-		snprintf(buf, n, "a number%s%s%s", in, unit, cons[f->cons]);
+		snprintf(buf, n, "a number%s%s%s%s", in, unit, cons[f->cons], most);
 		break;
 	case QK__F_VEC3:
-		snprintf(buf, n, "a list of 3 numbers%s%s%s", in, unit, cons[f->cons]);
+		snprintf(buf, n, "a list of 3 numbers%s%s%s%s", in, unit, cons[f->cons], most);
 		break;
 	case QK__F_U32:
 		snprintf(buf, n, "an integer%s%s, %u..%u", in, unit, f->lo, f->hi);
 		break;
 	case QK__F_I64:
-		snprintf(buf, n, "an integer%s%s >= 0", in, unit);
+		snprintf(buf, n, "an integer%s%s, 0..%.0f", in, unit, f->max);
 		break;
 	case QK__F_U64:
 		snprintf(buf, n, "an integer, 0..18446744073709551615");
@@ -229,8 +236,10 @@ void qk__config_expect(const struct qk__field *f, char *buf, size_t n)
 	}
 }
 
-static bool num_ok(unsigned cons, double v)
+static bool num_ok(unsigned cons, double v, double max)
 {
+	if (max > 0 && !(fabs(v) <= max))
+		return false;
 	switch (cons) {
 	case QK__C_POS: return isfinite(v) && v > 0.0;
 	case QK__C_NONNEG: return isfinite(v) && v >= 0.0;
@@ -249,7 +258,7 @@ int qk__config_field_ok(const struct qk__field *f, const void *base)
 
 	switch (f->type) {
 	case QK__F_NUM:
-		return num_ok(f->cons, d[0]);
+		return num_ok(f->cons, d[0], f->max);
 	case QK__F_VEC3:
 		if (f->cons == QK__C_DIR) {
 			double m = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
@@ -257,13 +266,14 @@ int qk__config_field_ok(const struct qk__field *f, const void *base)
 			/* normalised, to well within what the plant would notice */
 			return isfinite(m) && fabs(m - 1.0) <= 1e-6;
 		}
-		return num_ok(f->cons, d[0]) && num_ok(f->cons, d[1]) && num_ok(f->cons, d[2]);
+		return num_ok(f->cons, d[0], f->max) && num_ok(f->cons, d[1], f->max) &&
+		       num_ok(f->cons, d[2], f->max);
 	case QK__F_U32:
 		memcpy(&u, p, sizeof(u));
 		return u >= f->lo && u <= f->hi;
 	case QK__F_I64:
 		memcpy(&i, p, sizeof(i));
-		return i >= 0;
+		return i >= 0 && (double)i <= f->max;
 	case QK__F_NAME:
 		return memchr(p, '\0', QK_NAME_LEN) && qk__config_name_ok(p);
 	case QK__F_WAKE:

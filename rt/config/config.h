@@ -74,6 +74,14 @@ int qk_config_profile(struct qk_config *c, const char *name, char *why, size_t n
  * "FILE:LINE:COL: field 'thermal[1].max_k': expected a number in kelvin > 0,
  * got 'abc'".  On error *c is unchanged. */
 int qk_config_load(struct qk_config *c, const char *path, char *why, size_t n);
+/* The same on a buffer; name stands for the file in messages.  Both refuse
+ * a file larger than QK_CONFIG_MAX_BYTES (-EFBIG), nested deeper than
+ * QK_CONFIG_MAX_DEPTH or using aliases (-EINVAL), before building the tree:
+ * the cost of a refusal is linear in the bytes read. */
+int qk_config_load_mem(struct qk_config *c, const char *name, const void *buf, size_t len,
+		       char *why, size_t n);
+#define QK_CONFIG_MAX_BYTES (256 * 1024)
+#define QK_CONFIG_MAX_DEPTH 16
 
 /* Cross-field checks (counts, rate, limits, unique names, device indexes, a
  * thermal sensor per node, ...).  0, or -EINVAL with why =
@@ -124,6 +132,7 @@ struct qk__field {
 	const char *unit;		/* "kelvin", or NULL */
 	unsigned lo, hi;		/* QK__F_U32 range */
 	const char *comment;		/* for the dump; NULL for none */
+	double max;			/* QK__F_NUM, _VEC3, _I64: plausible |value| */
 };
 
 enum qk__section {

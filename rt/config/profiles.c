@@ -125,8 +125,8 @@ static void profile_bot(struct qk_config *c)
 {
 	set_name(c->profile, "bot");
 	c->rate_hz = 1000;
-	c->wake_mode = QK_WAKE_TIMER;
-	c->agent_phase_ns = 200000;
+	c->wake_mode = QK_WAKE_FUTEX;
+	c->agent_phase_ns = 0;		/* timer mode: derived from measured latencies */
 	c->seed = 1;
 	c->dry_mass_kg = 20.0;
 	c->tank = (struct qk_tank_cfg){ .propellant_kg = 5.0, .p_full_bar = 20.0,

@@ -717,35 +717,95 @@ static int syntax(struct ld *l, const yaml_parser_t *ps)
 		    ps->context ? ps->context : "");
 }
 
-int qk_config_load(struct qk_config *c, const char *path, char *why, size_t n)
+/*
+ * Bounds first, in one streaming pass that stops at the first excess: a
+ * file's size, its nesting depth and its aliases.  libyaml's loader costs
+ * time quadratic in the nesting depth (a 40 kB file of '[' took 12 s to
+ * reject), and an alias would make apply() walk a shared subtree once per
+ * reference (exponential in a chain of them); a configuration needs
+ * neither deep nesting nor aliases.
+ */
+static int bounded(struct ld *l, const void *buf, size_t len)
+{
+	yaml_parser_t ps;
+	yaml_event_t ev;
+	int depth = 0, ret = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&ps)) {
+		snprintf(l->why, l->n, "%s: out of memory", l->file);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&ps, buf, len);
+	while (!done && !ret) {
+		if (!yaml_parser_parse(&ps, &ev)) {
+			ret = syntax(l, &ps);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > QK_CONFIG_MAX_DEPTH)
+				ret = fail(l, ev.start_mark, NULL, "nested more than %d deep: a "
+					   "configuration is a few levels of mappings and lists",
+					   QK_CONFIG_MAX_DEPTH);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_ALIAS_EVENT:
+			ret = fail(l, ev.start_mark, NULL, "YAML aliases (*name) are not supported "
+				   "in a configuration: write the value out");
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&ps);
+	return ret;
+}
+
+int qk_config_load_mem(struct qk_config *c, const char *name, const void *buf, size_t len,
+		       char *why, size_t n)
 {
 	char dummy[1];
 	struct ld *l;
 	yaml_parser_t ps;
 	yaml_document_t more;
 	yaml_node_t *root;
-	FILE *f;
 	int ret;
 
 	if (!why || !n) {
 		why = dummy;
 		n = sizeof(dummy);
 	}
-	f = fopen(path, "r");
-	if (!f) {
-		ret = -errno;
-		snprintf(why, n, "%s: cannot open: %s", path, strerror(-ret));
-		return ret;
+	if (len > QK_CONFIG_MAX_BYTES) {
+		snprintf(why, n, "%s: %zu bytes: a configuration file is at most %d bytes",
+			 name, len, QK_CONFIG_MAX_BYTES);
+		return -EFBIG;
 	}
 	l = calloc(1, sizeof(*l));
-	if (!l || !yaml_parser_initialize(&ps)) {
-		free(l);
-		fclose(f);
-		snprintf(why, n, "%s: out of memory", path);
+	if (!l) {
+		snprintf(why, n, "%s: out of memory", name);
 		return -ENOMEM;
 	}
-	*l = (struct ld){ .file = path, .why = why, .n = n, .w = *c, .old = *c };
-	yaml_parser_set_input_file(&ps, f);
+	*l = (struct ld){ .file = name, .why = why, .n = n, .w = *c, .old = *c };
+	ret = bounded(l, buf, len);
+	if (ret) {
+		free(l);
+		return ret;
+	}
+	if (!yaml_parser_initialize(&ps)) {
+		free(l);
+		snprintf(why, n, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&ps, buf, len);
 	if (!yaml_parser_load(&ps, &l->doc)) {
 		ret = syntax(l, &ps);
 		goto out_parser;
@@ -768,8 +828,47 @@ int qk_config_load(struct qk_config *c, const char *path, char *why, size_t n)
 	yaml_document_delete(&l->doc);
 out_parser:
 	yaml_parser_delete(&ps);
-	fclose(f);
 	free(l->marks);
 	free(l);
+	return ret;
+}
+
+int qk_config_load(struct qk_config *c, const char *path, char *why, size_t n)
+{
+	char dummy[1], *buf;
+	size_t len = 0;
+	FILE *f;
+	int ret;
+
+	if (!why || !n) {
+		why = dummy;
+		n = sizeof(dummy);
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		ret = -errno;
+		snprintf(why, n, "%s: cannot open: %s", path, strerror(-ret));
+		return ret;
+	}
+	/* one byte more than the limit tells a file too large (a pipe too) */
+	buf = malloc(QK_CONFIG_MAX_BYTES + 1);
+	if (!buf) {
+		fclose(f);
+		snprintf(why, n, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	len = fread(buf, 1, QK_CONFIG_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		ret = -EIO;
+		snprintf(why, n, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
+	} else if (len > QK_CONFIG_MAX_BYTES) {
+		ret = -EFBIG;
+		snprintf(why, n, "%s: larger than %d bytes, the most a configuration file may be",
+			 path, QK_CONFIG_MAX_BYTES);
+	} else {
+		ret = qk_config_load_mem(c, path, buf, len, why, n);
+	}
+	free(buf);
+	fclose(f);
 	return ret;
 }

@@ -213,7 +213,7 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	uint32_t nt = s->n_thermal < QK_MAX_THERMAL ? s->n_thermal : QK_MAX_THERMAL;
 
 	f->cycle = n;
-	f->sim_time_ns = (int64_t)n * h->p.seg.hdr->period_ns;
+	f->sim_time_ns = (int64_t)n * h->p.seg.period_ns;
 	f->sched_ns = due;
 	f->wake_ns = wake;
 	f->applied_seq = sn->cycle == s->cycle ? sn->act_seq : QK_NO_FRAME;
@@ -380,7 +380,7 @@ static void log_events(struct hil *h, unsigned ev, uint64_t overruns, int64_t la
 static int run(struct hil *h, const struct qk_proc_opts *o)
 {
 	struct qk_seg *seg = &h->p.seg;
-	int64_t period = seg->hdr->period_ns, epoch = seg->hdr->epoch_ns;
+	int64_t period = seg->period_ns, epoch = seg->epoch_ns;	/* checked at attach */
 	int64_t now = qk_now_ns();
 	uint64_t n = (uint64_t)((now - epoch) / period + 1), overruns = 0;
 	int64_t due = epoch + (int64_t)n * period;

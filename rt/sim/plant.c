@@ -13,21 +13,11 @@
 #include "rt/sim/plant.h"
 
 /* Gaussians per sense, in a fixed order so the stream never depends on
- * faults: IMU 0..2, NAV 3..8, TANK 9..10, BATTERY 11..13, THERMAL 14.. */
-#define G_IMU   0
-#define G_NAV   3
-#define G_TANK  9
-#define G_BATT  11
+ * faults: IMU 0..2, NAV 3..8, TANK 9..10, BATTERY 11..13, THERMAL 14..
+ * (plan_groups() lays them out). */
 #define G_TEMP  14
 
-/* One sensor group's fields: truth and the noise model, primary first. */
-struct group {
-	unsigned n;			/* fields */
-	unsigned primary;		/* the first `primary` fields take fault noise/bias */
-	double truth[QK_PLANT_HELD];
-	double sigma[QK_PLANT_HELD];
-	double bias[QK_PLANT_HELD];
-};
+static void plan_groups(struct qk_plant *p);
 
 __attribute__((format(printf, 3, 4)))
 static int bad(char *why, size_t n, const char *fmt, ...)
@@ -259,6 +249,7 @@ int qk_plant_init(struct qk_plant *p, const struct qk_config *cfg, uint64_t seed
 		p->temp_k[i] = cfg->thermal[i].initial_k;
 	p->prop_node = node_named(cfg, "propulsion");
 	p->batt_node = node_named(cfg, "battery");
+	plan_groups(p);
 	return 0;
 }
 
@@ -276,10 +267,11 @@ static void actuation(struct qk_plant *p, const struct qk_actuator_frame *act, d
 		p->valve[i] = act ? clamp01(act->throttle[i]) : 0.0;
 	for (unsigned i = 0; i < c->n_thermal; i++)
 		p->heater[i] = act ? clamp01(act->heater[i]) : 0.0;
-	for (unsigned d = 0; d < c->n_devices; d++) {
+	for (unsigned j = 0; j < p->n_act_dev; j++) {
+		unsigned d = p->act_dev[j];
 		uint32_t k = p->fault[d];
 
-		if (c->device[d].type != QK_DEV_ACTUATOR || k == QK_FAULT_NONE)
+		if (k == QK_FAULT_NONE)
 			continue;
 		if (k == QK_FAULT_STUCK)
 			p->valve[c->device[d].index] = clamp01(p->fault_value[d]);
@@ -381,153 +373,151 @@ void qk_plant_step(struct qk_plant *p, const struct qk_actuator_frame *act, doub
 
 /* ---- sensors ---------------------------------------------------------- */
 
-static void group_truth(const struct qk_plant *p, unsigned kind, unsigned index,
-			struct group *g)
-{
-	const struct qk_noise_cfg *z = &p->cfg.noise;
+#define TRUTH(m) offsetof(struct qk_plant, m)
+#define FIELD(m) offsetof(struct qk_sensor_frame, m)
 
-	memset(g, 0, sizeof(*g));
-	switch (kind) {
-	case QK_SK_IMU:
-		g->n = g->primary = 3;
-		for (int k = 0; k < 3; k++) {
-			g->truth[k] = p->acc[k];
-			g->sigma[k] = z->accel_mps2;
-			g->bias[k] = z->accel_bias_mps2;
-		}
-		break;
-	case QK_SK_NAV:
-		g->n = g->primary = 6;
-		for (int k = 0; k < 3; k++) {
-			g->truth[k] = p->pos[k];
-			g->sigma[k] = z->pos_m;
-			g->truth[3 + k] = p->vel[k];
-			g->sigma[3 + k] = z->vel_mps;
-		}
-		break;
-	case QK_SK_TANK:
-		g->n = 2;
-		g->primary = 1;
-		g->truth[0] = p->tank_bar;
-		g->sigma[0] = z->pressure_bar;
-		g->truth[1] = p->propellant_kg;
-		break;
-	case QK_SK_BATTERY:
-		g->n = 3;
-		g->primary = 1;
-		g->truth[0] = p->batt_v;
-		g->sigma[0] = z->voltage_v;
-		g->truth[1] = p->batt_a;
-		g->truth[2] = p->soc;
-		g->sigma[2] = z->soc;
-		break;
-	case QK_SK_THERMAL:
-		g->n = g->primary = 1;
-		g->truth[0] = index < p->cfg.n_thermal ? p->temp_k[index] : 0.0;
-		g->sigma[0] = z->temp_k;
-		break;
-	default:
-		break;
-	}
+static void plan_field(struct qk_plant_group *g, size_t truth, size_t field, double sigma,
+		       double bias)
+{
+	g->truth[g->n] = (uint16_t)truth;
+	g->field[g->n] = (uint16_t)field;
+	g->sigma[g->n] = sigma;
+	g->bias[g->n] = bias;
+	g->n++;
 }
 
-/* Where a group lives in a sensor frame, and its valid bit. */
-static uint32_t group_fields(struct qk_sensor_frame *f, unsigned kind, unsigned index,
-			     double *field[QK_PLANT_HELD])
+/* The groups in the order of their gaussians: IMU 0..2, NAV 3..8, TANK
+ * 9..10, BATTERY 11..13, THERMAL 14..; then who measures each. */
+static void plan_groups(struct qk_plant *p)
 {
-	switch (kind) {
-	case QK_SK_IMU:
-		for (int k = 0; k < 3; k++)
-			field[k] = &f->accel_mps2[k];
-		return QK_VALID_IMU;
-	case QK_SK_NAV:
-		for (int k = 0; k < 3; k++) {
-			field[k] = &f->pos_m[k];
-			field[3 + k] = &f->vel_mps[k];
-		}
-		return QK_VALID_NAV;
-	case QK_SK_TANK:
-		field[0] = &f->tank_bar;
-		field[1] = &f->propellant_kg;
-		return QK_VALID_TANK;
-	case QK_SK_BATTERY:
-		field[0] = &f->batt_v;
-		field[1] = &f->batt_a;
-		field[2] = &f->batt_soc;
-		return QK_VALID_BATTERY;
-	case QK_SK_THERMAL:
-		field[0] = &f->temp_k[index];
-		return QK_VALID_TEMP(index);
-	default:
-		return 0;
+	const struct qk_config *c = &p->cfg;
+	const struct qk_noise_cfg *z = &c->noise;
+	struct qk_plant_group *g = p->group;
+	unsigned gauss = 0;
+	_Static_assert(sizeof(struct qk_plant) < 65536, "group offsets are 16-bit");
+
+	memset(p->group, 0, sizeof(p->group));
+	for (int k = 0; k < 3; k++)
+		plan_field(&g[0], TRUTH(acc) + 8 * k, FIELD(accel_mps2) + 8 * k, z->accel_mps2,
+			   z->accel_bias_mps2);
+	g[0].valid = QK_VALID_IMU;
+	for (int k = 0; k < 3; k++)
+		plan_field(&g[1], TRUTH(pos) + 8 * k, FIELD(pos_m) + 8 * k, z->pos_m, 0);
+	for (int k = 0; k < 3; k++)
+		plan_field(&g[1], TRUTH(vel) + 8 * k, FIELD(vel_mps) + 8 * k, z->vel_mps, 0);
+	g[1].valid = QK_VALID_NAV;
+	plan_field(&g[2], TRUTH(tank_bar), FIELD(tank_bar), z->pressure_bar, 0);
+	plan_field(&g[2], TRUTH(propellant_kg), FIELD(propellant_kg), 0, 0);
+	g[2].valid = QK_VALID_TANK;
+	plan_field(&g[3], TRUTH(batt_v), FIELD(batt_v), z->voltage_v, 0);
+	plan_field(&g[3], TRUTH(batt_a), FIELD(batt_a), 0, 0);
+	plan_field(&g[3], TRUTH(soc), FIELD(batt_soc), z->soc, 0);
+	g[3].valid = QK_VALID_BATTERY;
+	g[0].primary = 3;
+	g[1].primary = 6;
+	g[2].primary = g[3].primary = 1;
+	p->n_groups = 4 + c->n_thermal;
+	for (unsigned i = 0; i < c->n_thermal; i++) {
+		plan_field(&g[4 + i], TRUTH(temp_k) + 8 * i, FIELD(temp_k) + 8 * i, z->temp_k, 0);
+		g[4 + i].valid = QK_VALID_TEMP(i);
+		g[4 + i].primary = 1;
 	}
+	for (unsigned i = 0; i < p->n_groups; i++) {
+		g[i].gauss = (uint8_t)gauss;
+		gauss += g[i].n;
+	}
+	for (unsigned d = 0; d < QK_MAX_DEVICES; d++)
+		p->dev_group[d] = -1;
+	for (unsigned d = 0; d < c->n_devices; d++) {
+		const struct qk_device_cfg *dc = &c->device[d];
+		int k = dc->type != QK_DEV_SENSOR ? -1 :
+			dc->sensor == QK_SK_IMU ? 0 : dc->sensor == QK_SK_NAV ? 1 :
+			dc->sensor == QK_SK_TANK ? 2 : dc->sensor == QK_SK_BATTERY ? 3 :
+			dc->sensor == QK_SK_THERMAL ? 4 + (int)dc->index : -1;
+
+		if (k < 0 || k >= (int)p->n_groups)
+			continue;	/* init's check refuses a node out of range */
+		p->dev_group[d] = (int8_t)k;
+		g[k].dev[g[k].n_dev++] = (uint8_t)d;
+	}
+	p->n_act_dev = 0;
+	for (unsigned d = 0; d < c->n_devices; d++)
+		if (c->device[d].type == QK_DEV_ACTUATOR)
+			p->act_dev[p->n_act_dev++] = (uint8_t)d;
+}
+
+static double truth(const struct qk_plant *p, const struct qk_plant_group *g, unsigned i)
+{
+	double v;
+
+	memcpy(&v, (const char *)p + g->truth[i], sizeof(v));
+	return v;
+}
+
+static double *field(struct qk_sensor_frame *f, const struct qk_plant_group *g, unsigned i)
+{
+	return (double *)(void *)((char *)f + g->field[i]);
 }
 
 void qk__plant_hold(struct qk_plant *p, unsigned dev)
 {
-	const struct qk_device_cfg *d = &p->cfg.device[dev];
-	double *field[QK_PLANT_HELD] = { 0 };
-	struct group g;
-	uint32_t bit;
-	bool seen;
+	int k = dev < QK_MAX_DEVICES ? p->dev_group[dev] : -1;
 
-	if (d->type != QK_DEV_SENSOR)
+	if (k < 0)
 		return;
-	group_truth(p, d->sensor, d->index, &g);
-	bit = group_fields(&p->last, d->sensor, d->index, field);
-	seen = p->sensed && (p->last.valid & bit);
-	for (unsigned i = 0; i < g.n; i++) {
-		p->held[dev][i] = seen ? *field[i] : g.truth[i];
-		if (i < g.primary && p->fault_value[dev] != 0.0)
+	const struct qk_plant_group *g = &p->group[k];
+	bool seen = p->sensed && (p->last.valid & g->valid);
+
+	for (unsigned i = 0; i < g->n; i++) {
+		p->held[dev][i] = seen ? *field(&p->last, g, i) : truth(p, g, i);
+		if (i < g->primary && p->fault_value[dev] != 0.0)
 			p->held[dev][i] = p->fault_value[dev];
 	}
 }
 
-/* The first device of this kind (and node) that answers, or -1. */
-static int serving(const struct qk_plant *p, unsigned kind, unsigned index)
+/* The first device of the group that answers, or -1. */
+static int serving(const struct qk_plant *p, const struct qk_plant_group *g)
 {
-	const struct qk_config *c = &p->cfg;
+	for (unsigned j = 0; j < g->n_dev; j++) {
+		unsigned d = g->dev[j];
 
-	for (unsigned d = 0; d < c->n_devices; d++) {
-		const struct qk_device_cfg *dc = &c->device[d];
-
-		if (dc->type != QK_DEV_SENSOR || dc->sensor != kind ||
-		    (kind == QK_SK_THERMAL && dc->index != index))
-			continue;
 		if (p->fault[d] != QK_FAULT_DROPOUT && p->fault[d] != QK_FAULT_POST_FAIL)
 			return (int)d;
 	}
 	return -1;
 }
 
-static void sense_group(struct qk_plant *p, struct qk_sensor_frame *f, unsigned kind,
-			unsigned index, const double *gauss)
+static void sense_group(struct qk_plant *p, struct qk_sensor_frame *f,
+			const struct qk_plant_group *g, const double *gauss)
 {
-	double *field[QK_PLANT_HELD] = { 0 };
-	uint32_t bit = group_fields(f, kind, index, field);
-	int d = serving(p, kind, index);
-	struct group g;
+	int d = serving(p, g);
 
-	group_truth(p, kind, index, &g);
 	if (d < 0) {
-		for (unsigned i = 0; i < g.n; i++)
-			*field[i] = 0.0;
+		for (unsigned i = 0; i < g->n; i++)
+			*field(f, g, i) = 0.0;
 		return;
 	}
-	f->valid |= bit;
-	if (p->fault[d] == QK_FAULT_STUCK) {
-		for (unsigned i = 0; i < g.n; i++)
-			*field[i] = p->held[d][i];
-		return;
-	}
-	for (unsigned i = 0; i < g.n; i++) {
-		double sigma = g.sigma[i], bias = g.bias[i];
+	f->valid |= g->valid;
+	uint32_t kind = p->fault[d];
 
-		if (i < g.primary && p->fault[d] == QK_FAULT_NOISE)
+	if (kind == QK_FAULT_NONE) {	/* the usual case, without the fault's terms */
+		for (unsigned i = 0; i < g->n; i++)
+			*field(f, g, i) = truth(p, g, i) + g->bias[i] + gauss[i] * g->sigma[i];
+		return;
+	}
+	if (kind == QK_FAULT_STUCK) {
+		for (unsigned i = 0; i < g->n; i++)
+			*field(f, g, i) = p->held[d][i];
+		return;
+	}
+	for (unsigned i = 0; i < g->n; i++) {
+		double sigma = g->sigma[i], bias = g->bias[i];
+
+		if (i < g->primary && kind == QK_FAULT_NOISE)
 			sigma = hypot(sigma, p->fault_value[d]);
-		if (i < g.primary && p->fault[d] == QK_FAULT_BIAS)
+		if (i < g->primary && kind == QK_FAULT_BIAS)
 			bias += p->fault_value[d];
-		*field[i] = g.truth[i] + bias + gauss[i] * sigma;
+		*field(f, g, i) = truth(p, g, i) + bias + gauss[i] * sigma;
 	}
 }
 
@@ -536,20 +526,13 @@ void qk_plant_sense(struct qk_plant *p, struct qk_sensor_frame *f)
 	const struct qk_config *c = &p->cfg;
 	double gauss[G_TEMP + QK_MAX_THERMAL];
 
-	for (unsigned i = 0; i < G_TEMP + c->n_thermal; i++)
-		gauss[i] = qk_rng_gauss(&p->rng);
+	qk_rng_gauss_fill(&p->rng, gauss, G_TEMP + c->n_thermal);
 	f->valid = 0;
-	sense_group(p, f, QK_SK_IMU, 0, gauss + G_IMU);
-	sense_group(p, f, QK_SK_NAV, 0, gauss + G_NAV);
-	sense_group(p, f, QK_SK_TANK, 0, gauss + G_TANK);
+	for (unsigned k = 0; k < p->n_groups; k++)
+		sense_group(p, f, &p->group[k], gauss + p->group[k].gauss);
 	f->mass_kg = (f->valid & QK_VALID_TANK) ? c->dry_mass_kg + f->propellant_kg : 0.0;
-	sense_group(p, f, QK_SK_BATTERY, 0, gauss + G_BATT);
-	for (unsigned i = 0; i < QK_MAX_THERMAL; i++) {
-		if (i < c->n_thermal)
-			sense_group(p, f, QK_SK_THERMAL, i, gauss + G_TEMP + i);
-		else
-			f->temp_k[i] = 0.0;
-	}
+	for (unsigned i = c->n_thermal; i < QK_MAX_THERMAL; i++)
+		f->temp_k[i] = 0.0;
 	f->n_thermal = c->n_thermal;
 	p->last = *f;
 	p->sensed = true;

@@ -92,6 +92,23 @@
 #define QK_PLANT_SIGMA     5.670374419e-8	/* Stefan-Boltzmann, W/m^2/K^4 */
 #define QK_PLANT_FIRMWARE  0x00010000u		/* reported in POST: 1.0.0 */
 #define QK_PLANT_HELD      6			/* fields of the widest group (NAV) */
+#define QK_PLANT_GROUPS    (4 + QK_MAX_THERMAL)	/* IMU, NAV, TANK, BATTERY, a node each */
+
+/* A sensor group as init plans it, so that a sense is a walk over a table:
+ * where its true values and its readings live, its configured noise, and
+ * which devices measure it. */
+struct qk_plant_group {
+	uint32_t valid;			/* its QK_VALID_* bit */
+	uint8_t n;			/* fields */
+	uint8_t primary;		/* the first `primary` take fault noise and bias */
+	uint8_t gauss;			/* its first gaussian of a sense's draw */
+	uint8_t n_dev;			/* devices measuring it, in profile order */
+	uint16_t truth[QK_PLANT_HELD];	/* byte offsets of the truth in struct qk_plant */
+	uint16_t field[QK_PLANT_HELD];	/* ... of the reading in struct qk_sensor_frame */
+	double sigma[QK_PLANT_HELD];
+	double bias[QK_PLANT_HELD];
+	uint8_t dev[QK_MAX_DEVICES];
+};
 
 struct qk_plant {
 	struct qk_config cfg;		/* private copy, thruster dirs normalised */
@@ -118,6 +135,12 @@ struct qk_plant {
 	uint32_t fault[QK_MAX_DEVICES];	/* enum qk_fault_kind */
 	double fault_value[QK_MAX_DEVICES];
 	double held[QK_MAX_DEVICES][QK_PLANT_HELD];	/* stuck readings */
+	/* the sensor groups, planned at init; the group of each device, -1 none */
+	struct qk_plant_group group[QK_PLANT_GROUPS];
+	uint32_t n_groups;
+	int8_t dev_group[QK_MAX_DEVICES];
+	uint8_t act_dev[QK_MAX_DEVICES];	/* the thrusters' devices, for their faults */
+	uint32_t n_act_dev;
 	/* the last frame sense produced: what a stuck sensor freezes */
 	struct qk_sensor_frame last;
 	bool sensed;

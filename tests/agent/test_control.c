@@ -154,6 +154,134 @@ static void test_control_allocation_sweep_stays_in_bounds(void **state)
 	}
 }
 
+static double rnd(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return (double)(*x >> 11) / 9007199254740992.0;
+}
+
+/* Random axis-separable layouts (1 to 3 thrusters per direction, some
+ * directions empty, unequal capacities, direction vectors not unit):
+ * the closed form and the projected gradient give the same throttles, to
+ * within what the iteration's stopping rule leaves (QK_THROTTLE_RES per
+ * iteration, shrinking at least by 1 - 1/lambda per iteration). */
+static void test_control_closed_form_agrees_with_iterative(void **state)
+{
+	uint64_t x = 12345;
+	double worst = 0;
+
+	(void)state;
+	for (int k = 0; k < 3000; k++) {
+		struct qk_config c;
+		struct qk_control_plan p;
+		double f[3], u1[QK_MAX_THRUSTERS], u2[QK_MAX_THRUSTERS], m1[3], m2[3];
+		int count[3] = { 0 };
+
+		fx_bot(&c);
+		memset(c.thruster, 0, sizeof(c.thruster));
+		c.n_thrusters = 0;
+		for (int a = 0; a < 3; a++)
+			for (int s = 0; s < 2; s++) {
+				int n = (int)(rnd(&x) * 4);	/* 0..3 */
+
+				for (int i = 0; i < n && c.n_thrusters < QK_MAX_THRUSTERS; i++) {
+					struct qk_thruster_cfg *t = &c.thruster[c.n_thrusters++];
+
+					t->dir[a] = (s ? -1 : 1) * (0.5 + rnd(&x));
+					t->max_thrust_n = rnd(&x) < 0.1 ? 0 : 1 + 99 * rnd(&x);
+					count[a]++;
+				}
+			}
+		if (!c.n_thrusters)
+			continue;
+		c.control.deadband_n = rnd(&x) < 0.5 ? 0 : 0.05;
+		qk_control_plan_init(&p, &c);
+		assert_true(p.separable);
+		for (int a = 0; a < 3; a++)
+			f[a] = (rnd(&x) - 0.5) * (k % 2 ? 100 : 600) * (rnd(&x) < 0.1 ? 1e-9 : 1);
+		double p_bar = 1 + 30 * rnd(&x);
+		int lambda = count[0] > count[1] ? count[0] : count[1];
+
+		lambda = count[2] > lambda ? count[2] : lambda;
+		qk_control_allocate_plan(&p, p_bar, f, u1, m1);
+		int it = qk_control_allocate_iterative(&p, p_bar, f, u2, m2);
+
+		assert_true(it < QK_ALLOC_ITERS);	/* it settled, not ran out */
+		for (int i = 0; i < QK_MAX_THRUSTERS; i++) {
+			double d = fabs(u1[i] - u2[i]);
+
+			worst = d > worst ? d : worst;
+			if (d > 2 * QK_THROTTLE_RES * lambda)
+				fail_msg("layout %d thruster %d: closed form %.9f, iterative %.9f (%d its)",
+					 k, i, u1[i], u2[i], it);
+		}
+		check_alloc(&c, p_bar, f);
+	}
+	printf("closed form vs iterative: worst throttle difference %.2g\n", worst);
+}
+
+/* A layout that is not separable (thrusters at 30 degrees off the axes,
+ * a skew one): the projected gradient's answer meets the optimality
+ * conditions of the box-constrained least squares: a thruster between its
+ * bounds has no gradient left, one at 0 would not help by opening, one at
+ * full would not help by closing.  A solve that ran out of iterations (an
+ * ill-conditioned active set converges slowly) is held to 5% of capacity;
+ * those stay a minority. */
+static void test_control_general_layout_is_optimal(void **state)
+{
+	struct qk_config c;
+	struct qk_control_plan p;
+	uint64_t x = 99;
+	static const double dirs[][3] = {
+		{ 0.866, 0.5, 0 }, { -0.866, -0.5, 0 }, { -0.5, 0.866, 0 }, { 0.5, -0.866, 0 },
+		{ 0, 0.3, 0.954 }, { 0, -0.3, -0.954 }, { 0.577, 0.577, 0.577 },
+	};
+
+	(void)state;
+	fx_bot(&c);
+	memset(c.thruster, 0, sizeof(c.thruster));
+	c.n_thrusters = 7;
+	for (int i = 0; i < 7; i++) {
+		memcpy(c.thruster[i].dir, dirs[i], sizeof(dirs[i]));
+		c.thruster[i].max_thrust_n = 10 + 3 * i;
+	}
+	qk_control_plan_init(&p, &c);
+	assert_false(p.separable);
+	int capped = 0;
+
+	for (int k = 0; k < 500; k++) {
+		double f[3], u[QK_MAX_THRUSTERS], made[3], r[3], u2[QK_MAX_THRUSTERS];
+
+		for (int a = 0; a < 3; a++)
+			f[a] = (rnd(&x) - 0.5) * (k % 2 ? 20 : 120);
+		qk_control_allocate_made(&c, 20, f, u, made);
+		int it = qk_control_allocate_iterative(&p, 20, f, u2, NULL);
+
+		assert_memory_equal(u, u2, sizeof(u));	/* the general path is the iteration */
+		capped += it == QK_ALLOC_ITERS;
+		for (int a = 0; a < 3; a++)
+			r[a] = made[a] - f[a];
+		for (uint32_t i = 0; i < c.n_thrusters; i++) {
+			double g = 0, cap = c.thruster[i].max_thrust_n;
+
+			for (int a = 0; a < 3; a++)
+				g += p.d[i][a] * r[a];
+			/* gradient in force units, against what one resolution step moves */
+			double tol = (it == QK_ALLOC_ITERS ? 5e-2 : 1e-3) * cap;
+
+			assert_true(u[i] >= 0 && u[i] <= 1);
+			if (u[i] > 0 && u[i] < 1 && fabs(g) > tol)
+				fail_msg("case %d thruster %u at %.4f: gradient %g", k, i, u[i], g);
+			if (u[i] == 0 && g < -tol)
+				fail_msg("case %d thruster %u closed, would help: %g", k, i, g);
+			if (u[i] == 1 && g > tol)
+				fail_msg("case %d thruster %u full, too much: %g", k, i, g);
+		}
+	}
+	printf("general layout: %d of 500 solves ran out of iterations\n", capped);
+	assert_true(capped < 50);
+}
+
 static void test_control_pd_force_is_clamped_and_damped(void **state)
 {
 	struct qk_sensor_frame f;
@@ -294,6 +422,8 @@ int main(void)
 		cmocka_unit_test(test_control_allocation_saturates_sensibly),
 		cmocka_unit_test(test_control_allocation_ship_shares_between_unequal_pairs),
 		cmocka_unit_test(test_control_allocation_sweep_stays_in_bounds),
+		cmocka_unit_test(test_control_closed_form_agrees_with_iterative),
+		cmocka_unit_test(test_control_general_layout_is_optimal),
 		cmocka_unit_test(test_control_pd_force_is_clamped_and_damped),
 		cmocka_unit_test(test_control_closed_loop_reaches_the_setpoint),
 		cmocka_unit_test(test_control_heaters_thermostat_with_hysteresis),

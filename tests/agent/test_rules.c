@@ -28,6 +28,7 @@ struct world {
 	double setpoint[3];
 	struct qk_rule_in in;
 	struct qk_rules_out out;
+	char words[QK_MAX_PROPOSALS][QK_REASON_LEN];	/* each proposal's hit, worded */
 };
 
 static void world(struct world *w)
@@ -43,7 +44,8 @@ static void world(struct world *w)
 static int run(struct world *w)
 {
 	qk_rules_run(&w->in, &w->out);
-	qk_rules_explain(&bot, &w->out);
+	for (int i = 0; i < w->out.n; i++)
+		qk_rules_why(w->in.cfg, &w->out.p[i].hit, w->words[i]);
 	return w->out.n;
 }
 
@@ -71,7 +73,7 @@ static void expect_safety(struct world *w, uint32_t trigger, const char *why)
 	assert_int_equal(p->target_state, QK_ST_SAFE);
 	assert_true(p->confidence >= 0.6);
 	if (why)
-		assert_string_equal(p->why, why);
+		assert_string_equal(w->words[win], why);
 }
 
 static void test_rules_healthy_raise_no_safety(void **state)
@@ -85,7 +87,7 @@ static void test_rules_healthy_raise_no_safety(void **state)
 	/* IDLE with nothing asked: only the idle suggestion */
 	assert_int_equal(w.out.n, 1);
 	assert_int_equal(w.out.p[0].type, QK_PROP_EXPLORATION);
-	assert_string_equal(w.out.p[0].why, "idle: set a setpoint, go ACTIVE");
+	assert_string_equal(w.words[0], "idle: set a setpoint, go ACTIVE");
 	assert_int_equal(qk_evaluate(w.out.p, w.out.n, 0.6), 0);
 }
 
@@ -164,7 +166,7 @@ static void test_rules_invalid_sensor_asks_safe_and_is_not_compared(void **state
 	assert_int_equal(count_type(&w, QK_PROP_DIAGNOSTICS), 1);
 	int win = qk_evaluate(w.out.p, w.out.n, 0.6);
 
-	assert_string_equal(w.out.p[win].why, "temp_propulsion reading invalid");
+	assert_string_equal(w.words[win], "temp_propulsion reading invalid");
 }
 
 static void test_rules_stale_sensors_ask_safe(void **state)
@@ -234,22 +236,22 @@ static void test_rules_planning_diagnostics_exploration(void **state)
 	assert_int_equal(w.out.p[win].type, QK_PROP_PLANNING);
 	assert_int_equal(w.out.p[win].target_state, QK_ST_ACTIVE);
 	assert_int_equal(w.out.p[win].trigger, QK_TRG_PLAN);
-	assert_string_equal(w.out.p[win].why, "go ACTIVE: setpoint 10.0 m away");
+	assert_string_equal(w.words[win], "go ACTIVE: setpoint 10.0 m away");
 	assert_int_equal(count_type(&w, QK_PROP_EXPLORATION), 0);
 	/* ACTIVE on the way, then there */
 	w.in.state = QK_ST_ACTIVE;
 	run(&w);
 	win = qk_evaluate(w.out.p, w.out.n, 0.6);
-	assert_string_equal(w.out.p[win].why, "drive to setpoint, 10.0 m away");
+	assert_string_equal(w.words[win], "drive to setpoint, 10.0 m away");
 	w.f.pos_m[0] = 9.7;
 	w.f.vel_mps[0] = 0.06;	/* close, too fast */
 	run(&w);
 	win = qk_evaluate(w.out.p, w.out.n, 0.6);
-	assert_string_equal(w.out.p[win].why, "drive to setpoint, 0.3 m away");
+	assert_string_equal(w.words[win], "drive to setpoint, 0.3 m away");
 	w.f.vel_mps[0] = 0.01;
 	run(&w);
 	win = qk_evaluate(w.out.p, w.out.n, 0.6);
-	assert_string_equal(w.out.p[win].why, "hold: setpoint reached");
+	assert_string_equal(w.words[win], "hold: setpoint reached");
 	assert_int_equal(w.out.p[win].target_state, QK_ST_ACTIVE);
 	/* a BIOS warning is a diagnosis, below planning */
 	fx_post_dev(&w.post, "comms")->status = QK_DS_WARNING;
@@ -258,7 +260,7 @@ static void test_rules_planning_diagnostics_exploration(void **state)
 	assert_int_equal(count_type(&w, QK_PROP_DIAGNOSTICS), 1);
 	for (int i = 0; i < w.out.n; i++)
 		if (w.out.p[i].type == QK_PROP_DIAGNOSTICS)
-			assert_string_equal(w.out.p[i].why, "BIOS degraded: health 0.97");
+			assert_string_equal(w.words[i], "BIOS degraded: health 0.97");
 	win = qk_evaluate(w.out.p, w.out.n, 0.6);
 	assert_int_equal(w.out.p[win].type, QK_PROP_PLANNING);
 	/* battery nearing its limit */
@@ -266,7 +268,7 @@ static void test_rules_planning_diagnostics_exploration(void **state)
 	w.f.batt_soc = 0.25;
 	run(&w);
 	win = qk_evaluate(w.out.p, w.out.n, 0.6);
-	assert_string_equal(w.out.p[win].why, "battery SoC 25% nearing 20%");
+	assert_string_equal(w.words[win], "battery SoC 25% nearing 20%");
 }
 
 static void test_rules_words_fit_a_refusal(void **state)
@@ -289,7 +291,7 @@ static void test_rules_words_fit_a_refusal(void **state)
 	run(&w);
 	assert_int_equal(count_type(&w, QK_PROP_SAFETY), 9);
 	for (int i = 0; i < w.out.n; i++)
-		assert_true(strlen(w.out.p[i].why) <= 33);
+		assert_true(strlen(w.words[i]) <= 33);
 	/* raised in priority order */
 	for (int i = 1; i < count_type(&w, QK_PROP_SAFETY); i++)
 		assert_true(w.out.p[i].priority <= w.out.p[i - 1].priority);
@@ -316,22 +318,22 @@ static void test_rules_full_array_keeps_the_first_and_counts_the_rest(void **sta
 static void test_rules_evaluator_orders_type_priority_confidence(void **state)
 {
 	struct qk_proposal p[] = {
-		{ .type = QK_PROP_EXPLORATION, .priority = 99, .confidence = 0.9, .why = "e" },
-		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.7, .why = "p5" },
-		{ .type = QK_PROP_SAFETY, .priority = 1, .confidence = 0.61, .why = "s1" },
-		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.9, .why = "p5b" },
-		{ .type = QK_PROP_SAFETY, .priority = 9, .confidence = 0.5, .why = "unsure" },
-		{ .type = QK_PROP_DIAGNOSTICS, .priority = 50, .confidence = 1.0, .why = "d" },
-		{ .type = QK_PROP_PLANNING, .priority = 6, .confidence = 0.6, .why = "p6" },
-		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.7, .why = "p5 tie" },
+		{ .type = QK_PROP_EXPLORATION, .priority = 99, .confidence = 0.9, .hit.index = 1 },
+		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.7, .hit.index = 2 },
+		{ .type = QK_PROP_SAFETY, .priority = 1, .confidence = 0.61, .hit.index = 3 },
+		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.9, .hit.index = 4 },
+		{ .type = QK_PROP_SAFETY, .priority = 9, .confidence = 0.5, .hit.index = 5 },
+		{ .type = QK_PROP_DIAGNOSTICS, .priority = 50, .confidence = 1.0, .hit.index = 6 },
+		{ .type = QK_PROP_PLANNING, .priority = 6, .confidence = 0.6, .hit.index = 7 },
+		{ .type = QK_PROP_PLANNING, .priority = 5, .confidence = 0.7, .hit.index = 8 },
 	};
-	static const char *const want[] = { "s1", "p6", "p5b", "p5", "p5 tie", "d", "e" };
+	static const uint32_t want[] = { 3, 7, 4, 2, 8, 6, 1 };	/* by label */
 	uint8_t order[QK_MAX_PROPOSALS];
 
 	(void)state;
 	assert_int_equal(qk_evaluate_order(p, 8, 0.6, order), 7);
 	for (int i = 0; i < 7; i++)
-		assert_string_equal(p[order[i]].why, want[i]);
+		assert_int_equal(p[order[i]].hit.index, want[i]);
 	assert_int_equal(qk_evaluate(p, 8, 0.6), 2);
 	/* the cut: the unsure SAFETY wins once the threshold lets it in */
 	assert_int_equal(qk_evaluate(p, 8, 0.5), 4);
@@ -339,7 +341,7 @@ static void test_rules_evaluator_orders_type_priority_confidence(void **state)
 	assert_int_equal(qk_evaluate(p, 8, 1.01), -1);
 	assert_int_equal(qk_evaluate(p, 0, 0.6), -1);
 	/* the proposals themselves do not move */
-	assert_string_equal(p[0].why, "e");
+	assert_int_equal(p[0].hit.index, 1);
 	/* NaN confidence never passes */
 	struct qk_proposal nan = { .type = QK_PROP_SAFETY, .priority = 100, .confidence = NAN };
 

@@ -107,8 +107,8 @@ static void test_config_profiles_validate(void **state)
 	assert_int_equal(qk_config_validate(&c, why, sizeof(why)), 0);
 	assert_string_equal(c.profile, "bot");
 	assert_int_equal(c.rate_hz, 1000);
-	assert_int_equal(c.wake_mode, QK_WAKE_TIMER);
-	assert_int_equal(c.agent_phase_ns, 200000);
+	assert_int_equal(c.wake_mode, QK_WAKE_FUTEX);
+	assert_int_equal(c.agent_phase_ns, 0);	/* timer mode derives it */
 	assert_int_equal(c.n_thrusters, 6);
 	assert_int_equal(c.n_thermal, 3);
 	assert_int_equal(c.n_devices, 16);
@@ -353,7 +353,7 @@ static void test_config_bad_files(void **state)
 		{ "bad_unknown_key.yaml", { "bad_unknown_key.yaml:4:3: ", "'battery.colour'",
 					    "valid keys in 'battery': capacity_wh, v_full" } },
 		{ "bad_number.yaml", { "bad_number.yaml:6:13: ", "field 'thermal[1].max_k'",
-				       "expected a number in kelvin > 0, got 'abc'" } },
+				       "expected a number in kelvin > 0, at most 10000, got 'abc'" } },
 		{ "bad_range.yaml", { "bad_range.yaml:2:10: ", "field 'rate_hz'",
 				      "1..100000, got '200000'" } },
 		{ "bad_dup_device.yaml", { "bad_dup_device.yaml:7:6: ", "field 'devices[5].name'",
@@ -394,6 +394,92 @@ static void test_config_bad_files(void **state)
 }
 
 /* Numbers are strict: the whole text, finite, in range. */
+/* A value no bot or ship has (issue 14: a sensor noise of 1e300 was
+ * accepted and turned the plant's arithmetic to inf) is refused, the field
+ * and its bound named, and the configuration is left as it was. */
+static void test_config_implausible_values_are_refused(void **state)
+{
+	static const struct { const char *text, *want; } bad[] = {
+		{ "noise: {accel_mps2: 1e300}\n",
+		  "field 'noise.accel_mps2': expected a number in m/s^2 >= 0, at most 100, got '1e300'" },
+		{ "noise: {accel_bias_mps2: -1e300}\n", "field 'noise.accel_bias_mps2'" },
+		{ "noise: {temp_k: 1e6}\n", "field 'noise.temp_k'" },
+		{ "control: {kp: 1e300}\n", "field 'control.kp': expected a number in 1/s^2 > 0, at most 10000" },
+		{ "control: {kd: 1e12}\n", "field 'control.kd'" },
+		{ "tank: {isp_s: 1e9}\n", "field 'tank.isp_s'" },
+		{ "agent_phase_ns: 1000000000000\n", "field 'agent_phase_ns': expected an integer in ns, 0..1000000000" },
+		{ "thrusters:\n  - {name: t, pos_m: [1e300, 0, 0], dir: [1, 0, 0], max_thrust_n: 1, power_w: 1}\n",
+		  "field 'thrusters[0].pos_m'" },
+	};
+	struct qk_config c, before;
+	char why[512];
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		profile(&c, "bot");
+		before = c;
+		if (load_text(&c, bad[i].text, why, sizeof(why)) != -EINVAL)
+			fail_msg("'%s' was accepted", bad[i].text);
+		assert_has(why, bad[i].want);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+	/* the bound is a bound, not a step: the largest plausible value loads */
+	profile(&c, "bot");
+	assert_int_equal(load_text(&c, "noise: {accel_mps2: 100}\n", why, sizeof(why)), 0);
+}
+
+/* Bounds before the tree (issue 14: a 200 kB file of nesting took 28 s to
+ * reject, the loader being quadratic in depth): too deep, too large and
+ * aliases are refused by the streaming pre-pass, which names the limit. */
+static void test_config_limits_size_depth_aliases(void **state)
+{
+	size_t half = 100 * 1000;
+	char *deep = malloc(2 * half + 2), *big = malloc(QK_CONFIG_MAX_BYTES + 64);
+	struct qk_config c, before;
+	char why[512];
+
+	(void)state;
+	assert_non_null(deep);
+	assert_non_null(big);
+	memset(deep, '[', half);
+	memset(deep + half, ']', half);
+	strcpy(deep + 2 * half, "\n");
+	profile(&c, "bot");
+	before = c;
+	assert_int_equal(qk_config_load_mem(&c, "deep.yaml", deep, 2 * half + 1, why, sizeof(why)),
+			 -EINVAL);
+	assert_has(why, "deep.yaml:1:17: nested more than 16 deep");
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	/* the same shape as a block mapping: depth counts there too */
+	char blk[4096] = "";
+	size_t at = 0;
+
+	for (int i = 0; i < 20; i++)
+		at += (size_t)snprintf(blk + at, sizeof(blk) - at, "%*sk%d:\n", 2 * i, "", i);
+	assert_int_equal(load_text(&c, blk, why, sizeof(why)), -EINVAL);
+	assert_has(why, "nested more than 16 deep");
+
+	/* one byte over the size limit, all of it a comment */
+	memset(big, ' ', QK_CONFIG_MAX_BYTES + 1);
+	big[0] = '#';
+	big[QK_CONFIG_MAX_BYTES + 1] = 0;
+	assert_int_equal(load_text(&c, big, why, sizeof(why)), -EFBIG);
+	assert_has(why, "larger than 262144 bytes");
+	assert_int_equal(qk_config_load_mem(&c, "big.yaml", big, QK_CONFIG_MAX_BYTES + 1, why,
+					    sizeof(why)), -EFBIG);
+	/* ... and at the limit it is read */
+	assert_int_equal(qk_config_load_mem(&c, "big.yaml", big, QK_CONFIG_MAX_BYTES, why,
+					    sizeof(why)), 0);
+
+	assert_int_equal(load_text(&c, "tank: &t {isp_s: 70}\nbattery: *t\n", why, sizeof(why)),
+			 -EINVAL);
+	assert_has(why, ":2:10: YAML aliases (*name) are not supported");
+	assert_memory_equal(&c, &before, sizeof(c));
+	free(deep);
+	free(big);
+}
+
 static void test_config_numbers_strict(void **state)
 {
 	static const char *const bad[] = {
@@ -416,7 +502,7 @@ static void test_config_numbers_strict(void **state)
 		if (load_text(&c, bad[i], why, sizeof(why)) != -EINVAL)
 			fail_msg("'%s' was accepted", bad[i]);
 		assert_has(why, ":1:");
-		assert_has(why, "field 'dry_mass_kg': expected a number in kg > 0, got ");
+		assert_has(why, "field 'dry_mass_kg': expected a number in kg > 0, at most 1000000, got ");
 	}
 	for (unsigned i = 0; i < sizeof(bad_int) / sizeof(bad_int[0]); i++) {
 		profile(&c, "bot");
@@ -576,6 +662,8 @@ int main(void)
 		cmocka_unit_test(test_config_list_replaces_and_remaps),
 		cmocka_unit_test(test_config_bad_files),
 		cmocka_unit_test(test_config_numbers_strict),
+		cmocka_unit_test(test_config_implausible_values_are_refused),
+		cmocka_unit_test(test_config_limits_size_depth_aliases),
 		cmocka_unit_test(test_config_bad_structure),
 		cmocka_unit_test(test_config_missing_file),
 		cmocka_unit_test(test_config_validate_names_the_field),

@@ -17,11 +17,16 @@ seg=/dev/shm/qiki.$inst
 json() { ctl status --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # --- the sim's queue: a claimed cell nobody fills (tail + 1, as a dead sender leaves it)
-python3 - "$seg" <<'PY'
+# qk_seg_hdr.region_off follows 64 bytes of fixed fields, struct_size[] and
+# a pad (8-aligned); the counts come from shm/seg.h
+enum_index() { sed -n "/^enum $1 {/,/$2_COUNT/p" shm/seg.h | grep -o "$2_[A-Z_]*" | grep -n "^$3\$" | cut -d: -f1; }
+nstructs=$(( $(enum_index qk_struct_id QK_S QK_S_COUNT) - 1 ))
+at=$(( (64 + 4 * nstructs + 4 + 7) / 8 * 8 + 8 * ($(enum_index qk_region QK_R QK_R_SIM_CMDQ) - 1) ))
+python3 - "$seg" "$at" <<'PY'
 import mmap, struct, sys
 with open(sys.argv[1], "r+b") as f:
     m = mmap.mmap(f.fileno(), 0)
-    q = struct.unpack_from("<Q", m, 120 + 8 * 8)[0]	# region_off[QK_R_SIM_CMDQ]
+    q = struct.unpack_from("<Q", m, int(sys.argv[2]))[0]	# region_off[QK_R_SIM_CMDQ]
     tail = struct.unpack_from("<Q", m, q)[0]
     struct.pack_into("<Q", m, q, tail + 1)
 PY

@@ -95,18 +95,22 @@ done
 echo "hil: setpoint reached over HIL"
 
 # the bridge's loop thread: one syscall per cycle, io_uring_enter (strace
-# attaching interrupts the wait in progress: restart_syscall is that wait)
+# attaching interrupts the wait in progress: restart_syscall is that wait),
+# and the futex wake of an agent waiting for the sensor frame (the agent's
+# default wake), at most one a cycle
 bpid=$(ctl status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
 c0=$(sim_cycles)
 strace -c -U name,calls -o "$out/strace" -p "$bpid" 2>/dev/null &
 tracer=$!; sleep 2; kill -INT $tracer; wait $tracer
 c1=$(sim_cycles)
 enters=$(awk '$1 == "io_uring_enter" { print $2 }' "$out/strace")
-others=$(awk '$1 != "io_uring_enter" && $1 != "restart_syscall" && $1 != "total" && $2 ~ /^[0-9]+$/' "$out/strace")
+wakes=$(awk '$1 == "futex" { print $2 }' "$out/strace")
+others=$(awk '$1 != "io_uring_enter" && $1 != "futex" && $1 != "restart_syscall" && $1 != "total" && $2 ~ /^[0-9]+$/' "$out/strace")
 [ -z "$others" ] || fail "the bridge's loop made other syscalls: $others"
+[ "${wakes:-0}" -le $((c1 - c0 + 2)) ] || fail "$wakes futex wakes for $((c1 - c0)) cycles"
 [ "${enters:-0}" -ge 1000 ] || fail "only ${enters:-0} io_uring_enter in 2 s"
 [ "${enters:-0}" -le $((c1 - c0 + 2)) ] || fail "$enters io_uring_enter for $((c1 - c0)) cycles"
-echo "hil: bridge loop: $enters io_uring_enter, nothing else, over $((c1 - c0)) cycles"
+echo "hil: bridge loop: $enters io_uring_enter, ${wakes:-0} futex wakes, nothing else, over $((c1 - c0)) cycles"
 
 c0=$(sim_cycles)
 kill -USR1 "$relay"	# impairments on

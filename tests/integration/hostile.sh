@@ -21,15 +21,20 @@ member=(setpriv --reuid="$ugid" --regid="$ugid" --clear-groups)
 logs=$(mktemp -d /tmp/qk-hostile-logs.XXXXXX)
 chmod 1777 "$logs"
 trap 'cleanup; rm -rf "$logs"' EXIT
-names=(header config sensors actuators bios agent_status sim_status agent_cmdq
-       agent_replies sim_cmdq sim_replies stats)
+# The regions, in enum qk_region order, and where qk_seg_hdr.region_off
+# starts (after 64 bytes of fixed fields, struct_size[QK_S_COUNT] and a pad,
+# 8-aligned), read from shm/seg.h so that a new region is attacked too.
+enum_names() { sed -n "/^enum $1 {/,/$2_COUNT/p" shm/seg.h | grep -o "$2_[A-Z_]*" | grep -v "$2_COUNT"; }
+mapfile -t names < <(enum_names qk_region QK_R | sed 's/^QK_R_//' | tr 'A-Z' 'a-z')
+names=(header "${names[@]}")
+nstructs=$(enum_names qk_struct_id QK_S | wc -l)
+roff=$(( (64 + 4 * nstructs + 4 + 7) / 8 * 8 ))
 
-# region_bounds SEG INDEX -> "start length"; index 0 is the header, then the
-# regions in enum qk_region order (their offsets: qk_seg_hdr.region_off, at 120)
+# region_bounds SEG INDEX -> "start length"; index 0 is the header
 region_bounds() {
   local seg=$1 i=$2 size offs
   size=$(stat -c %s "$seg")
-  read -r -a offs <<<"$(od -An -t u8 -j 120 -N 88 -v "$seg" | tr -s ' \n' ' ')"
+  read -r -a offs <<<"$(od -An -t u8 -j "$roff" -N $(( 8 * (${#names[@]} - 1) )) -v "$seg" | tr -s ' \n' ' ')"
   offs=(0 "${offs[@]}" "$size")
   echo "${offs[$i]} $((offs[i + 1] - offs[i]))"
 }

@@ -3,7 +3,10 @@
 # The logger in the real processes: `qiki run --log-dir` writes one file per
 # process with the loop's events (state changes, refused requests), JSON
 # lines parse, and the logger's own trouble (a full disk, the file removed
-# under it) is said once on stderr while the loop keeps running.
+# under it) is said once on stderr while the loop keeps running.  Binary
+# logs: qiki-log prints the same events, filters, follows a growing file,
+# reads a file cut short, and prints a file written by an independent
+# writer (below, in Python) exactly as the golden output says.
 # usage: tests/integration/log.sh BUILD_DIR
 name=log
 . "$(dirname "$0")/lib.sh"
@@ -48,6 +51,99 @@ for name in ("qiki.log", "qiki-sim.log", "qiki-agent.log"):
         n += 1
 assert n >= 6, n
 PY
+
+# ---- binary logs: the same events through qiki-log
+"$bin/qiki" run -i "$inst" -q --duration 30 --log-dir "$out/bin" --log-format binary \
+  >/dev/null 2>"$out/bin.err" &
+qiki=$!
+wait_idle
+"$bin/qiki-log" -f "$out/bin/qiki-agent.log" >"$out/follow.txt" 2>"$out/follow.err" &
+follower=$!
+ctl state ACTIVE >/dev/null || fail "ACTIVE refused (binary)"
+ctl state BOOTING >/dev/null 2>&1 && fail "BOOTING from ACTIVE accepted (binary)"
+for _ in $(seq 50); do grep -q 'refused: BOOTING' "$out/follow.txt" && break; sleep 0.1; done
+grep -q 'state IDLE -> ACTIVE (operator' "$out/follow.txt" || fail "qiki-log -f did not print ACTIVE"
+grep -q 'refused: BOOTING not reachable' "$out/follow.txt" || fail "qiki-log -f did not print the refusal"
+kill -INT $qiki
+wait $qiki || fail "binary run exit $?"
+kill -TERM $follower
+wait $follower || fail "qiki-log -f exit $? after SIGTERM"
+head -c 8 "$out/bin/qiki-agent.log" | grep -q QIKILOG1 || fail "the binary log lacks its magic"
+"$bin/qiki-log" "$out/bin/qiki-agent.log" >"$out/bin.txt" || fail "qiki-log exit $?"
+grep -q '^[0-9-]*T[0-9:.]*Z [0-9]*\.[0-9]\{6\} qiki-agent\[[0-9]*\] INFO  rt/agent/main.c:[0-9]*: state BOOTING -> IDLE (bios-ok)' \
+  "$out/bin.txt" || fail "qiki-log lacks BOOTING -> IDLE"
+grep -q 'state [A-Z]* -> SHUTDOWN' "$out/bin.txt" || fail "qiki-log lacks SHUTDOWN"
+"$bin/qiki-log" -l warn "$out/bin/qiki-agent.log" >"$out/warn.txt" || fail "qiki-log -l warn exit $?"
+grep -q ' INFO ' "$out/warn.txt" && fail "qiki-log -l warn printed INFO"
+grep -q 'WARN  .*refused: BOOTING' "$out/warn.txt" || fail "qiki-log -l warn lacks the refusal"
+"$bin/qiki-log" --json "$out/bin/qiki-agent.log" | python3 -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    d = json.loads(line)
+    assert set(d) >= {"time", "mono_ns", "proc", "pid", "level", "file", "line", "msg"}, d
+    n += 1
+assert n >= 4, n' || fail "qiki-log --json lines do not parse"
+# the first line's own time as --since keeps it; a second later drops it
+first=$(head -1 "$out/bin.txt" | cut -d' ' -f2)
+[ "$("$bin/qiki-log" --since "$first" "$out/bin/qiki-agent.log" | wc -l)" = "$(wc -l <"$out/bin.txt")" ] ||
+  fail "--since the first record's time dropped records"
+"$bin/qiki-log" --until "$first" "$out/bin/qiki-agent.log" | grep -q . && fail "--until the first record printed it"
+
+# ---- golden: a file written by this independent writer, qiki-log's exact output
+python3 - "$out/golden.qlog" <<'PY'
+import struct, sys
+def pad(b): return b + b"\0" * (-len(b) % 8)
+def ent(kind, payload): return struct.pack("<II", 8 + len(pad(payload)), kind) + pad(payload)
+def site(i, lvl, line, types, nargs, fmt, file):
+    return ent(0xffffffff, struct.pack("<IiiIIHH", i, lvl, line, types, nargs, len(fmt), len(file))
+               + fmt + b"\0" + file + b"\0")
+def rec(i, ns, slots, strs=b""):
+    return ent(i, struct.pack("<q", ns) + b"".join(struct.pack("<Q", s) for s in slots) + strs)
+SREF, NULL = 1 << 63, 0xffffffff
+body = (site(0, 1, 94, 0x244, 3, b"state %s -> %s at cycle %llu", b"rt/agent/main.c")
+        + ent(0xfffffffe, struct.pack("<II", 0, 4) + b"IDLE\0")
+        + rec(0, 1500000000, [SREF | 0, 6, 1234], pad(b"ACTIVE\0"))
+        + site(1, 2, 7, 0x5133, 4, b"x=%.3f m, tank %5.1f bar, id %d, %p", b"rt/sim/main.c")
+        + rec(1, 2000123456, [struct.unpack("<Q", struct.pack("<d", 0.125))[0],
+                               struct.unpack("<Q", struct.pack("<d", 7.25))[0], (-5) & (2**64 - 1), 0xdeadbeef])
+        + rec(0, 2500000000, [NULL, 0, 0], pad(b"\0"))
+        + rec(7, 2600000000, []))
+hdr = b"QIKILOG1" + struct.pack("<IIqiI", 1, 64, 1764300000 * 10**9, 4242, 0) + b"golden".ljust(32, b"\0")
+chunk = struct.pack("<IIQ", 0x4b4e4843, len(body), 0) + body
+open(sys.argv[1], "wb").write(hdr + chunk)
+PY
+cat >"$out/golden.txt" <<'TXT'
+2025-11-28T03:20:01.500000Z 1.500000 golden[4242] INFO  rt/agent/main.c:94: state IDLE -> ACTIVE at cycle 1234
+2025-11-28T03:20:02.000123Z 2.000123 golden[4242] WARN  rt/sim/main.c:7: x=0.125 m, tank   7.2 bar, id -5, 0xdeadbeef
+2025-11-28T03:20:02.500000Z 2.500000 golden[4242] INFO  rt/agent/main.c:94: state (null) ->  at cycle 0
+2025-11-28T03:20:02.600000Z 2.600000 golden[4242] ERROR ?:0: <a record of site 7, whose definition was lost>
+TXT
+"$bin/qiki-log" "$out/golden.qlog" >"$out/golden.out" 2>"$out/golden.err"; rc=$?
+[ $rc = 0 ] || fail "qiki-log golden: exit $rc"
+diff -u "$out/golden.txt" "$out/golden.out" || fail "qiki-log golden text output differs"
+cat >"$out/golden.json" <<'TXT'
+{"time":"2025-11-28T03:20:02.000123Z","mono_ns":2000123456,"proc":"golden","pid":4242,"level":"warn","file":"rt/sim/main.c","line":7,"msg":"x=0.125 m, tank   7.2 bar, id -5, 0xdeadbeef"}
+{"time":"2025-11-28T03:20:02.600000Z","mono_ns":2600000000,"proc":"golden","pid":4242,"level":"error","file":"?","line":0,"msg":"<a record of site 7, whose definition was lost>"}
+TXT
+"$bin/qiki-log" --json -l warn "$out/golden.qlog" | diff -u "$out/golden.json" - ||
+  fail "qiki-log golden JSON output differs"
+# cut inside the third record: two lines, exit 0, and it says so
+head -c 390 "$out/golden.qlog" >"$out/cut.qlog"
+"$bin/qiki-log" "$out/cut.qlog" >"$out/cut.out" 2>"$out/cut.err" || fail "qiki-log on a cut file: exit $?"
+head -2 "$out/golden.txt" | diff -u - "$out/cut.out" || fail "qiki-log on a cut file printed other lines"
+grep -q "qiki-log: $out/cut.qlog: the last [0-9]* bytes are a record cut short" "$out/cut.err" ||
+  { fail "the cut was not reported"; cat "$out/cut.err"; }
+# bad input
+"$bin/qiki-log" "$out/golden.txt" >/dev/null 2>"$out/bad.err"; rc=$?
+[ $rc = 1 ] || fail "qiki-log on a text file: exit $rc, expected 1"
+grep -q "is not a qiki binary log" "$out/bad.err" || fail "qiki-log on a text file: message"
+"$bin/qiki-log" "$out/none.qlog" >/dev/null 2>&1; rc=$?
+[ $rc = 1 ] || fail "qiki-log on a missing file: exit $rc, expected 1"
+"$bin/qiki-log" -l loud "$out/golden.qlog" >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "qiki-log -l loud: exit $rc, expected 2"
+"$bin/qiki-log" --since yesterday "$out/golden.qlog" >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "qiki-log --since yesterday: exit $rc, expected 2"
 
 # ---- bad input: an unwritable log directory is refused before anything runs
 "$bin/qiki" run -i "$inst" --duration 1 --log-dir /proc/nope >/dev/null 2>"$out/bad.err"

@@ -129,7 +129,9 @@ grep 'qiki-telemetry:' "$out/with.out"
 read_mcap "$out/full.mcap" >"$out/full.json" || { fail "10 kHz file"; head -c 2000 "$out/full.json"; }
 
 # ---- a killed exporter leaves the loop running, and its file readable
-"$bin/qiki" run -i "$inst" -q --duration 60 >"$out/k.out" 2>&1 &
+# (timer wake: in futex mode, the default, the sim's wake of the agent is a
+# futex call of its own, and the check below is that the exporter adds none)
+"$bin/qiki" run -i "$inst" -q --duration 60 --wake timer >"$out/k.out" 2>&1 &
 qiki=$!
 wait_idle
 "$bin/qiki-telemetry" -i "$inst" -o "$out/killed.mcap" --chunk-kb 64 -q &

@@ -3,7 +3,8 @@
  * tests/proto/test_mcap.c - the MCAP writer and reader (proto/mcap.h):
  * a round trip with and without zstd, a file cut anywhere reads up to its
  * last whole record without a crash, garbage is refused with a reason, and
- * a full disk is an error, not a crash.  (That other tools read our files
+ * a full disk is an error, not a crash; the writer's memory does not grow
+ * with the number of chunks (issue 14: the chunk index used to).  (That other tools read our files
  * is tests/integration/telemetry.sh's job, with the official library.)
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -89,6 +91,50 @@ static void write_file(bool zstd, int n)
 	assert_true(qk_mcap_chunks(m) >= 3);
 	assert_int_equal(qk_mcap_messages(m, -1), (uint64_t)n + (uint64_t)(n + 2) / 3);
 	assert_int_equal(qk_mcap_close(m), 0);
+}
+
+/* malloc'd bytes in use, big blocks (mmap'd) included */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* Some 25 messages a chunk, 8,000 chunks: the heap after the first tenth and
+ * after the rest differ by less than one chunk index a thousand chunks
+ * (the in-memory index grew by ~330 bytes a chunk). */
+static void test_mcap_memory_stays_bounded_over_many_chunks(void **state)
+{
+	struct qk_mcap_opts o = { .path = path, .chunk_bytes = 1024, .library = "test" };
+	static struct qk_mcap_info in;
+	struct seen sn = { 0 };
+	uint8_t payload[8];
+	char err[256];
+	size_t early = 0;
+	uint64_t n = 25 * 8000;
+	struct qk_mcap *m = qk_mcap_open(&o, err, sizeof(err));
+	int c;
+
+	(void)state;
+	assert_non_null(m);
+	c = qk_mcap_channel(m, qk_mcap_schema(m, "test.Msg", "protobuf", "fds", 3), "/a", "protobuf");
+	assert_int_equal(c, 0);
+	for (uint64_t k = 0; k < n; k++) {
+		memcpy(payload, &k, 8);
+		assert_int_equal(qk_mcap_write(m, c, 1000 + 10 * k, 0, payload, 8), 0);
+		if (k == n / 10)
+			early = heap_in_use();
+	}
+	size_t late = heap_in_use();
+
+	assert_true(qk_mcap_chunks(m) > 6000);
+	assert_true(late < early + 64 * 1024);
+	assert_int_equal(qk_mcap_close(m), 0);
+	assert_int_equal(qk_mcap_read(path, &in, check_msg, &sn, err, sizeof(err)), 0);
+	assert_int_equal(sn.bad, 0);
+	assert_int_equal(sn.n[0], n);
+	assert_true(in.has_summary);
 }
 
 static void test_mcap_round_trip(void **state)
@@ -182,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_mcap_cut_anywhere_reads_to_the_last_whole_record),
 		cmocka_unit_test(test_mcap_garbage_is_refused_with_a_reason),
 		cmocka_unit_test(test_mcap_full_disk_is_an_error),
+		cmocka_unit_test(test_mcap_memory_stays_bounded_over_many_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,3 @@
-/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/rt/test_log.c - the logger (rt/log.h): order and text, printf
  * equivalence, drops counted exactly, nothing lost at shutdown, no
@@ -12,6 +11,7 @@
 #include <linux/seccomp.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,7 +208,7 @@ static void test_log_every_argument_type_formats_as_printf(void **state)
 	CASE("plain text, no arguments");
 	CASE("%d %i %u %x %X %o", -17, 42, 3000000000u, 0xbeef, 0xbeef, 8);
 	CASE("%c%c %hhd %hhu %hd %hu", 'o', 'k', sc, uc, sh, us);
-	/* an int through %hhd/%hd on purpose: the logger truncates as printf does */
+	/* an int for %hhd: printf truncates it, so must we; clang warns */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat"
 	CASE("%hhd %hd (truncated as printf does)", 300, 70000);
@@ -249,12 +249,12 @@ static void test_log_long_strings_are_cut_to_the_record(void **state)
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	QK_INFO(lg, "<%s>", big);
-	QK_INFO(lg, "<%s><%s>", big, "after");	/* the second finds no room */
+	QK_INFO(lg, "<%s><%s>", big, "after");
 	qk_log_destroy(lg);
 	assert_int_equal(read_lines(o.path, &buf, &lines), 2);
-	/* QK_LOG_STR_BYTES - 1 characters survive, then the NUL */
-	assert_int_equal(strlen(msg_of(lines[0])), QK_LOG_STR_BYTES - 1 + 2);
-	assert_int_equal(strlen(msg_of(lines[1])), QK_LOG_STR_BYTES - 1 + 4);
+	/* QK_LOG_STR_MAX characters of each string survive */
+	assert_int_equal(strlen(msg_of(lines[0])), QK_LOG_STR_MAX + 2);
+	assert_int_equal(strlen(msg_of(lines[1])), QK_LOG_STR_MAX + 4 + 5);
 	free(lines);
 	free(buf);
 }
@@ -267,35 +267,35 @@ static void test_log_full_ring_drops_and_counts_exactly(void **state)
 	char *buf, **lines;
 
 	(void)state;
-	o.ring_records = 16;
+	o.ring_bytes = 4096;	/* 170 records of 24 bytes */
 	o.paused = true;	/* nothing drains: the ring fills */
 	lg = create(&o);
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < 400; i++)
 		QK_INFO(lg, "r%d", i);
 	qk_log_get_stats(lg, &st);
-	assert_int_equal(st.logged, 16);
-	assert_int_equal(st.dropped, 24);
+	assert_int_equal(st.logged, 170);
+	assert_int_equal(st.dropped, 230);
 	qk_log_resume(lg);
 	qk_log_flush(lg);
-	for (int i = 40; i < 50; i++)	/* room again */
+	for (int i = 400; i < 410; i++)	/* room again */
 		QK_INFO(lg, "r%d", i);
 	qk_log_destroy(lg);
 
 	int n = read_lines(o.path, &buf, &lines);
 
-	/* the 16 taken, the drop report, the 10 after */
-	assert_int_equal(n, 16 + 1 + 10);
-	for (int i = 0; i < 16; i++) {
+	/* the 170 taken, the drop report, the 10 after */
+	assert_int_equal(n, 170 + 1 + 10);
+	for (int i = 0; i < 170; i++) {
 		char want[8];
 
 		snprintf(want, sizeof(want), "r%d", i);
 		assert_string_equal(msg_of(lines[i]), want);
 	}
-	assert_non_null(strstr(lines[16], " WARN "));
-	assert_non_null(strstr(lines[16], "log ring full: 24 records dropped between "));
-	assert_non_null(strstr(lines[16], "(24 in all; ring of 16)"));
-	assert_string_equal(msg_of(lines[17]), "r40");
-	assert_string_equal(msg_of(lines[26]), "r49");
+	assert_non_null(strstr(lines[170], " WARN "));
+	assert_non_null(strstr(lines[170], "log ring full: 230 records dropped between "));
+	assert_non_null(strstr(lines[170], "(230 in all; ring of 4096 bytes)"));
+	assert_string_equal(msg_of(lines[171]), "r400");
+	assert_string_equal(msg_of(lines[180]), "r409");
 	free(lines);
 	free(buf);
 }
@@ -326,20 +326,22 @@ static void test_log_shutdown_flushes_everything_logged_before_it(void **state)
 
 	(void)state;
 	/* a full ring at the moment of shutdown: all of it must come out */
-	o.ring_records = 4096;
+	o.ring_bytes = 65536;	/* 2730 records of 24 bytes */
 	o.paused = true;
 	lg = create(&o);
-	for (int i = 0; i < 4096; i++)
+	for (int i = 0; i < 2730; i++)
 		QK_INFO(lg, "held %d", i);
+	qk_log_get_stats(lg, &st);
+	assert_int_equal(st.dropped, 0);
 	qk_log_destroy(lg);
-	assert_int_equal(read_lines(o.path, &buf, &lines), 4096);
-	assert_string_equal(msg_of(lines[4095]), "held 4095");
+	assert_int_equal(read_lines(o.path, &buf, &lines), 2730);
+	assert_string_equal(msg_of(lines[2729]), "held 2729");
 	free(lines);
 	free(buf);
 
 	/* three threads racing the logger, then shutdown at once */
 	o = opts("race.log", NULL);
-	o.ring_records = 1024;
+	o.ring_bytes = 4096;
 	lg = create(&o);
 	for (int i = 0; i < 3; i++) {
 		pr[i] = (struct producer){ lg, i, 50000 };
@@ -398,7 +400,7 @@ static void test_log_call_makes_no_allocation_and_no_syscall(void **state)
 	 * build makes this check */
 	skip();
 #endif
-	o.ring_records = 256;
+	o.ring_bytes = 4096;
 	/* A clocksource the vDSO cannot read makes the record's time stamp a
 	 * syscall: that one is then let through, and said; any other still
 	 * kills the child. */
@@ -597,6 +599,31 @@ static void test_log_rotates_by_size_and_keeps_the_newest(void **state)
 	free(buf);
 }
 
+/* Rotations while fsyncs are in flight and every buffer waits for the new
+ * file: the logger must wait for the fsync, not spin (it did). */
+static void test_log_rotates_under_load_with_frequent_fsyncs(void **state)
+{
+	struct qk_log_opts o = opts("busy.log", NULL);
+	struct qk_log_stats st;
+	struct qk_log *lg;
+
+	(void)state;
+	o.rotate_bytes = 256 * 1024;
+	o.keep = 1;
+	o.fsync_ms = 1;
+	o.ring_bytes = 1 << 20;
+	lg = create(&o);
+	for (int i = 0; i < 200000; i++) {
+		QK_INFO(lg, "busy line %d with some padding to fill buffers faster %s", i, "here");
+		if (i % 20000 == 19999)
+			qk_log_flush(lg);
+	}
+	qk_log_get_stats(lg, &st);
+	qk_log_destroy(lg);	/* a spinning logger never returns from here */
+	assert_true(st.rotations >= 10);
+	assert_int_equal(st.logged + st.dropped, 200000);
+}
+
 static void test_log_json_lines(void **state)
 {
 	struct qk_log_opts o = opts("json.log", NULL);
@@ -639,6 +666,55 @@ static void test_log_level_filter_takes_nothing_below(void **state)
 	assert_int_equal(qk_log_level_parse("loud"), -1);
 }
 
+/* Created by a SCHED_FIFO thread pinned to the loop's CPU that then spins
+ * there, the logger must still drain: it runs elsewhere, as SCHED_OTHER. */
+static void *spin_creator(void *arg)
+{
+	struct qk_log_opts *o = arg;
+	struct sched_param sp = { .sched_priority = 10 };
+	struct qk_log_stats st = { 0 };
+	struct timespec t0, t;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(o->avoid_cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) ||
+	    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp))
+		return (void *)-1L;	/* no privilege: skipped */
+	struct qk_log *lg = create(o);
+
+	for (int i = 0; i < 100; i++)
+		QK_INFO(lg, "spun %d", i);
+	/* spin, never sleep: a logger stuck on this CPU behind us would not
+	 * run until we stop; 5 s bounds a wait that takes microseconds */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		qk_log_get_stats(lg, &st);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (st.written < 100 && t.tv_sec - t0.tv_sec < 5);
+	sp.sched_priority = 0;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	qk_log_destroy(lg);
+	return (void *)(long)st.written;
+}
+
+static void test_log_drains_while_a_real_time_creator_spins(void **state)
+{
+	struct qk_log_opts o = opts("spin.log", NULL);
+	pthread_t t;
+	void *ret;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();	/* one CPU: nowhere else to drain */
+	o.avoid_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+	assert_int_equal(pthread_create(&t, NULL, spin_creator, &o), 0);
+	pthread_join(t, &ret);
+	if ((long)ret == -1)
+		skip();
+	assert_int_equal((long)ret, 100);
+}
+
 static void test_log_unwritable_path_is_a_clear_error(void **state)
 {
 	struct qk_log_opts o = opts("no/such/dir/x.log", NULL);
@@ -664,8 +740,10 @@ int main(void)
 		cmocka_unit_test(test_log_removed_file_is_opened_again),
 		cmocka_unit_test(test_log_without_io_uring_writes_with_write),
 		cmocka_unit_test(test_log_rotates_by_size_and_keeps_the_newest),
+		cmocka_unit_test(test_log_rotates_under_load_with_frequent_fsyncs),
 		cmocka_unit_test(test_log_json_lines),
 		cmocka_unit_test(test_log_level_filter_takes_nothing_below),
+		cmocka_unit_test(test_log_drains_while_a_real_time_creator_spins),
 		cmocka_unit_test(test_log_unwritable_path_is_a_clear_error),
 	};
 

@@ -45,9 +45,9 @@ for b in "$@"; do
     echo "### $f"
     echo
     case $f in
-      cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram)' | head -n 12) ;;
+      cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram|Thread)' | head -n 12) ;;
       rt-run.txt) fence <({ grep -v '^\[' "$d/$f"; echo "(last status line:)"; grep '^\[' "$d/$f" | tail -n 1; }) ;;
-      timerlat.txt) fence <(sed 's/\x1b\[[0-9;]*m//g' "$d/$f" | head -n 20) ;;
+      timerlat.txt) fence <(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$d/$f" | grep . | head -n 20) ;;
       *) fence <(head -n 40 "$d/$f") ;;
     esac
   done

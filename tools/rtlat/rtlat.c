@@ -526,7 +526,7 @@ int main(int argc, char **argv)
 	t.r.instance = t.o.instance;
 	t.r.json = t.o.json;
 	t.r.print_chains = t.o.threshold_us > 0;
-	int64_t period = t.seg.hdr->period_ns;	/* shared data: only a sane one */
+	int64_t period = t.seg.period_ns;	/* the attach-checked private copy */
 
 	t.r.late_ns = t.o.threshold_us ? t.o.threshold_us * 1000 :
 		      period > 0 && period <= 10 * QK_NSEC ? (uint64_t)period / 2 : 500000;
