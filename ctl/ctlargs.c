@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/ctlargs.c - qikictl's command line; see ctl/ctlargs.h. */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/ctlargs.h - qikictl's command line, parsed without touching anything:
  * options anywhere on the line, the rest positional, and the checks of each

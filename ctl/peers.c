@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/peers.c - the machine's other qiki processes; see ctl/peers.h. */
 #include <dirent.h>
 #include <errno.h>

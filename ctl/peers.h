@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/peers.h - what the launcher needs to know about the machine's other
  * qiki processes: which CPUs live real-time loops hold (so a lockstep run

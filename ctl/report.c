@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/report.c - the launcher's status line and summary; see ctl/report.h. */
 #include <stdio.h>
 #include <string.h>

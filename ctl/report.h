@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/report.h - what `qiki run` prints about its loop: the live status line
  * and the final summary, read from the segment's statistics and mailboxes.

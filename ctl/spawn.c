@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/spawn.c - a child with a parent-death signal; see ctl/spawn.h. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/spawn.h - starting a loop process that cannot outlive its launcher.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/stop.c - the launcher's orderly stop; see ctl/stop.h. */
 #include <signal.h>
 #include <stdio.h>

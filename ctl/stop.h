@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * ctl/stop.h - the launcher's orderly stop of a loop: the agent to SHUTDOWN
  * (its last frame is safe actuation), a few cycles for the sim to apply it,

@@ -1,8 +1,6 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # qiki-log: prints binary log files (rt/log_file.h) as text or JSON.
 PROGRAMS += qiki-log:tools/log/main.c
 
-install: install-qiki-log-man
-.PHONY: install-qiki-log-man
-install-qiki-log-man:
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 tools/log/qiki-log.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+# its page is installed (and uninstalled) with the rest by mk/pkg.mk
+MAN1 += tools/log/qiki-log.1

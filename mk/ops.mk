@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # ops: libFuzzer targets for the operator's inputs (issue 14): qikictl's
 # command line, the YAML configuration, the MCAP reader of qiki-telemetry.
 # They sit beside harden's (mk/harden.mk: `make fuzz`, `make fuzz-run`,

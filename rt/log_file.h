@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log_file.h - the binary log file (--log-format binary), written by the
  * logger thread (rt/log.c) and read by qiki-log through rt/log_read.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log_fmt.h - printf formatting of logged arguments, for the logger
  * thread's text output and for qiki-log: a format is parsed once into a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log_read.c - binary log files back into records; see rt/log_read.h.
  * Every length read from the file is checked against the entry, the chunk

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/log_read.h - reading binary log files (rt/log_file.h) back into
  * records: qiki-log and the tests use it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # tests/soak.sh - the real loop for a long time (not part of `make test`):
 # `qiki run` at RATE Hz with telemetry to an MCAP file, and an operator
 # scenario on repeat through qikictl (setpoint, ACTIVE, a sensor fault and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* rt/agent/wake.c - the futex deadline and the timer phase; see rt/agent/wake.h. */
 #include <errno.h>
 #include <stdio.h>

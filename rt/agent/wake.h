@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * rt/agent/wake.h - when the agent wakes: the futex deadline and the timer
  * phase, as pure functions of the sim's grid and measured latencies.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* tests/agent/test_wake.c - the futex deadline's grid arithmetic and the
  * timer phase's window, refusal included. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_config.c - libFuzzer target: the YAML configuration
  * loader (rt/config/yaml.c) on top of the built-in "bot" profile, then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_ctlargs.c - libFuzzer target: qikictl's command line
  * (ctl/ctlargs.c).  The input is split at NUL bytes into argv; the parse

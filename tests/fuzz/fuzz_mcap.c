@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/fuzz/fuzz_mcap.c - libFuzzer target: the MCAP reader behind
  * `qiki-telemetry info` and `cat` (proto/mcap.c), over a file in memory;

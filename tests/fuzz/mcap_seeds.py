@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT OR Apache-2.0
 """Writes small MCAP files into DIR as seeds for fuzz_mcap: a header only,
 schema + channel + messages, the same in a chunk, and one with a summary.
 Its output is the committed seed corpus tests/fuzz/corpus/fuzz_mcap/*.mcap.

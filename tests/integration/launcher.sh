@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
 # The launcher and the machine it shares: a lockstep run takes no real-time
 # priority from a live loop (issue 14, defect 3), and the loop never outlives
 # its launcher (defect 4).  Counts processes, states and scheduling policies,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/rt/test_log.c - the logger (rt/log.h): order and text, printf
  * equivalence, drops counted exactly, nothing lost at shutdown, no

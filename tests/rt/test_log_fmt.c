@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/rt/test_log_fmt.c - the log formatter (rt/log_fmt.h) against
  * snprintf: %.Nf exact on random doubles of every magnitude and on ties,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tests/rt/test_log_read.c - binary log files (rt/log_file.h): every
  * argument type round-trips through the logger and the reader as printf

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * tools/log/main.c - qiki-log: prints binary log files (--log-format
  * binary) as the text or JSON lines the logger would have written; follows
