@@ -108,7 +108,8 @@ wakes=$(awk '$1 == "futex" { print $2 }' "$out/strace")
 others=$(awk '$1 != "io_uring_enter" && $1 != "futex" && $1 != "restart_syscall" && $1 != "total" && $2 ~ /^[0-9]+$/' "$out/strace")
 [ -z "$others" ] || fail "the bridge's loop made other syscalls: $others"
 [ "${wakes:-0}" -le $((c1 - c0 + 2)) ] || fail "$wakes futex wakes for $((c1 - c0)) cycles"
-[ "${enters:-0}" -ge 1000 ] || fail "only ${enters:-0} io_uring_enter in 2 s"
+[ "${enters:-0}" -ge $(((c1 - c0) / 2)) ] && [ $((c1 - c0)) -gt 0 ] ||
+  fail "only ${enters:-0} io_uring_enter for $((c1 - c0)) cycles: strace saw another thread"
 [ "${enters:-0}" -le $((c1 - c0 + 2)) ] || fail "$enters io_uring_enter for $((c1 - c0)) cycles"
 echo "hil: bridge loop: $enters io_uring_enter, ${wakes:-0} futex wakes, nothing else, over $((c1 - c0)) cycles"
 
@@ -142,14 +143,27 @@ echo "hil: bridge: $(tr '\n' ' ' <"$bs")"
 echo "hil: relay: $(tr '\n' ' ' <"$rs")"
 echo "hil: device: $(tr '\n' ' ' <"$ds")"
 [ "$(stat "$bs" sessions)" = 1 ] || fail "the link was lost under 5% loss ($(stat "$bs" sessions) sessions)"
-d2b_lost=$(( $(stat "$rs" d2b_dropped) + $(stat "$rs" d2b_corrupted) ))
-b2d_lost=$(( $(stat "$rs" b2d_dropped) + $(stat "$rs" b2d_corrupted) ))
+# every frame the bridge (device) missed was dropped or corrupted by the
+# relay, lost in its full delay line, or dropped by the receiver's kernel
+# (its socket buffer full while the reader was held off the CPU); these
+# namespaces are this run's alone, so their UDP counters are this run's
+udp_drops() { ip netns exec "$1" awk '/^Udp:/ && ++n == 2 { print $4 }' /proc/net/snmp; }
+d2b_lost=$(( $(stat "$rs" d2b_dropped) + $(stat "$rs" d2b_corrupted) + $(stat "$rs" d2b_overflow) +
+             $(udp_drops $nsB) ))
+b2d_lost=$(( $(stat "$rs" b2d_dropped) + $(stat "$rs" b2d_corrupted) + $(stat "$rs" b2d_overflow) +
+             $(udp_drops $nsD) ))
 [ "$(stat "$rs" d2b_dropped)" -gt 0 ] && [ "$(stat "$rs" d2b_corrupted)" -gt 0 ] ||
   fail "the relay impaired nothing"
-[ "$(stat "$bs" lost)" = "$d2b_lost" ] ||
-  fail "bridge counted $(stat "$bs" lost) SENSORS lost, the relay dropped or corrupted $d2b_lost"
-[ "$(stat "$ds" lost)" = "$b2d_lost" ] ||
-  fail "device counted $(stat "$ds" lost) ACTUATORS lost, the relay dropped or corrupted $b2d_lost"
+rdrops=$(udp_drops $nsR)	# the relay's own kernel: one socket per side, no direction
+if [ "$rdrops" = 0 ]; then
+  [ "$(stat "$bs" lost)" = "$d2b_lost" ] ||
+    fail "bridge counted $(stat "$bs" lost) SENSORS lost, the wire lost $d2b_lost"
+  [ "$(stat "$ds" lost)" = "$b2d_lost" ] ||
+    fail "device counted $(stat "$ds" lost) ACTUATORS lost, the wire lost $b2d_lost"
+else
+  [ $(( $(stat "$bs" lost) + $(stat "$ds" lost) )) = $((d2b_lost + b2d_lost + rdrops)) ] ||
+    fail "bridge and device counted $(stat "$bs" lost) + $(stat "$ds" lost) lost, the wire lost $d2b_lost + $b2d_lost + $rdrops"
+fi
 [ "$(stat "$bs" dropped_crc)" = "$(stat "$rs" d2b_corrupted)" ] ||
   fail "bridge refused $(stat "$bs" dropped_crc) by CRC, the relay corrupted $(stat "$rs" d2b_corrupted)"
 [ "$(stat "$ds" dropped_crc)" = "$(stat "$rs" b2d_corrupted)" ] ||
