@@ -368,6 +368,21 @@ int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why
 	return 0;
 }
 
+uint64_t qk_proc_frame_hash(uint64_t h, const struct qk_sensor_frame *f)
+{
+	const unsigned char *p = (const unsigned char *)&f->valid;
+	size_t n = sizeof(*f) - offsetof(struct qk_sensor_frame, valid);
+
+	h = (h ^ f->cycle) * 0x100000001b3ull;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ull;
+	}
+	return h;
+}
+
 int qk_proc_finish(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog)
 {
 	int64_t n = p->alloc_probe ? p->alloc_probe() - p->allocs0 : 0;

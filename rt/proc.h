@@ -113,6 +113,11 @@ int qk_proc_go_rt(struct qk_proc_ctx *p, const struct qk_proc_opts *o, char *why
  * allocated, when the allocation probe is preloaded, then leaves the
  * segment.  Returns the exit status: 5 under --strict if it allocated. */
 int qk_proc_finish(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const char *prog);
+
+/* The sensor stream's hash, one frame further: word-wise FNV-1a over the
+ * measured part of the frame (its time stamps left out, so real-time,
+ * lockstep and HIL runs compare).  Real-time safe. */
+uint64_t qk_proc_frame_hash(uint64_t h, const struct qk_sensor_frame *f);
 void qk_proc_exit(struct qk_proc_ctx *p);
 
 static inline void qk__stat_inc(_Atomic uint64_t *w, uint64_t by)

@@ -190,21 +190,6 @@ static void publish_post(struct hil *h, bool stale)
 	h->have_post = true;
 }
 
-static uint64_t hash_frame(uint64_t hs, const struct qk_sensor_frame *f)
-{
-	const unsigned char *p = (const unsigned char *)&f->valid;
-	size_t n = sizeof(*f) - offsetof(struct qk_sensor_frame, valid);
-
-	hs = (hs ^ f->cycle) * 0x100000001b3ull;
-	for (size_t i = 0; i + 8 <= n; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, p + i, 8);
-		hs = (hs ^ w) * 0x100000001b3ull;
-	}
-	return hs;
-}
-
 static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
 {
 	const struct qk_hil_sensors *s = &h->link.sensors;
@@ -232,7 +217,7 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	memset(f->temp_k, 0, sizeof(f->temp_k));
 	memcpy(f->temp_k, s->temp_k, nt * sizeof(double));
 	f->n_thermal = nt;
-	h->hash = hash_frame(h->hash, f);
+	h->hash = qk_proc_frame_hash(h->hash, f);
 	f->publish_ns = qk_now_ns();
 	qk_ring_publish(h->p.seg.sensors, f);
 	qk_ring_wake(h->p.seg.sensors);

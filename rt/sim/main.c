@@ -43,23 +43,6 @@ static void on_orphaned(int sig)
 	orphaned = 1;
 }
 
-/* Word-wise FNV-1a over the measured part of a frame: the time stamps are
- * left out so that real-time and lockstep runs can be compared. */
-static uint64_t hash_frame(uint64_t h, const struct qk_sensor_frame *f)
-{
-	const unsigned char *p = (const unsigned char *)&f->valid;
-	size_t n = sizeof(*f) - offsetof(struct qk_sensor_frame, valid);
-
-	h = (h ^ f->cycle) * 0x100000001b3ull;
-	for (size_t i = 0; i + 8 <= n; i += 8) {
-		uint64_t w;
-
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x100000001b3ull;
-	}
-	return h;
-}
-
 static int parse_fault(const char *spec, char *dev, size_t n, enum qk_fault_kind *kind,
 		       double *value)
 {
@@ -307,7 +290,7 @@ static int run(struct sim *s, const struct qk_proc_opts *o)
 		s->frame.flags = (s->status.watchdog_safe ? QK_SIMF_WATCHDOG_SAFE : 0) |
 				 (s->lockstep ? QK_SIMF_LOCKSTEP : 0) |
 				 (s->p.rt.rt ? 0 : QK_SIMF_NO_RT);
-		hash = hash_frame(hash, &s->frame);
+		hash = qk_proc_frame_hash(hash, &s->frame);
 		s->frame.publish_ns = qk_now_ns();
 		qk_ring_publish(seg->sensors, &s->frame);
 		qk_ring_wake(seg->sensors);
