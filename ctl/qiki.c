@@ -291,24 +291,11 @@ static int parse(int argc, char **argv, struct launch *l)
 		fprintf(stderr, PROG ": bad instance name '%s': use 1-31 of [A-Za-z0-9_.-]\n", l->instance);
 		return -1;
 	}
-	if (qk_config_profile(&l->cfg, l->profile, why, sizeof(why))) {
-		fprintf(stderr, PROG ": --profile: %s\n", why);
-		return -1;
-	}
-	if (l->config_file && qk_config_load(&l->cfg, l->config_file, why, sizeof(why))) {
+	struct qk_config_opts co = { l->profile, l->config_file, rate, seed };
+
+	if (qk_config_from_options(&l->cfg, &co, why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);
 		return -1;
-	}
-	if (rate) {
-		uint64_t hz;
-
-		if (qk_parse_u64(rate, 1, 100000, &hz)) {
-			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
-			return -1;
-		}
-		/* a timer phase is never scaled with the rate: the agent derives
-		 * it from measured latencies (rt/agent/wake.h) */
-		l->cfg.rate_hz = (uint32_t)hz;
 	}
 	if (wake) {
 		int m = qk_wake_mode_parse(wake);
@@ -319,10 +306,6 @@ static int parse(int argc, char **argv, struct launch *l)
 			return -1;
 		}
 		l->cfg.wake_mode = (uint32_t)m;
-	}
-	if (seed && qk_parse_u64(seed, 0, UINT64_MAX, &l->cfg.seed)) {
-		fprintf(stderr, PROG ": --seed '%s': expected a non-negative integer\n", seed);
-		return -1;
 	}
 	if (l->lockstep)
 		l->cfg.wake_mode = QK_WAKE_LOCKSTEP;

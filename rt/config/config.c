@@ -5,6 +5,7 @@
  * yaml.c; the format is described in config.h.
  */
 #include "rt/config/config.h"
+#include "rt/cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -524,4 +525,33 @@ int qk_config_validate(const struct qk_config *c, char *why, size_t n)
 	if (ret && why && n)
 		snprintf(why, n, "field '%s': %s", path, msg);
 	return ret;
+}
+
+int qk_config_from_options(struct qk_config *c, const struct qk_config_opts *o, char *why,
+			   size_t n)
+{
+	char msg[512];
+	uint64_t hz;
+	int ret;
+
+	if ((ret = qk_config_profile(c, o->profile ? o->profile : "bot", msg, sizeof(msg)))) {
+		snprintf(why, n, "--profile: %s", msg);
+		return ret;
+	}
+	if (o->file && (ret = qk_config_load(c, o->file, why, n)))
+		return ret;
+	if (o->rate) {
+		if (qk_parse_u64(o->rate, 1, 100000, &hz)) {
+			snprintf(why, n, "--rate '%s': expected a rate in Hz, 1..100000", o->rate);
+			return -EINVAL;
+		}
+		/* a timer phase is never scaled with the rate: the agent derives
+		 * it from measured latencies (rt/agent/wake.h) */
+		c->rate_hz = (uint32_t)hz;
+	}
+	if (o->seed && qk_parse_u64(o->seed, 0, UINT64_MAX, &c->seed)) {
+		snprintf(why, n, "--seed '%s': expected a non-negative integer", o->seed);
+		return -EINVAL;
+	}
+	return 0;
 }

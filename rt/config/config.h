@@ -83,6 +83,17 @@ int qk_config_load_mem(struct qk_config *c, const char *name, const void *buf, s
 #define QK_CONFIG_MAX_BYTES (256 * 1024)
 #define QK_CONFIG_MAX_DEPTH 16
 
+/* The command-line way to a configuration, shared by the programs that
+ * build one (qiki run, qiki-hil-device): the built-in profile (NULL: bot),
+ * then the YAML file (NULL: none), then --rate and --seed as given (NULL:
+ * the file's).  0, or -errno with why naming the option and what it takes;
+ * *c is not yet validated. */
+struct qk_config_opts {
+	const char *profile, *file, *rate, *seed;
+};
+int qk_config_from_options(struct qk_config *c, const struct qk_config_opts *o, char *why,
+			   size_t n);
+
 /* Cross-field checks (counts, rate, limits, unique names, device indexes, a
  * thermal sensor per node, ...).  0, or -EINVAL with why =
  * "field 'tank.p_empty_bar': expected < p_full_bar (20), got 25". */

@@ -375,25 +375,10 @@ static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 		fprintf(stderr, PROG ": --bind %s\n", why);
 		return -1;
 	}
-	if (qk_config_profile(&d->cfg, profile, why, sizeof(why))) {
-		fprintf(stderr, PROG ": --profile: %s\n", why);
-		return -1;
-	}
-	if (config && qk_config_load(&d->cfg, config, why, sizeof(why))) {
-		fprintf(stderr, PROG ": %s\n", why);
-		return -1;
-	}
-	if (rate) {
-		uint64_t hz;
+	struct qk_config_opts co = { profile, config, rate, seed };
 
-		if (qk_parse_u64(rate, 1, 100000, &hz)) {
-			fprintf(stderr, PROG ": --rate '%s': expected a rate in Hz, 1..100000\n", rate);
-			return -1;
-		}
-		d->cfg.rate_hz = (uint32_t)hz;
-	}
-	if (seed && qk_parse_u64(seed, 0, UINT64_MAX, &d->cfg.seed)) {
-		fprintf(stderr, PROG ": --seed '%s': expected a non-negative integer\n", seed);
+	if (qk_config_from_options(&d->cfg, &co, why, sizeof(why))) {
+		fprintf(stderr, PROG ": %s\n", why);
 		return -1;
 	}
 	if (qk_config_validate(&d->cfg, why, sizeof(why)) ||
