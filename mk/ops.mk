@@ -12,7 +12,7 @@ OPS_FUZZ_FLAGS := -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,und
                   -fno-sanitize-recover=all -Wall -Wextra -Wno-missing-field-initializers
 OPS_FUZZ       := fuzz_ctlargs fuzz_config fuzz_mcap
 OPS_FUZZ_SRCS_fuzz_ctlargs := ctl/ctlargs.c rt/cli.c rt/agent/fsm.c
-OPS_FUZZ_SRCS_fuzz_config  := $(wildcard rt/config/*.c)
+OPS_FUZZ_SRCS_fuzz_config  := $(wildcard rt/config/*.c) rt/cli.c
 OPS_FUZZ_SRCS_fuzz_mcap    := proto/mcap.c
 OPS_FUZZ_LIBS_fuzz_config  := -lyaml
 OPS_FUZZ_LIBS_fuzz_mcap    := -lzstd
