@@ -190,19 +190,22 @@ static bool timer_phase(struct agent_proc *a, int64_t period, char *why, size_t 
 		a->phase_ns = a->p.cfg.agent_phase_ns;	/* the operator's choice */
 		return true;
 	}
-	/* our wake-up latency: 200 cycles of the timer we will run on */
+	/* our wake-up latency: 200 cycles of the timer we will run on, after
+	 * 50 that warm it up (the first wake-ups of a new real-time thread,
+	 * and a sim still starting beside us, are not what the loop will see) */
 	qk_hist_reset(&h);
 	qk_period_init(&per, a->p.seg.epoch_ns, period, period / 2, qk_now_ns());
-	for (int i = 0; i < 200 && !stop; i++) {
+	for (int i = 0; i < 250 && !stop; i++) {
 		if (qk_period_wait(&per))
 			break;
-		qk_hist_record(&h, qk_now_ns() - per.due_ns);
+		if (i >= 50)
+			qk_hist_record(&h, qk_now_ns() - per.due_ns);
 	}
 	if (qk_load_relaxed(&h.count))
 		f.agent_wake = qk_hist_quantile(&h, 0.99);
 	if (qk_load_relaxed(&me->compute.count))	/* a predecessor's, if any */
 		f.agent_compute = qk_hist_quantile(&me->compute, 0.99);
-	if (qk_load_relaxed(&sim->cycles)) {
+	if (qk_load_relaxed(&sim->cycles) >= 1000) {	/* past its own start-up */
 		f.sim_wake = qk_hist_quantile(&sim->wake_latency, 0.99);
 		f.sim_compute = qk_hist_quantile(&sim->compute, 0.99);
 	}
