@@ -32,6 +32,7 @@
 #include "rt/cli.h"
 #include "rt/hil/link.h"
 #include "rt/hil/net.h"
+#include "rt/hil/wake.h"
 #include "rt/proc.h"
 
 #define PROG "qiki-hil"
@@ -43,6 +44,7 @@ _Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts e
 
 #define UD_RX 0x100u
 #define UD_TX 0x200u
+#define UD_WAKE 0x300u
 
 static volatile sig_atomic_t stop;
 
@@ -92,6 +94,8 @@ struct hil {
 	struct qk_sim_status status;
 	uint64_t act_age, hash;
 	bool have_act, have_post;
+	bool uring_wake;		/* the agent's wake goes in the cycle's submission */
+	uint64_t wakes, wake_errors, logged_wake_errors;
 	uint64_t published;
 	uint32_t logged_watchdog;
 	uint64_t logged_overruns;
@@ -153,6 +157,10 @@ static void harvest(struct hil *h, int64_t wake)
 			if (res < 0)
 				h->link.st.send_errors++;
 			break;
+		case UD_WAKE:
+			if (res < 0 && !h->wake_errors++)
+				h->uring_wake = false;	/* the futex syscall from now on */
+			break;
 		case UD_RX: {
 			struct rxbuf *b = &h->rx[ud & 0xff];
 
@@ -190,6 +198,28 @@ static void publish_post(struct hil *h, bool stale)
 	h->have_post = true;
 }
 
+/* The agent, if it may be asleep on the sensor ring: in the cycle's one
+ * io_uring_enter when the kernel can (rt/hil/wake.h), else the futex syscall. */
+static void wake_agent(struct hil *h)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!h->uring_wake) {
+		qk_ring_wake(h->p.seg.sensors);
+		return;
+	}
+	if (!qk_hil_wake_wanted(h->p.seg.sensors))
+		return;
+	sqe = io_uring_get_sqe(&h->ring);
+	if (!sqe) {
+		qk_ring_wake(h->p.seg.sensors);	/* cannot happen: 64 entries, a handful a cycle */
+		return;
+	}
+	qk_hil_wake_prep(sqe, h->p.seg.sensors);
+	io_uring_sqe_set_data64(sqe, UD_WAKE);
+	h->wakes++;
+}
+
 static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
 {
 	const struct qk_hil_sensors *s = &h->link.sensors;
@@ -220,7 +250,7 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	h->hash = qk_proc_frame_hash(h->hash, f);
 	f->publish_ns = qk_now_ns();
 	qk_ring_publish(h->p.seg.sensors, f);
-	qk_ring_wake(h->p.seg.sensors);
+	wake_agent(h);
 	h->published++;
 }
 
@@ -353,6 +383,11 @@ static void log_events(struct hil *h, unsigned ev, uint64_t overruns, int64_t la
 		else
 			QK_INFO(h->p.log, "watchdog: actuator frames again");
 		h->logged_watchdog = h->status.watchdog_safe;
+	}
+	if (h->wake_errors != h->logged_wake_errors) {
+		QK_WARN(h->p.log, "io_uring FUTEX_WAKE failed (%llu times): the agent's wake is a "
+			"futex syscall from now on", (unsigned long long)h->wake_errors);
+		h->logged_wake_errors = h->wake_errors;
 	}
 	if (overruns != h->logged_overruns) {
 		QK_WARN(h->p.log, "overrun: woke %.1f us late, %llu cycles skipped (%llu in all)",
@@ -521,7 +556,7 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 	fprintf(f, "state=%s\nexit=%lld\nsent=%llu\nreceived=%llu\ntaken=%llu\nlost=%llu\n"
 		"superseded=%llu\nwrong_peer=%llu\nunexpected=%llu\nhellos=%llu\nsessions=%llu\n"
 		"link_losses=%llu\nsend_errors=%llu\npublished=%llu\nrtt_samples=%llu\n"
-		"rtt_p50_ns=%lld\nrtt_p99_ns=%lld\noffset_ns=%lld\n",
+		"rtt_p50_ns=%lld\nrtt_p99_ns=%lld\noffset_ns=%lld\nuring_wakes=%llu\nwake_errors=%llu\n",
 		qk_hil_link_state_name(h->link.state), (long long)ret,
 		(unsigned long long)s->sent, (unsigned long long)s->received,
 		(unsigned long long)s->taken, (unsigned long long)s->lost,
@@ -531,7 +566,8 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 		(unsigned long long)s->send_errors, (unsigned long long)h->published,
 		(unsigned long long)s->samples,
 		(long long)qk_hist_quantile(&h->link.rtt, 0.50),
-		(long long)qk_hist_quantile(&h->link.rtt, 0.99), (long long)s->offset_ns);
+		(long long)qk_hist_quantile(&h->link.rtt, 0.99), (long long)s->offset_ns,
+		(unsigned long long)h->wakes, (unsigned long long)h->wake_errors);
 	for (int e = 1; e < QK_HIL_E_COUNT; e++)
 		fprintf(f, "dropped_%s=%llu\n", qk_hil_err_name(e), (unsigned long long)s->dropped[e]);
 	fclose(f);
@@ -570,6 +606,12 @@ static int setup(struct hil *h, const struct qk_proc_opts *o, char *why, size_t 
 		snprintf(why, wn, "io_uring_queue_init: %s", strerror(-ret));
 		close(h->fd);
 		return ret;
+	}
+	h->uring_wake = qk_hil_wake_probe(&h->ring);
+	if (!h->uring_wake) {
+		fprintf(stderr, PROG ": this kernel's io_uring has no FUTEX_WAKE (Linux 6.7): the agent's "
+			"wake is a futex syscall of its own, two syscalls per cycle\n");
+		QK_WARN(h->p.log, "io_uring has no FUTEX_WAKE: the agent's wake is a futex syscall");
 	}
 	return 0;
 }
@@ -623,6 +665,8 @@ int main(int argc, char **argv)
 		"stale after %u cycles, pid %d", QK_VERSION, o.instance, h.p.cfg.rate_hz,
 		qk_hil_addr_str(&h.peer, a1, sizeof(a1)), qk_hil_addr_str(&h.bind, a2, sizeof(a2)),
 		h.ho.version, h.link.cfg.stale_cycles, (int)getpid());
+	QK_INFO(h.p.log, "the agent is woken by %s", h.uring_wake ? "an io_uring FUTEX_WAKE in the "
+		"cycle's submission" : "a futex syscall");
 	/* the counters outlive us: beside the log unless asked elsewhere */
 	char dir[3072], stats[3200];
 
