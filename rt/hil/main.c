@@ -96,6 +96,7 @@ struct hil {
 	bool have_act, have_post;
 	bool uring_wake;		/* the agent's wake goes in the cycle's submission */
 	uint64_t wakes, wake_errors, logged_wake_errors;
+	char refusal[QK_LINK_REFUSAL_LEN];
 	uint64_t published;
 	uint32_t logged_watchdog;
 	uint64_t logged_overruns;
@@ -173,6 +174,44 @@ static void harvest(struct hil *h, int64_t wake)
 		}
 		}
 	}
+}
+
+/* Refused (rt/hil/link.h): every device of our profile is ERROR /
+ * HIL_REFUSED, so the agent stays SAFE for the BIOS guard and says why. */
+static void publish_refused_post(struct hil *h)
+{
+	const struct qk_config *c = &h->p.cfg;
+	uint32_t n = c->n_devices < QK_MAX_DEVICES ? c->n_devices : QK_MAX_DEVICES;
+
+	h->bios.post_count++;
+	h->bios.time_ns = qk_now_ns();
+	h->bios.firmware_version = 0;
+	h->bios.n_devices = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct qk_device_status *d = &h->bios.device[i];
+
+		memcpy(d->name, c->device[i].name, QK_NAME_LEN);
+		d->name[QK_NAME_LEN - 1] = 0;
+		d->type = c->device[i].type;
+		d->status = QK_DS_ERROR;
+		d->code = QK_PC_HIL_REFUSED;
+	}
+	qk_mbox_write(h->p.seg.bios, &h->bios);
+	h->have_post = true;
+}
+
+/* A refusal unlike the one before: in words, once, for the operator (stderr,
+ * the log, and the segment for qikictl link).  Rare and off the nominal
+ * path: there is no device to run the loop with until it is corrected. */
+static void say_refusal(struct hil *h)
+{
+	struct qk_link_stats *ls = h->p.seg.link;
+
+	qk_hil_link_refusal(&h->link, h->refusal, sizeof(h->refusal));
+	fprintf(stderr, PROG ": %s (HELLO again with a backoff until the device is corrected)\n",
+		h->refusal);
+	QK_ERROR(h->p.log, "%s", h->refusal);
+	memcpy(ls->refusal, h->refusal, sizeof(ls->refusal));
 }
 
 static void publish_post(struct hil *h, bool stale)
@@ -347,6 +386,7 @@ static void publish_link(struct hil *h)
 		qk_store_relaxed(&ls->dropped[i], s->dropped[i + 1]);
 	qk_store_relaxed(&ls->offset_ns, s->offset_ns);
 	qk_store_relaxed(&ls->samples, s->samples);
+	qk_store_relaxed(&ls->refusals, s->refusals);
 }
 
 static void link_start(struct hil *h)
@@ -357,6 +397,7 @@ static void link_start(struct hil *h)
 	/* a bridge restarted by hand starts its counters again */
 	qk_store_relaxed(&ls->state, QK_LINK_NONE);
 	memset(ls->peer, 0, sizeof(ls->peer));
+	memset(ls->refusal, 0, sizeof(ls->refusal));
 	snprintf(ls->peer, sizeof(ls->peer), "udp://%s", qk_hil_addr_str(&h->peer, a, sizeof(a)));
 	ls->stale_cycles = h->link.cfg.stale_cycles;
 	qk_hist_reset(&ls->rtt);
@@ -428,10 +469,10 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			continue;	/* a signal: the cycle is not due yet */
 		unsigned ev = qk_hil_link_cycle(&h->link);
 
-		if (ev & QK_HIL_EV_REFUSED) {
-			publish_link(h);
-			return -EPROTO;
-		}
+		if (ev & QK_HIL_EV_REFUSAL_NEW)
+			say_refusal(h);
+		if (ev & QK_HIL_EV_REFUSED)
+			publish_refused_post(h);
 		if (ev & QK_HIL_EV_UP)
 			publish_post(h, false);
 		if (ev & QK_HIL_EV_STALE)
@@ -555,7 +596,7 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 	}
 	fprintf(f, "state=%s\nexit=%lld\nsent=%llu\nreceived=%llu\ntaken=%llu\nlost=%llu\n"
 		"superseded=%llu\nwrong_peer=%llu\nunexpected=%llu\nhellos=%llu\nsessions=%llu\n"
-		"link_losses=%llu\nsend_errors=%llu\npublished=%llu\nrtt_samples=%llu\n"
+		"link_losses=%llu\nrefusals=%llu\nsend_errors=%llu\npublished=%llu\nrtt_samples=%llu\n"
 		"rtt_p50_ns=%lld\nrtt_p99_ns=%lld\noffset_ns=%lld\nuring_wakes=%llu\nwake_errors=%llu\n",
 		qk_hil_link_state_name(h->link.state), (long long)ret,
 		(unsigned long long)s->sent, (unsigned long long)s->received,
@@ -563,7 +604,7 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 		(unsigned long long)s->superseded, (unsigned long long)s->wrong_peer,
 		(unsigned long long)s->unexpected, (unsigned long long)s->hellos,
 		(unsigned long long)s->sessions, (unsigned long long)s->link_losses,
-		(unsigned long long)s->send_errors, (unsigned long long)h->published,
+		(unsigned long long)s->refusals, (unsigned long long)s->send_errors, (unsigned long long)h->published,
 		(unsigned long long)s->samples,
 		(long long)qk_hist_quantile(&h->link.rtt, 0.50),
 		(long long)qk_hist_quantile(&h->link.rtt, 0.99), (long long)s->offset_ns,
@@ -686,12 +727,7 @@ int main(int argc, char **argv)
 	size_t n = qk_hil_link_bye(&h.link, qk_now_ns(), h.tx[0], sizeof(h.tx[0]));
 
 	sendto(h.fd, h.tx[0], n, 0, (struct sockaddr *)&h.peer, sizeof(h.peer));
-	if (ret == -EPROTO) {
-		qk_hil_link_refusal(&h.link, why, sizeof(why));
-		fprintf(stderr, PROG ": %s\n", why);
-		QK_ERROR(h.p.log, "%s", why);
-		ret = 1;
-	} else if (ret) {
+	if (ret) {
 		fprintf(stderr, PROG ": io_uring_enter: %s\n", strerror(-ret));
 		QK_ERROR(h.p.log, "io_uring_enter: %s", strerror(-ret));
 		ret = 1;

@@ -215,26 +215,65 @@ bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
 [ "$(stat "$bs" sessions)" = 2 ] || fail "sessions $(stat "$bs" sessions), expected 2 (HELLO again)"
 [ "$(stat "$out/device.stats" sessions)" = 2 ] || fail "the device saw $(stat "$out/device.stats" sessions) sessions"
 
-# --- 3. a version or profile mismatch is refused on both sides -------------
+# --- 3. a version or profile mismatch is refused on both sides, with clear
+# messages; the bridge keeps its place, holds the agent SAFE naming the
+# refusal, counts refusals and says HELLO again with a backoff, so that a
+# corrected device is taken without restarting it; RESET -> IDLE ----------
 inst="t-hil-c-$$"
 start_device --protocol-version 2
 start_relay
-start_loop "$inst" --duration 3
-wait "$loop"
-kill -TERM "$dev" "$relay" 2>/dev/null; wait "$dev" "$relay" 2>/dev/null
-grep -q "qiki-hil: the device speaks HIL protocol version 2, this bridge version 1: refused" "$out/run.err" ||
-  fail "the bridge did not name both versions: $(cat "$out/run.err")"
+start_loop "$inst"
+# a refused device never passes POST: the agent leaves BOOTING for ERROR on
+# the BIOS (the FSM's rule for a failed boot), every device HIL_REFUSED
+ok=0
+for _ in $(seq 100); do
+  case $(ctl state 2>/dev/null) in SAFE|ERROR) ok=1; break;; esac; sleep 0.1
+done
+[ $ok = 1 ] || fail "the agent is $(ctl state) with the device refused"
+why=$(status_field 'd["state"] + " / " + d["reason"]')
+echo "hil: refused: $why; $(ctl devices | grep -c HIL_REFUSED) devices HIL_REFUSED"
+case $why in *bios*) ;; *) fail "not held for the BIOS: $why";; esac
+[ "$(ctl devices --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["devices"]
+print(len(d) > 0 and all(x["code"] == "HIL_REFUSED" for x in d))')" = True ] ||
+  fail "POST does not show the refusal: $(ctl devices)"
+ok=0
+for _ in $(seq 50); do [ "$(link_field 'd["refusals"]')" -ge 3 ] && { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] || fail "the bridge did not HELLO again after the refusal: $(ctl link --json)"
+ctl link | grep -q "^refused .* times, the newest: the device speaks HIL protocol version 2, this bridge version 1" ||
+  fail "qikictl link does not name the refusal: $(ctl link)"
+[ "$(link_field 'd["state"]')" = REFUSED ] || fail "qikictl link state: $(ctl link --json)"
+ctl state RESET >/dev/null 2>&1 && fail "RESET accepted while the device is refused"
+[ "$(grep -c "qiki-hil: the device speaks HIL protocol version 2, this bridge version 1: refused" "$out/run.err")" = 1 ] ||
+  fail "the bridge did not name both versions, once: $(cat "$out/run.err")"
 grep -q "refused: the bridge speaks HIL protocol version 1, this device version 2" "$out/device.err" ||
   fail "the device did not name both versions: $(cat "$out/device.err")"
+kill -TERM "$dev"; wait "$dev" 2>/dev/null
+start_device --seed 7	# corrected: the same address, our version
+ok=0
+for _ in $(seq 50); do [ "$(link_field 'd["state"], d["sessions"]')" = "UP 1" ] && { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] || fail "the corrected device was not taken within 5 s: $(ctl link --json)"
+ok=0
+for _ in $(seq 50); do ctl devices | grep -q HIL_REFUSED || { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] || fail "POST still shows the refusal after the device was corrected"
+ctl state RESET >/dev/null || fail "RESET refused after the device was corrected: $(ctl status | grep -i state)"
+wait_state IDLE 5
+[ "$(link_field 'd["bridge_alive"]')" = True ] || fail "the bridge was restarted"
+stop_all
+bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
+echo "hil: refusal then corrected: $(grep -E '^(refusals|sessions|hellos)=' "$bs" | tr '\n' ' ')"
+[ "$(stat "$bs" sessions)" = 1 ] || fail "sessions $(stat "$bs" sessions), expected 1"
+[ "$(stat "$bs" refusals)" -ge 3 ] || fail "refusals $(stat "$bs" refusals), expected at least 3"
 
 inst="t-hil-d-$$"
 start_device --profile ship
 start_relay
-start_loop "$inst" --duration 3
-wait "$loop"
-kill -TERM "$dev" "$relay" 2>/dev/null; wait "$dev" "$relay" 2>/dev/null
+start_loop "$inst"
+ok=0
+for _ in $(seq 50); do grep -q "the device refused the session" "$out/run.err" && { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] || fail "no refusal from a device of another profile within 5 s"
 grep -q "the device refused the session: the device has profile 'ship'.*this bridge 'bot'" "$out/run.err" ||
   fail "the bridge did not name both profiles: $(cat "$out/run.err")"
 grep -q "refused: the bridge has profile 'bot'.*this device 'ship'" "$out/device.err" ||
   fail "the device did not name both profiles: $(cat "$out/device.err")"
+stop_all
 finish
