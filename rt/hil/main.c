@@ -143,10 +143,24 @@ static int64_t rx_time(const struct hil *h, struct msghdr *mh, int64_t fallback)
 	return fallback;
 }
 
-/* Everything that completed since the last wake. */
+/* The sender's sequence number of a datagram (docs/hil-protocol.md: bytes
+ * 8..11, little-endian), whatever else it holds: only an order key. */
+static uint32_t wire_seq(const struct rxbuf *b, int res)
+{
+	const uint8_t *p = b->data + 8;
+
+	return res >= 12 ? p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24 : 0;
+}
+
+/* Everything that completed since the last wake.  Receives kept armed side
+ * by side may complete out of order (io_uring does not promise the order of
+ * several requests on one socket), so the cycle's datagrams are handed to
+ * the link in the order their sender numbered them, as they left it. */
 static void harvest(struct hil *h, int64_t wake)
 {
 	struct io_uring_cqe *cqe;
+	unsigned idx[NRX], n = 0;
+	int res_of[NRX];
 
 	while (!io_uring_peek_cqe(&h->ring, &cqe)) {
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
@@ -162,18 +176,38 @@ static void harvest(struct hil *h, int64_t wake)
 			if (res < 0 && !h->wake_errors++)
 				h->uring_wake = false;	/* the futex syscall from now on */
 			break;
-		case UD_RX: {
-			struct rxbuf *b = &h->rx[ud & 0xff];
-
-			if (res >= 0)
-				qk_hil_link_rx(&h->link, b->data, (size_t)res,
-					       qk_hil_addr_eq(&b->from, &h->peer),
-					       rx_time(h, &b->mh, wake));
-			arm_rx(h, (unsigned)(ud & 0xff));
+		case UD_RX:
+			if ((ud & 0xff) < NRX && n < NRX) {
+				idx[n] = (unsigned)(ud & 0xff);
+				res_of[idx[n]] = res;
+				n++;
+			}
 			break;
 		}
-		}
 	}
+	/* insertion sort by serial-number order from the first: at most NRX */
+	uint32_t base = n ? wire_seq(&h->rx[idx[0]], res_of[idx[0]]) : 0;
+
+	for (unsigned i = 1; i < n; i++) {
+		unsigned k = idx[i], j = i;
+		int32_t key = (int32_t)(wire_seq(&h->rx[k], res_of[k]) - base);
+
+		while (j > 0 && (int32_t)(wire_seq(&h->rx[idx[j - 1]], res_of[idx[j - 1]]) - base) > key) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = k;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rxbuf *b = &h->rx[idx[i]];
+
+		if (res_of[idx[i]] >= 0)
+			qk_hil_link_rx(&h->link, b->data, (size_t)res_of[idx[i]],
+				       qk_hil_addr_eq(&b->from, &h->peer),
+				       rx_time(h, &b->mh, wake));
+	}
+	for (unsigned i = 0; i < n; i++)
+		arm_rx(h, idx[i]);
 }
 
 /* Refused (rt/hil/link.h): every device of our profile is ERROR /
