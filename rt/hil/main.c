@@ -40,6 +40,8 @@
 #define WAIT_NR 64			/* more than a cycle's completions: the timeout wakes us */
 #define CMDS_PER_CYCLE 4
 #define SENT_MEMORY 64			/* cycles whose ACTUATORS we remember */
+#define HASH_EVERY 1000			/* SENSORS frames between stream hash checkpoints */
+#define HASH_POINTS 64
 _Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts every drop reason");
 
 #define UD_RX 0x100u
@@ -97,6 +99,14 @@ struct hil {
 	bool uring_wake;		/* the agent's wake goes in the cycle's submission */
 	uint64_t wakes, wake_errors, logged_wake_errors;
 	char refusal[QK_LINK_REFUSAL_LEN];
+	/* the sensor stream hash: every SENSORS frame taken, in order, its cycle
+	 * counted from the first one's (docs/hil-protocol.md, "Determinism") */
+	uint64_t hashed, hash_base, hash_at[HASH_POINTS];
+	uint64_t hash_overruns0, hash_late0;	/* at the first frame hashed */
+	bool hash_clean[HASH_POINTS];	/* no loss, overrun or late answer so far */
+	struct qk_sensor_frame hframe;
+	uint64_t last_published, answer_due, late_answers, overruns;
+	bool wake_due;
 	uint64_t published;
 	uint32_t logged_watchdog;
 	uint64_t logged_overruns;
@@ -152,6 +162,8 @@ static uint32_t wire_seq(const struct rxbuf *b, int res)
 	return res >= 12 ? p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24 : 0;
 }
 
+static void hash_taken(struct hil *h);
+
 /* Everything that completed since the last wake.  Receives kept armed side
  * by side may complete out of order (io_uring does not promise the order of
  * several requests on one socket), so the cycle's datagrams are handed to
@@ -201,10 +213,14 @@ static void harvest(struct hil *h, int64_t wake)
 	for (unsigned i = 0; i < n; i++) {
 		struct rxbuf *b = &h->rx[idx[i]];
 
+		uint64_t taken = h->link.st.taken;
+
 		if (res_of[idx[i]] >= 0)
 			qk_hil_link_rx(&h->link, b->data, (size_t)res_of[idx[i]],
 				       qk_hil_addr_eq(&b->from, &h->peer),
 				       rx_time(h, &b->mh, wake));
+		if (h->link.st.taken != taken)
+			hash_taken(h);
 	}
 	for (unsigned i = 0; i < n; i++)
 		arm_rx(h, idx[i]);
@@ -293,19 +309,11 @@ static void wake_agent(struct hil *h)
 	h->wakes++;
 }
 
-static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
+/* The measured part of a SENSORS frame, as the sim's frame carries it. */
+static void measured(const struct hil *h, const struct qk_hil_sensors *s, struct qk_sensor_frame *f)
 {
-	const struct qk_hil_sensors *s = &h->link.sensors;
-	const struct sent *sn = &h->sent[s->cycle % SENT_MEMORY];
-	struct qk_sensor_frame *f = &h->frame;
 	uint32_t nt = s->n_thermal < QK_MAX_THERMAL ? s->n_thermal : QK_MAX_THERMAL;
 
-	f->cycle = n;
-	f->sim_time_ns = (int64_t)n * h->p.seg.period_ns;
-	f->sched_ns = due;
-	f->wake_ns = wake;
-	f->applied_seq = sn->cycle == s->cycle ? sn->act_seq : QK_NO_FRAME;
-	f->applied_answers = sn->cycle == s->cycle ? sn->answers : QK_NO_FRAME;
 	f->valid = s->valid;
 	f->flags = (s->flags & QK_HIL_SENSF_WATCHDOG ? QK_SIMF_WATCHDOG_SAFE : 0) | (h->p.rt.rt ? 0 : QK_SIMF_NO_RT);
 	memcpy(f->accel_mps2, s->accel_mps2, sizeof(f->accel_mps2));
@@ -320,10 +328,55 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	memset(f->temp_k, 0, sizeof(f->temp_k));
 	memcpy(f->temp_k, s->temp_k, nt * sizeof(double));
 	f->n_thermal = nt;
+}
+
+/* Every SENSORS frame taken goes into the stream hash, in order, with its
+ * cycle counted from the session's first: a function of what the device
+ * measured and nothing of when it arrived.  A checkpoint every HASH_EVERY
+ * frames lets runs of different lengths be compared, with whether the run
+ * so far met what determinism needs of the link and the loop. */
+static void hash_taken(struct hil *h)
+{
+	const struct qk_hil_sensors *s = &h->link.sensors;
+	struct qk_sensor_frame *f = &h->hframe;
+
+	if (!h->hashed) {
+		h->hash_base = s->cycle;
+		h->hash_overruns0 = h->overruns;
+		h->hash_late0 = h->late_answers;
+	}
+	memset(f, 0, sizeof(*f));
+	measured(h, s, f);
+	f->cycle = s->cycle - h->hash_base;
 	h->hash = qk_proc_frame_hash(h->hash, f);
+	if (++h->hashed % HASH_EVERY == 0 && h->hashed / HASH_EVERY <= HASH_POINTS) {
+		uint64_t k = h->hashed / HASH_EVERY - 1;
+
+		h->hash_at[k] = h->hash;
+		h->hash_clean[k] = !h->link.st.lost && h->link.st.sessions == 1 &&
+				   h->late_answers == h->hash_late0 && h->overruns == h->hash_overruns0;
+	}
+}
+
+static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
+{
+	const struct qk_hil_sensors *s = &h->link.sensors;
+	const struct sent *sn = &h->sent[s->cycle % SENT_MEMORY];
+	struct qk_sensor_frame *f = &h->frame;
+
+	f->cycle = n;
+	f->sim_time_ns = (int64_t)n * h->p.seg.period_ns;
+	f->sched_ns = due;
+	f->wake_ns = wake;
+	f->applied_seq = sn->cycle == s->cycle ? sn->act_seq : QK_NO_FRAME;
+	f->applied_answers = sn->cycle == s->cycle ? sn->answers : QK_NO_FRAME;
+	measured(h, s, f);
 	f->publish_ns = qk_now_ns();
 	qk_ring_publish(h->p.seg.sensors, f);
-	wake_agent(h);
+	/* the agent is woken once this cycle's ACTUATORS are built, so they
+	 * always carry its answer to the frame before, never this one's */
+	h->wake_due = true;
+	h->last_published = n;
 	h->published++;
 }
 
@@ -333,7 +386,13 @@ static const struct qk_actuator_frame *actuation(struct hil *h)
 {
 	struct qk_proc_stats *st = h->p.st;
 
-	if (qk_ring_read_newest(&h->act_rd, &h->act)) {
+	bool fresh = qk_ring_read_newest(&h->act_rd, &h->act);
+
+	/* the newest answer should be to the frame published the cycle before:
+	 * one older (or none new) is an agent late for its cycle */
+	if (h->answer_due && h->have_act && h->act.answers_cycle < h->answer_due)
+		h->late_answers++;
+	if (fresh) {
 		h->have_act = true;
 		h->act_age = 0;
 	} else if (h->have_act && h->act.state == QK_ST_SHUTDOWN) {
@@ -511,6 +570,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			publish_post(h, false);
 		if (ev & QK_HIL_EV_STALE)
 			publish_post(h, true);
+		h->answer_due = h->published > 1 ? h->last_published : 0;
 		if (ev & QK_HIL_EV_SENSORS)
 			publish_sensors(h, n, due, wake);
 		take_commands(h);
@@ -520,6 +580,9 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 
 		if (len)
 			queue_send(h, len);
+		if (h->wake_due)
+			wake_agent(h);
+		h->wake_due = false;
 		h->status.cycle = n;
 		h->status.time_ns = wake;
 		h->status.stream_hash = h->hash;
@@ -539,6 +602,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			due += (int64_t)skip * period;
 			overruns += skip;
 		}
+		h->overruns = overruns;
 		if (o->cycles && qk_load_relaxed(&h->p.st->cycles) >= o->cycles)
 			break;
 	}
@@ -645,6 +709,14 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 		(unsigned long long)h->wakes, (unsigned long long)h->wake_errors);
 	for (int e = 1; e < QK_HIL_E_COUNT; e++)
 		fprintf(f, "dropped_%s=%llu\n", qk_hil_err_name(e), (unsigned long long)s->dropped[e]);
+	fprintf(f, "late_answers=%llu\noverruns=%llu\nstream_frames=%llu\nstream_hash=%016llx\n",
+		(unsigned long long)(h->late_answers - h->hash_late0),
+		(unsigned long long)(h->overruns - h->hash_overruns0),
+		(unsigned long long)h->hashed, (unsigned long long)h->hash);
+	for (uint64_t k = 0; k < HASH_POINTS && (k + 1) * HASH_EVERY <= h->hashed; k++)
+		fprintf(f, "stream_hash_%llu=%016llx\nstream_clean_%llu=%d\n",
+			(unsigned long long)((k + 1) * HASH_EVERY), (unsigned long long)h->hash_at[k],
+			(unsigned long long)((k + 1) * HASH_EVERY), h->hash_clean[k]);
 	fclose(f);
 }
 
