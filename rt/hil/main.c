@@ -40,8 +40,8 @@
 #define WAIT_NR 64			/* more than a cycle's completions: the timeout wakes us */
 #define CMDS_PER_CYCLE 4
 #define SENT_MEMORY 64			/* cycles whose ACTUATORS we remember */
-#define HASH_EVERY 1000			/* SENSORS frames between stream hash checkpoints */
-#define HASH_POINTS 64
+#define HASH_EVERY 500			/* SENSORS frames between stream hash checkpoints */
+#define HASH_POINTS 128
 _Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts every drop reason");
 
 #define UD_RX 0x100u
@@ -103,7 +103,8 @@ struct hil {
 	 * counted from the first one's (docs/hil-protocol.md, "Determinism") */
 	uint64_t hashed, hash_base, hash_at[HASH_POINTS];
 	uint64_t hash_overruns0, hash_late0;	/* at the first frame hashed */
-	bool hash_clean[HASH_POINTS];	/* no loss, overrun or late answer so far */
+	bool hash_clean[HASH_POINTS];	/* one session, no overrun or late answer so far */
+	uint64_t hash_lost[HASH_POINTS];	/* SENSORS lost so far */
 	struct qk_sensor_frame hframe;
 	uint64_t last_published, answer_due, late_answers, overruns;
 	bool wake_due;
@@ -353,7 +354,8 @@ static void hash_taken(struct hil *h)
 		uint64_t k = h->hashed / HASH_EVERY - 1;
 
 		h->hash_at[k] = h->hash;
-		h->hash_clean[k] = !h->link.st.lost && h->link.st.sessions == 1 &&
+		h->hash_lost[k] = h->link.st.lost;
+		h->hash_clean[k] = h->link.st.sessions == 1 &&
 				   h->late_answers == h->hash_late0 && h->overruns == h->hash_overruns0;
 	}
 }
@@ -714,9 +716,10 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 		(unsigned long long)(h->overruns - h->hash_overruns0),
 		(unsigned long long)h->hashed, (unsigned long long)h->hash);
 	for (uint64_t k = 0; k < HASH_POINTS && (k + 1) * HASH_EVERY <= h->hashed; k++)
-		fprintf(f, "stream_hash_%llu=%016llx\nstream_clean_%llu=%d\n",
+		fprintf(f, "stream_hash_%llu=%016llx\nstream_clean_%llu=%d\nstream_lost_%llu=%llu\n",
 			(unsigned long long)((k + 1) * HASH_EVERY), (unsigned long long)h->hash_at[k],
-			(unsigned long long)((k + 1) * HASH_EVERY), h->hash_clean[k]);
+			(unsigned long long)((k + 1) * HASH_EVERY), h->hash_clean[k],
+			(unsigned long long)((k + 1) * HASH_EVERY), (unsigned long long)h->hash_lost[k]);
 	fclose(f);
 }
 
