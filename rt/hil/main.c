@@ -58,7 +58,7 @@ static void on_signal(int sig)
 
 struct rxbuf {
 	uint8_t data[QK_HIL_MAX_FRAME + 64];	/* room to see an oversized datagram */
-	struct sockaddr_in from;
+	struct sockaddr_in6 from;
 	struct iovec iov;
 	struct msghdr mh;
 	uint8_t ctrl[CMSG_SPACE(sizeof(struct timespec))];
@@ -77,7 +77,7 @@ struct hil_opts {
 struct hil {
 	struct qk_proc_ctx p;
 	struct hil_opts ho;
-	struct sockaddr_in peer, bind;
+	struct sockaddr_in6 peer, bind;
 	int fd;
 	struct io_uring ring;
 	struct rxbuf rx[NRX];
