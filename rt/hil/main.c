@@ -32,6 +32,7 @@
 #include "rt/cli.h"
 #include "rt/hil/link.h"
 #include "rt/hil/net.h"
+#include "rt/hil/stream.h"
 #include "rt/hil/wake.h"
 #include "rt/proc.h"
 
@@ -40,8 +41,6 @@
 #define WAIT_NR 64			/* more than a cycle's completions: the timeout wakes us */
 #define CMDS_PER_CYCLE 4
 #define SENT_MEMORY 64			/* cycles whose ACTUATORS we remember */
-#define HASH_EVERY 500			/* SENSORS frames between stream hash checkpoints */
-#define HASH_POINTS 128
 _Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts every drop reason");
 
 #define UD_RX 0x100u
@@ -94,18 +93,12 @@ struct hil {
 	struct qk_sensor_frame frame;
 	struct qk_bios_report bios;
 	struct qk_sim_status status;
-	uint64_t act_age, hash;
+	uint64_t act_age;
 	bool have_act, have_post;
 	bool uring_wake;		/* the agent's wake goes in the cycle's submission */
 	uint64_t wakes, wake_errors, logged_wake_errors;
 	char refusal[QK_LINK_REFUSAL_LEN];
-	/* the sensor stream hash: every SENSORS frame taken, in order, its cycle
-	 * counted from the first one's (docs/hil-protocol.md, "Determinism") */
-	uint64_t hashed, hash_base, hash_at[HASH_POINTS];
-	uint64_t hash_overruns0, hash_late0;	/* at the first frame hashed */
-	bool hash_clean[HASH_POINTS];	/* one session, no overrun or late answer so far */
-	uint64_t hash_lost[HASH_POINTS];	/* SENSORS lost so far */
-	struct qk_sensor_frame hframe;
+	struct qk_hil_stream stream;	/* the sensor stream hash (rt/hil/stream.h) */
 	uint64_t last_published, answer_due, late_answers, overruns;
 	bool wake_due;
 	uint64_t published;
@@ -163,8 +156,6 @@ static uint32_t wire_seq(const struct rxbuf *b, int res)
 	return res >= 12 ? p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24 : 0;
 }
 
-static void hash_taken(struct hil *h);
-
 /* Everything that completed since the last wake.  Receives kept armed side
  * by side may complete out of order (io_uring does not promise the order of
  * several requests on one socket), so the cycle's datagrams are handed to
@@ -220,8 +211,12 @@ static void harvest(struct hil *h, int64_t wake)
 			qk_hil_link_rx(&h->link, b->data, (size_t)res_of[idx[i]],
 				       qk_hil_addr_eq(&b->from, &h->peer),
 				       rx_time(h, &b->mh, wake));
-		if (h->link.st.taken != taken)
-			hash_taken(h);
+		if (h->link.st.taken != taken) {
+			struct qk_hil_stream_loop lp = { h->link.st.lost, h->link.st.sessions,
+							 h->overruns, h->late_answers };
+
+			qk_hil_stream_take(&h->stream, &h->link.sensors, !h->p.rt.rt, &lp);
+		}
 	}
 	for (unsigned i = 0; i < n; i++)
 		arm_rx(h, idx[i]);
@@ -310,56 +305,6 @@ static void wake_agent(struct hil *h)
 	h->wakes++;
 }
 
-/* The measured part of a SENSORS frame, as the sim's frame carries it. */
-static void measured(const struct hil *h, const struct qk_hil_sensors *s, struct qk_sensor_frame *f)
-{
-	uint32_t nt = s->n_thermal < QK_MAX_THERMAL ? s->n_thermal : QK_MAX_THERMAL;
-
-	f->valid = s->valid;
-	f->flags = (s->flags & QK_HIL_SENSF_WATCHDOG ? QK_SIMF_WATCHDOG_SAFE : 0) | (h->p.rt.rt ? 0 : QK_SIMF_NO_RT);
-	memcpy(f->accel_mps2, s->accel_mps2, sizeof(f->accel_mps2));
-	memcpy(f->pos_m, s->pos_m, sizeof(f->pos_m));
-	memcpy(f->vel_mps, s->vel_mps, sizeof(f->vel_mps));
-	f->tank_bar = s->tank_bar;
-	f->propellant_kg = s->propellant_kg;
-	f->mass_kg = s->mass_kg;
-	f->batt_v = s->batt_v;
-	f->batt_a = s->batt_a;
-	f->batt_soc = s->batt_soc;
-	memset(f->temp_k, 0, sizeof(f->temp_k));
-	memcpy(f->temp_k, s->temp_k, nt * sizeof(double));
-	f->n_thermal = nt;
-}
-
-/* Every SENSORS frame taken goes into the stream hash, in order, with its
- * cycle counted from the session's first: a function of what the device
- * measured and nothing of when it arrived.  A checkpoint every HASH_EVERY
- * frames lets runs of different lengths be compared, with whether the run
- * so far met what determinism needs of the link and the loop. */
-static void hash_taken(struct hil *h)
-{
-	const struct qk_hil_sensors *s = &h->link.sensors;
-	struct qk_sensor_frame *f = &h->hframe;
-
-	if (!h->hashed) {
-		h->hash_base = s->cycle;
-		h->hash_overruns0 = h->overruns;
-		h->hash_late0 = h->late_answers;
-	}
-	memset(f, 0, sizeof(*f));
-	measured(h, s, f);
-	f->cycle = s->cycle - h->hash_base;
-	h->hash = qk_proc_frame_hash(h->hash, f);
-	if (++h->hashed % HASH_EVERY == 0 && h->hashed / HASH_EVERY <= HASH_POINTS) {
-		uint64_t k = h->hashed / HASH_EVERY - 1;
-
-		h->hash_at[k] = h->hash;
-		h->hash_lost[k] = h->link.st.lost;
-		h->hash_clean[k] = h->link.st.sessions == 1 &&
-				   h->late_answers == h->hash_late0 && h->overruns == h->hash_overruns0;
-	}
-}
-
 static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
 {
 	const struct qk_hil_sensors *s = &h->link.sensors;
@@ -372,7 +317,7 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	f->wake_ns = wake;
 	f->applied_seq = sn->cycle == s->cycle ? sn->act_seq : QK_NO_FRAME;
 	f->applied_answers = sn->cycle == s->cycle ? sn->answers : QK_NO_FRAME;
-	measured(h, s, f);
+	qk_hil_sensor_frame(s, !h->p.rt.rt, f);
 	f->publish_ns = qk_now_ns();
 	qk_ring_publish(h->p.seg.sensors, f);
 	/* the agent is woken once this cycle's ACTUATORS are built, so they
@@ -587,7 +532,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 		h->wake_due = false;
 		h->status.cycle = n;
 		h->status.time_ns = wake;
-		h->status.stream_hash = h->hash;
+		h->status.stream_hash = h->stream.hash;
 		qk_mbox_write(seg->sim_status, &h->status);
 		publish_link(h);
 		qk_proc_account(h->p.st, due, wake, qk_now_ns(), overruns);
@@ -711,15 +656,20 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 		(unsigned long long)h->wakes, (unsigned long long)h->wake_errors);
 	for (int e = 1; e < QK_HIL_E_COUNT; e++)
 		fprintf(f, "dropped_%s=%llu\n", qk_hil_err_name(e), (unsigned long long)s->dropped[e]);
+	const struct qk_hil_stream *hs = &h->stream;
+
+	/* from the first frame hashed: what determinism asks of the loop */
 	fprintf(f, "late_answers=%llu\noverruns=%llu\nstream_frames=%llu\nstream_hash=%016llx\n",
-		(unsigned long long)(h->late_answers - h->hash_late0),
-		(unsigned long long)(h->overruns - h->hash_overruns0),
-		(unsigned long long)h->hashed, (unsigned long long)h->hash);
-	for (uint64_t k = 0; k < HASH_POINTS && (k + 1) * HASH_EVERY <= h->hashed; k++)
+		(unsigned long long)(h->late_answers - hs->at_first.late_answers),
+		(unsigned long long)(h->overruns - hs->at_first.overruns),
+		(unsigned long long)hs->frames, (unsigned long long)hs->hash);
+	for (uint64_t k = 0; k < QK_HIL_STREAM_POINTS && (k + 1) * QK_HIL_STREAM_EVERY <= hs->frames; k++) {
+		unsigned long long at = (k + 1) * QK_HIL_STREAM_EVERY;
+
 		fprintf(f, "stream_hash_%llu=%016llx\nstream_clean_%llu=%d\nstream_lost_%llu=%llu\n",
-			(unsigned long long)((k + 1) * HASH_EVERY), (unsigned long long)h->hash_at[k],
-			(unsigned long long)((k + 1) * HASH_EVERY), h->hash_clean[k],
-			(unsigned long long)((k + 1) * HASH_EVERY), (unsigned long long)h->hash_lost[k]);
+			at, (unsigned long long)hs->hash_at[k], at, hs->clean_at[k], at,
+			(unsigned long long)hs->lost_at[k]);
+	}
 	fclose(f);
 }
 
@@ -810,7 +760,7 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(h.p.seg.sim_replies);
 	qk_ring_reader_init(&h.act_rd, h.p.seg.actuators, QK_RING_FROM_NOW);
 	link_start(&h);
-	h.hash = 0xcbf29ce484222325ull;
+	qk_hil_stream_init(&h.stream);
 	QK_INFO(h.p.log, PROG " %s started: instance %s, %u Hz, device %s from %s, protocol v%d, "
 		"stale after %u cycles, pid %d", QK_VERSION, o.instance, h.p.cfg.rate_hz,
 		qk_hil_addr_str(&h.peer, a1, sizeof(a1)), qk_hil_addr_str(&h.bind, a2, sizeof(a2)),

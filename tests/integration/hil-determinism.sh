@@ -11,8 +11,9 @@
 # cycle counted from the first) holds only when the loop did what
 # docs/hil-protocol.md ("Determinism") asks: one session, no overrun of the
 # bridge, every agent answer in its cycle.  The bridge says per checkpoint
-# whether that held (stream_clean_N); a pair of runs in which it did not (a
-# VM stall) is run again, at most 3 times, and said so.
+# whether that held (stream_clean_N); a run in which it did not (a VM stall)
+# is not compared, and another is made, at most 5 in all for two that held;
+# when not even two held, the script says NOT VERIFIED and does not fail.
 # Needs root (ip netns); skips, saying why, without it.
 name=hil-determinism
 . "$(dirname "$0")/lib.sh"
@@ -82,37 +83,56 @@ run() {
     "overruns $(stat "$bs" overruns), late answers $(stat "$bs" late_answers) (the agent stops answering at shutdown)" >&2
 }
 
-# two runs with one seed and one link whose loop held, at most 3 tries:
-# prints "hash_a hash_b lost_a lost_b"
-pair() {
-  local seed=$1; shift
-  for try in 1 2 3; do
-    read -r ha ca la < <(run "$seed" "$seed-$try-a" "$@")
-    read -r hb cb lb < <(run "$seed" "$seed-$try-b" "$@")
-    if [ "$ca" = 1 ] && [ "$cb" = 1 ]; then
-      echo "$ha $hb $la $lb"; return 0
+# runs with one seed and one link until two of them had a loop that held,
+# at most 5: prints the hashes of the runs that held, and the frames they lost
+group() {
+  local seed=$1 tag=$1-$RANDOM; shift
+  local held=() lost=() h c l
+  for try in 1 2 3 4 5; do
+    read -r h c l < <(run "$seed" "$tag-$try" "$@")
+    if [ "$c" = 1 ]; then
+      held+=("$h"); lost+=("$l")
+      [ ${#held[@]} = 2 ] && break
+    else
+      echo "$name: seed $seed${1:+ ($*)}, run $try: the loop did not hold (an overrun or a late answer in the window): not compared" >&2
     fi
-    echo "$name: seed $seed, try $try: the loop did not hold (overrun or late answer: clean $ca/$cb): again" >&2
   done
-  echo "none none - -"; return 1
+  echo "${held[*]:-} / ${lost[*]:-}"
+}
+
+# 2 of at most 5 runs must have held; a machine so loaded that they did not
+# (10 ms stalls, again and again) proves nothing either way: said, not failed
+verdict() {	# what, "h1 h2 / l1 l2"
+  local what=$1; shift
+  local hs=${1%% / *} ls=${1##* / }
+  set -- $hs
+  if [ $# -lt 2 ]; then
+    echo "$name: NOT VERIFIED ($what): fewer than 2 of 5 runs without an overrun or a late answer (load $(cut -d' ' -f1 /proc/loadavg))"
+    return 1
+  fi
+  [ "$1" = "$2" ] || fail "$what: $1 vs $2: the same seed and link gave another trajectory"
+  set -- $ls
+  [ "$1" = "$2" ] || fail "$what: lost $1 and $2 frames: the loss pattern did not repeat"
+  return 0
 }
 
 # a lossless link (the relay without impairments)
-read -r h7a h7b l7a l7b < <(pair 7)
-[ "$h7a" != none ] || fail "3 tries and no pair of runs in which the loop held (a machine too loaded?)"
-[ "$l7a/$l7b" = 0/0 ] || fail "a lossless link lost frames: $l7a/$l7b"
-[ "$h7a" = "$h7b" ] || fail "seed 7 twice: $h7a vs $h7b: the same link and seed gave another trajectory"
-read -r h8 c8 l8 < <(run 8 8)
-[ "$h8" != none ] || fail "the seed-8 run hashed fewer than $N frames"
-[ "$h8" != "$h7a" ] || fail "seed 8 gave the hash of seed 7 ($h8): the hash does not see the plant"
-echo "$name: lossless: seed 7: $h7a = $h7b; seed 8: $h8"
+r7=$(group 7)
+if verdict "seed 7, lossless" "$r7"; then
+  h7=${r7%% *}
+  [ "$(echo "$r7" | awk '{print $NF}')" = 0 ] || fail "a lossless link lost frames: $r7"
+  read -r h8 c8 l8 < <(run 8 8)
+  [ "$h8" != none ] || fail "the seed-8 run hashed fewer than $N frames"
+  [ "$h8" != "$h7" ] || fail "seed 8 gave the hash of seed 7 ($h8): the hash does not see the plant"
+  echo "$name: lossless: seed 7 twice: $h7; seed 8: $h8"
+fi
 
 # 5 % of the data frames dropped, by the relay's seed: the same frames each run
-read -r hla hlb lla llb < <(pair 7 --data-only --loss 0.05 --seed 11)
-[ "$hla" != none ] || fail "3 tries and no pair of lossy runs in which the loop held"
-[ "$lla" -gt 0 ] 2>/dev/null || fail "the relay lost no SENSORS frame ($lla)"
-[ "$lla" = "$llb" ] || fail "the seeded loss pattern lost $lla and $llb frames: not repeatable"
-[ "$hla" = "$hlb" ] || fail "seed 7 with seeded loss twice: $hla vs $hlb"
-[ "$hla" != "$h7a" ] || fail "5 % loss left the trajectory as it was ($hla)"
-echo "$name: 5 % seeded loss: seed 7: $hla = $hlb, $lla SENSORS lost each"
+rl=$(group 7 --data-only --loss 0.05 --seed 11)
+if verdict "seed 7, 5 % seeded loss" "$rl"; then
+  hl=${rl%% *} ll=$(echo "$rl" | awk '{print $NF}')
+  [ "$ll" -gt 0 ] 2>/dev/null || fail "the relay lost no SENSORS frame ($ll)"
+  [ "$hl" != "${h7:-}" ] || fail "5 % loss left the trajectory as it was ($hl)"
+  echo "$name: 5 % seeded loss: seed 7 twice: $hl, $ll SENSORS lost each"
+fi
 finish
