@@ -158,7 +158,7 @@ stop_all
 bs=$QIKI_LOG_DIR/$inst/qiki-hil.stats
 [ -s "$bs" ] || fail "the bridge wrote no counters ($bs)"
 rs=$out/relay.stats ds=$out/device.stats
-echo "hil: bridge: $(tr '\n' ' ' <"$bs")"
+echo "hil: bridge: $(grep -v '^stream_' "$bs" | tr '\n' ' ')"	# not the hash's checkpoints
 echo "hil: relay: $(tr '\n' ' ' <"$rs")"
 echo "hil: device: $(tr '\n' ' ' <"$ds")"
 [ "$(stat "$bs" sessions)" = 1 ] || fail "the link was lost under 5% loss ($(stat "$bs" sessions) sessions)"
@@ -247,7 +247,13 @@ kill -USR2 "$relay"	# cut
 wait_state SAFE 5
 why=$(status_field 'd["reason"] + " / " + d["proposal"]')
 echo "hil: cut: $why"
-case $why in *guard-bios*"no response (link down)"*) ;; *) fail "SAFE, but not for the link: $why";; esac
+# the trigger is what sent it SAFE: the BIOS guard, on the link's POST table;
+# the proposal is what is live when read (on a loaded machine, late enough
+# for the agent's own stale guard to outrank it: still SAFE for the link)
+case $why in
+  guard-bios*"no response (link down)"*|guard-bios*"no sensor frame"*) ;;
+  *) fail "SAFE, but not for the link: $why";;
+esac
 ctl devices | grep -q TIMEOUT_RESPONSE || fail "POST does not show the devices timed out: $(ctl devices)"
 ctl state RESET >/dev/null 2>&1 && fail "RESET accepted while the link is down"
 [ "$(link_field 'd["state"], d["link_losses"]')" = "HELLO 1" ] || fail "qikictl link while cut: $(ctl link --json)"
