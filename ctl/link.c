@@ -19,7 +19,7 @@ static const char *state_name(uint32_t s)
 bool qk_ctl_link_show(const struct qk_seg *s, bool json, FILE *f)
 {
 	const struct qk_link_stats *l = s->link;
-	char peer[QK_LINK_PEER_LEN];
+	char peer[QK_LINK_PEER_LEN], refusal[QK_LINK_REFUSAL_LEN];
 	uint64_t dropped[QK_LINK_DROP_REASONS], all = 0;
 	uint32_t state = qk_load_relaxed((_Atomic uint32_t *)&l->state);
 	bool alive = qk_seg_alive(s, QK_PROC_SIM);
@@ -27,6 +27,8 @@ bool qk_ctl_link_show(const struct qk_seg *s, bool json, FILE *f)
 	/* the segment is untrusted: a bounded copy, terminated here */
 	memcpy(peer, l->peer, sizeof(peer));
 	peer[sizeof(peer) - 1] = 0;
+	memcpy(refusal, l->refusal, sizeof(refusal));
+	refusal[sizeof(refusal) - 1] = 0;
 	for (int i = 0; i < QK_LINK_DROP_REASONS; i++)
 		all += dropped[i] = qk_load_relaxed((_Atomic uint64_t *)&l->dropped[i]);
 #define LD(field) ((uint64_t)qk_load_relaxed((_Atomic uint64_t *)&l->field))
@@ -64,6 +66,8 @@ bool qk_ctl_link_show(const struct qk_seg *s, bool json, FILE *f)
 		qk_json_u64(&j, "unexpected", LD(unexpected));
 		qk_json_u64(&j, "sessions", LD(sessions));
 		qk_json_u64(&j, "link_losses", LD(link_losses));
+		qk_json_u64(&j, "refusals", LD(refusals));
+		qk_json_str(&j, "refusal", refusal);
 		qk_json_u64(&j, "send_errors", LD(send_errors));
 		qk_json_obj(&j, "dropped");
 		for (int i = 0; i < QK_LINK_DROP_REASONS; i++)
@@ -80,6 +84,9 @@ bool qk_ctl_link_show(const struct qk_seg *s, bool json, FILE *f)
 		state_name(state), peer, alive ? "" : " (the bridge is not running)",
 		(unsigned long long)LD(sessions), (unsigned long long)LD(link_losses),
 		l->stale_cycles);
+	if (LD(refusals))
+		fprintf(f, "refused    %llu times, the newest: %s\n", (unsigned long long)LD(refusals),
+			refusal);
 	fprintf(f, "frames     sent %llu  received %llu  taken %llu  lost %llu  superseded %llu\n",
 		(unsigned long long)LD(sent), (unsigned long long)LD(received),
 		(unsigned long long)LD(taken), (unsigned long long)LD(lost),

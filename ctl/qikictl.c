@@ -76,7 +76,8 @@ static const char *const dev_types[QK_DEV_TYPE_COUNT] = {
 };
 static const char *const dev_status[QK_DS_COUNT] = { "OK", "WARNING", "ERROR", "NOT_FOUND" };
 static const char *const post_codes[QK_PC_COUNT] = {
-	"-", "COMPONENT_NOT_FOUND", "UNSTABLE_READINGS", "TIMEOUT_RESPONSE", "CRITICAL_BOOT_FAILURE"
+	"-", "COMPONENT_NOT_FOUND", "UNSTABLE_READINGS", "TIMEOUT_RESPONSE", "CRITICAL_BOOT_FAILURE",
+	"HIL_REFUSED"
 };
 static const char *const proc_names[QK_PROC_COUNT] = { "sim", "agent", "telemetry", "launcher" };
 

@@ -2,7 +2,7 @@
 # The telemetry edge: protobuf contracts in proto/, compiled by protoc into
 # build/gen (never committed), and qiki-telemetry, the only program that
 # links protobuf-c.  The loop's libqiki.a never does.
-TELE_PROTOS := proto/qiki/v1/telemetry.proto proto/foxglove/Log.proto proto/foxglove/PoseInFrame.proto
+TELE_PROTOS := proto/qiki/v1/telemetry.proto proto/qiki/v1/link.proto proto/foxglove/Log.proto proto/foxglove/PoseInFrame.proto
 TELE_GEN    := $(B)/gen
 TELE_WKT    := google/protobuf/timestamp.proto
 TELE_GEN_C  := $(patsubst proto/%.proto,$(TELE_GEN)/%.pb-c.c,$(TELE_PROTOS)) \

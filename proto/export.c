@@ -14,6 +14,7 @@
 #include "proto/mcap.h"
 #include "proto/stream.h"
 #include "proto/ws.h"
+#include "qiki/v1/link.pb-c.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
@@ -30,7 +31,8 @@ extern const uint8_t qk_tele_fds[], qk_tele_fds_end[];
 #define POSE_MAX_HZ 100
 #define SNAPSHOT_NS (100 * 1000000ll)
 
-enum chan { C_SENSORS, C_ACTUATORS, C_TIMING, C_FSM, C_TRANS, C_BIOS, C_POSE, C_LOG, C_COUNT };
+enum chan { C_SENSORS, C_ACTUATORS, C_TIMING, C_FSM, C_TRANS, C_BIOS, C_POSE, C_LOG, C_LINK,
+	    C_COUNT };
 
 static const struct { const char *topic, *schema; } chans[C_COUNT] = {
 	[C_SENSORS] = { "/sensors", "qiki.v1.SensorFrame" },
@@ -41,6 +43,7 @@ static const struct { const char *topic, *schema; } chans[C_COUNT] = {
 	[C_BIOS] = { "/bios", "qiki.v1.BiosStatusReport" },
 	[C_POSE] = { "/pose", "foxglove.PoseInFrame" },
 	[C_LOG] = { "/log", "foxglove.Log" },
+	[C_LINK] = { "/link", "qiki.v1.LinkStats" },
 };
 
 struct sensor_msg {
@@ -85,6 +88,8 @@ struct qk_export {
 	struct qk_export_stats s;
 	bool seen_loop;
 	struct qk_proc_stats *slot;	/* ours in the segment, once claimed */
+	int64_t last_link;		/* the newest /link snapshot */
+	uint32_t last_link_state;
 	int64_t dead_since;
 };
 
@@ -396,6 +401,57 @@ static int bios_report(struct qk_export *e, int64_t now)
 	return emit(e, C_BIOS, t, &m.base);
 }
 
+/* The HIL link's statistics (qiki-hil writes them; the simulator leaves
+ * them zero): a snapshot every SNAPSHOT_NS and on each change of state.  The
+ * words are single-writer counters, read relaxed like qikictl link does, and
+ * the segment is untrusted: strings are copied bounded and terminated. */
+static int link_snapshot(struct qk_export *e, int64_t now)
+{
+	const struct qk_link_stats *l = e->seg.link;
+	Qiki__V1__LinkStats m = QIKI__V1__LINK_STATS__INIT;
+	Qiki__V1__LinkDrops d = QIKI__V1__LINK_DROPS__INIT;
+	uint64_t *drop[QK_LINK_DROP_REASONS] = { &d.too_short, &d.crc, &d.magic, &d.version,
+						 &d.type, &d.length, &d.stale, &d.duplicate };
+	char peer[QK_LINK_PEER_LEN], refusal[QK_LINK_REFUSAL_LEN];
+	uint32_t state = qk_load_relaxed((_Atomic uint32_t *)&l->state);
+
+	memcpy(peer, l->peer, sizeof(peer));
+	peer[sizeof(peer) - 1] = 0;
+	if (!peer[0] || (state == e->last_link_state && now - e->last_link < SNAPSHOT_NS))
+		return 0;
+	e->last_link = now;
+	e->last_link_state = state;
+	memcpy(refusal, l->refusal, sizeof(refusal));
+	refusal[sizeof(refusal) - 1] = 0;
+#define LD(f) ((uint64_t)qk_load_relaxed((_Atomic uint64_t *)&l->f))
+	m.timestamp_ns = now;
+	m.peer = peer;
+	m.state = (Qiki__V1__LinkState)state;
+	m.bridge_alive = qk_seg_alive(&e->seg, QK_PROC_SIM);
+	m.stale_cycles = l->stale_cycles;
+	m.sent = LD(sent);
+	m.received = LD(received);
+	m.taken = LD(taken);
+	m.lost = LD(lost);
+	m.superseded = LD(superseded);
+	m.wrong_peer = LD(wrong_peer);
+	m.unexpected = LD(unexpected);
+	m.sessions = LD(sessions);
+	m.link_losses = LD(link_losses);
+	m.send_errors = LD(send_errors);
+	for (int i = 0; i < QK_LINK_DROP_REASONS; i++)
+		*drop[i] = LD(dropped[i]);
+	m.dropped = &d;
+	m.rtt_samples = LD(samples);
+	m.rtt_p50_ns = qk_hist_quantile(&l->rtt, 0.50);
+	m.rtt_p99_ns = qk_hist_quantile(&l->rtt, 0.99);
+	m.offset_ns = (int64_t)qk_load_relaxed((_Atomic int64_t *)&l->offset_ns);
+	m.refusals = LD(refusals);
+	m.refusal = refusal;
+#undef LD
+	return emit(e, C_LINK, now, &m.base);
+}
+
 /* ---- one pass --------------------------------------------------------------- */
 
 static int per_cycle(struct qk_export *e)
@@ -548,6 +604,8 @@ static int events(struct qk_export *e, int64_t now)
 		if (ret)
 			return ret;
 	}
+	if ((ret = link_snapshot(e, now)))
+		return ret;
 	/* every request's answer: refusals are what an operator looks for */
 	for (int k = 0; k < 2; k++) {
 		struct qk_ring_reader *rd = k ? &e->sim_rep : &e->agent_rep;

@@ -19,6 +19,7 @@
 #include "foxglove/PoseInFrame.pb-c.h"
 #include "proto/export.h"
 #include "proto/mcap.h"
+#include "qiki/v1/link.pb-c.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/cli.h"
 #include "shm/seg.h"
@@ -216,6 +217,7 @@ static const ProtobufCMessageDescriptor *descriptor(const char *schema)
 		{ "qiki.v1.StateTransition", &qiki__v1__state_transition__descriptor },
 		{ "qiki.v1.BiosStatusReport", &qiki__v1__bios_status_report__descriptor },
 		{ "qiki.v1.TelemetryFrame", &qiki__v1__telemetry_frame__descriptor },
+		{ "qiki.v1.LinkStats", &qiki__v1__link_stats__descriptor },
 		{ "foxglove.PoseInFrame", &foxglove__pose_in_frame__descriptor },
 		{ "foxglove.Log", &foxglove__log__descriptor },
 	};

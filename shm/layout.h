@@ -21,7 +21,7 @@
 #include "shm/atomic.h"
 #include "shm/hist.h"
 
-#define QK_LAYOUT_VERSION 4u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins */
+#define QK_LAYOUT_VERSION 5u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins; 5: the HIL link's refusals */
 #define QK_SEG_MAGIC      0x314b494b49510a51ull	/* "Q\nQIKIK1" */
 
 #define QK_NAME_LEN       24
@@ -63,7 +63,9 @@ enum qk_device_status_code {	/* the status of one device in POST */
 
 enum qk_post_code {		/* why a device is not OK */
 	QK_PC_NONE, QK_PC_COMPONENT_NOT_FOUND, QK_PC_UNSTABLE_READINGS,
-	QK_PC_TIMEOUT_RESPONSE, QK_PC_CRITICAL_BOOT_FAILURE, QK_PC_COUNT
+	QK_PC_TIMEOUT_RESPONSE, QK_PC_CRITICAL_BOOT_FAILURE,
+	QK_PC_HIL_REFUSED,		/* over HIL: the device and the bridge refused a session */
+	QK_PC_COUNT
 };
 
 enum qk_fault_kind {
@@ -365,6 +367,7 @@ enum qk_link_state { QK_LINK_NONE, QK_LINK_HELLO, QK_LINK_UP, QK_LINK_REFUSED };
  * short, crc, magic, version, type, length, stale, duplicate. */
 #define QK_LINK_DROP_REASONS 8
 #define QK_LINK_PEER_LEN 56
+#define QK_LINK_REFUSAL_LEN 256
 
 struct qk_link_stats {			/* single writer: the bridge's loop */
 	_Atomic uint32_t state;		/* enum qk_link_state */
@@ -383,6 +386,10 @@ struct qk_link_stats {			/* single writer: the bridge's loop */
 	_Atomic uint64_t dropped[QK_LINK_DROP_REASONS];
 	_Atomic int64_t offset_ns;	/* device clock - bridge clock, newest exchange */
 	_Atomic uint64_t samples;	/* exchanges measured */
+	_Atomic uint64_t refusals;	/* HELLOs refused (version, profile), by either side */
+	char refusal[QK_LINK_REFUSAL_LEN];	/* the newest refusal in words, NUL-terminated;
+					 * rewritten only when it changes (rare: a reader
+					 * may see it torn once, and terminates its copy) */
 	struct qk_hist rtt;		/* round trip, ns */
 };
 
@@ -405,7 +412,7 @@ QK__SIZE(qk_cmd, 96);
 QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
 QK__SIZE(qk_proc_stats, 22000);
-QK__SIZE(qk_link_stats, 4608);
+QK__SIZE(qk_link_stats, 4872);
 
 _Static_assert(offsetof(struct qk_config, thruster) == 584, "qk_config.thruster moved");
 _Static_assert(offsetof(struct qk_sensor_frame, accel_mps2) == 64, "qk_sensor_frame.accel moved");

@@ -248,6 +248,8 @@ void qk_rules_why(const struct qk_config *c, const struct qk_rule_hit *h, char w
 		/* a device that stopped answering: over HIL, the link is down */
 		if (h->limit == QK_PC_TIMEOUT_RESPONSE)
 			snprintf(why, n, "BIOS: %.16s no response (link down)", device_name(c, h->index));
+		else if (h->limit == QK_PC_HIL_REFUSED)	/* qikictl link says both sides' */
+			snprintf(why, n, "BIOS: %.16s HIL session refused", device_name(c, h->index));
 		else
 			snprintf(why, n, "BIOS: %.16s %s", device_name(c, h->index), bios_problem(h->value));
 		break;

@@ -14,9 +14,36 @@ void qk_hil_link_init(struct qk_hil_link *l, const struct qk_hil_link_cfg *cfg)
 		l->cfg.stale_cycles = 1;
 	if (!l->cfg.hello_cycles)
 		l->cfg.hello_cycles = 1;
+	if (l->cfg.retry_max_cycles < l->cfg.hello_cycles)
+		l->cfg.retry_max_cycles = 16 * l->cfg.hello_cycles;
+	l->hello_due = 1;	/* the first cycle */
 	l->session = cfg->session_seed;
 	l->state = QK_HIL_LINK_HELLO;
 	qk_hist_reset(&l->rtt);
+}
+
+/* Refused, by the device (by) or by us: counted, and HELLO again after a
+ * backoff that doubles up to retry_max_cycles.  Whether it is news decides
+ * whether the loop formats and says it again. */
+static void refuse(struct qk_hil_link *l, uint32_t by, uint32_t status, uint8_t peer_version)
+{
+	bool same = l->st.refusals && l->refused_by == by && l->refused_status == status &&
+		    l->peer_version == peer_version &&
+		    !memcmp(&l->refused_ack, &l->ack, sizeof(l->ack));
+
+	l->refused_by = by;
+	l->refused_status = status;
+	l->peer_version = peer_version;
+	l->refused_ack = l->ack;
+	l->st.refusals++;
+	l->refused_now = true;
+	l->refusal_new |= !same;
+	l->backoff = l->backoff ? l->backoff * 2 : l->cfg.hello_cycles;
+	if (l->backoff > l->cfg.retry_max_cycles)
+		l->backoff = l->cfg.retry_max_cycles;
+	l->hello_due = l->cycle + l->backoff;
+	l->session++;		/* an ACK to the refused HELLO is not taken again */
+	l->state = QK_HIL_LINK_REFUSED;
 }
 
 static void drop(struct qk_hil_link *l, enum qk_hil_err e)
@@ -46,7 +73,7 @@ static void take_ack(struct qk_hil_link *l, const struct qk_hil_msg *m)
 	const struct qk_hil_hello_ack *a = &m->u.ack;
 	const struct qk_hil_link_cfg *c = &l->cfg;
 
-	if (l->state != QK_HIL_LINK_HELLO || a->session != l->session) {
+	if (l->state == QK_HIL_LINK_UP || a->session != l->session) {
 		l->st.unexpected++;	/* an answer to an older HELLO, or a replay */
 		return;
 	}
@@ -60,12 +87,11 @@ static void take_ack(struct qk_hil_link *l, const struct qk_hil_msg *m)
 	memcpy(l->ack.device, a->device, a->n_devices * sizeof(a->device[0]));
 	if (a->status != QK_HIL_ACCEPT || strncmp(a->profile, c->profile, QK_HIL_NAME_LEN) ||
 	    a->rate_hz != c->rate_hz) {
-		l->refused_by = a->status != QK_HIL_ACCEPT;
-		l->refused_status = a->status != QK_HIL_ACCEPT ? a->status : QK_HIL_REFUSE_PROFILE;
-		l->refused_ack = l->ack;
-		l->state = QK_HIL_LINK_REFUSED;
+		refuse(l, a->status != QK_HIL_ACCEPT,
+		       a->status != QK_HIL_ACCEPT ? a->status : QK_HIL_REFUSE_PROFILE, 0);
 		return;
 	}
+	l->backoff = 0;
 	l->have_ack = true;
 	l->have_sensors = false;
 	l->rx_seq = (struct qk_hil_seq){ .last = m->hdr.seq, .any = true };
@@ -89,12 +115,10 @@ void qk_hil_link_rx(struct qk_hil_link *l, const void *buf, size_t n, bool from_
 	}
 	e = qk_hil_decode(buf, n, m);
 	if (e == QK_HIL_E_VERSION && m->hdr.type == QK_HIL_HELLO_ACK &&
-	    l->state == QK_HIL_LINK_HELLO) {
+	    l->state != QK_HIL_LINK_UP && !l->refused_now) {
 		/* the device answered our HELLO in its own version: refused */
-		l->peer_version = m->hdr.version;
-		l->refused_by = 1;
-		l->refused_status = QK_HIL_REFUSE_VERSION;
-		l->state = QK_HIL_LINK_REFUSED;
+		memset(&l->ack, 0, sizeof(l->ack));
+		refuse(l, 1, QK_HIL_REFUSE_VERSION, m->hdr.version);
 	}
 	if (e) {
 		drop(l, e);
@@ -142,8 +166,10 @@ unsigned qk_hil_link_cycle(struct qk_hil_link *l)
 	unsigned ev = 0;
 
 	l->cycle++;
-	if (l->state == QK_HIL_LINK_REFUSED)
-		return QK_HIL_EV_REFUSED;
+	if (l->refused_now) {
+		ev |= QK_HIL_EV_REFUSED | (l->refusal_new ? QK_HIL_EV_REFUSAL_NEW : 0);
+		l->refused_now = l->refusal_new = false;
+	}
 	if (l->have_ack) {
 		ev |= QK_HIL_EV_UP;
 		l->have_ack = false;
@@ -157,6 +183,7 @@ unsigned qk_hil_link_cycle(struct qk_hil_link *l)
 	} else if (!(ev & QK_HIL_EV_UP) && ++l->missed >= l->cfg.stale_cycles) {
 		ev |= QK_HIL_EV_STALE;
 		l->state = QK_HIL_LINK_HELLO;
+		l->hello_due = l->cycle + 1;	/* HELLO from the next cycle on */
 		l->st.link_losses++;
 		l->session++;		/* a late ACK to an old HELLO is not taken */
 	}
@@ -185,8 +212,11 @@ size_t qk_hil_link_tx(struct qk_hil_link *l, const struct qk_hil_actuators *act,
 		m->u.act = *act;
 		return qk_hil_encode(m, buf, cap);
 	}
-	if (l->state != QK_HIL_LINK_HELLO || (l->cycle - 1) % l->cfg.hello_cycles)
+	if (l->cycle < l->hello_due)
 		return 0;
+	/* after a refusal the backoff set the due cycle; then every hello_cycles */
+	l->hello_due = l->cycle + (l->state == QK_HIL_LINK_REFUSED && l->backoff ?
+				   l->backoff : l->cfg.hello_cycles);
 	header(l, m, QK_HIL_HELLO, now_ns);
 	memset(&m->u.hello, 0, sizeof(m->u.hello));
 	memcpy(m->u.hello.profile, l->cfg.profile, QK_HIL_NAME_LEN);
@@ -212,7 +242,7 @@ void qk_hil_link_refusal(const struct qk_hil_link *l, char *buf, size_t n)
 {
 	const struct qk_hil_hello_ack *a = &l->refused_ack;
 
-	if (l->state != QK_HIL_LINK_REFUSED)
+	if (!l->st.refusals)
 		snprintf(buf, n, "not refused");
 	else if (l->refused_status == QK_HIL_REFUSE_VERSION)
 		snprintf(buf, n, "the device speaks HIL protocol version %u, this bridge version %u: "

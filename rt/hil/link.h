@@ -8,7 +8,13 @@
  * - Process-local, one thread (the bridge's loop).  No allocation, no
  *   syscall, no clock of its own (times are passed in): real-time safe and
  *   unit-testable without a network.  Only qk_hil_link_refusal() formats text,
- *   and only once, when the device refused us.
+ *   and the loop calls it only when a refusal differs from the one before
+ *   (QK_HIL_EV_REFUSAL_NEW).
+ * - A refusal (version or profile, by either side) is not the end: the link
+ *   stays REFUSED, counts it, and says HELLO again after a backoff that
+ *   doubles from hello_cycles up to retry_max_cycles, so a device that is
+ *   corrected (reflashed, restarted with the right profile) is taken
+ *   without restarting the bridge.
  * - Every datagram goes through qk_hil_link_rx(): a frame from anyone but the
  *   peer, or one the codec or the sequence check refuses, is counted by
  *   reason and never reaches the loop.
@@ -28,7 +34,7 @@
 enum qk_hil_link_state {
 	QK_HIL_LINK_HELLO,		/* no session: HELLO every hello_cycles */
 	QK_HIL_LINK_UP,			/* session up: ACTUATORS every cycle */
-	QK_HIL_LINK_REFUSED,		/* the device refused us (or we it): stop */
+	QK_HIL_LINK_REFUSED,		/* the last HELLO was refused: HELLO again after a backoff */
 };
 
 struct qk_hil_link_cfg {
@@ -36,6 +42,7 @@ struct qk_hil_link_cfg {
 	uint32_t rate_hz, n_thrusters, n_thermal, n_devices;
 	uint32_t stale_cycles;		/* cycles without SENSORS -> device stale */
 	uint32_t hello_cycles;		/* between HELLOs while no session */
+	uint32_t retry_max_cycles;	/* the longest backoff after a refusal (0: 16 x hello) */
 	uint8_t version;		/* QK_HIL_VERSION; another only in tests */
 	uint64_t session_seed;		/* first session nonce */
 };
@@ -51,6 +58,7 @@ struct qk_hil_link_stats {
 	uint64_t dropped[QK_HIL_E_COUNT];	/* by codec/sequence reason */
 	uint64_t unexpected;		/* well-formed, but not for this state (old ACK, ...) */
 	uint64_t hellos, sessions, link_losses;
+	uint64_t refusals;		/* HELLO-ACKs that refused (or that we refused) */
 	uint64_t send_errors;
 	int64_t rtt_ns, offset_ns;	/* of the newest exchange */
 	uint64_t samples;		/* exchanges measured */
@@ -61,6 +69,7 @@ struct qk_hil_link_stats {
 #define QK_HIL_EV_UP       (1u << 1)	/* a session started: l->ack holds the POST table */
 #define QK_HIL_EV_STALE    (1u << 2)	/* the device went stale */
 #define QK_HIL_EV_REFUSED  (1u << 3)	/* refused: qk_hil_link_refusal() says why */
+#define QK_HIL_EV_REFUSAL_NEW (1u << 4)	/* ... and not for the same reason as before */
 
 struct qk_hil_link {
 	struct qk_hil_link_cfg cfg;
@@ -69,6 +78,9 @@ struct qk_hil_link {
 	uint32_t tx_seq;
 	uint64_t cycle;			/* cycles seen by qk_hil_link_cycle() */
 	uint32_t missed;		/* cycles in a row without SENSORS */
+	uint64_t hello_due;		/* the cycle of the next HELLO while no session */
+	uint32_t backoff;		/* cycles before the HELLO after a refusal */
+	bool refused_now, refusal_new;	/* this cycle's arrivals refused us */
 	struct qk_hil_seq rx_seq;
 	/* the echo: the device's newest frame taken */
 	uint32_t peer_seq;
@@ -78,7 +90,7 @@ struct qk_hil_link {
 	struct qk_hil_sensors sensors;
 	struct qk_hil_hello_ack ack;
 	/* why the session was refused */
-	uint32_t refused_by;		/* 0 us, 1 the device */
+	uint32_t refused_by;		/* 0 us, 1 the device (the newest refusal) */
 	uint32_t refused_status;	/* enum qk_hil_status */
 	uint8_t peer_version;
 	struct qk_hil_hello_ack refused_ack;

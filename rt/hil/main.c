@@ -32,6 +32,8 @@
 #include "rt/cli.h"
 #include "rt/hil/link.h"
 #include "rt/hil/net.h"
+#include "rt/hil/stream.h"
+#include "rt/hil/wake.h"
 #include "rt/proc.h"
 
 #define PROG "qiki-hil"
@@ -43,6 +45,7 @@ _Static_assert(QK_HIL_E_COUNT - 1 == QK_LINK_DROP_REASONS, "the segment counts e
 
 #define UD_RX 0x100u
 #define UD_TX 0x200u
+#define UD_WAKE 0x300u
 
 static volatile sig_atomic_t stop;
 
@@ -54,7 +57,7 @@ static void on_signal(int sig)
 
 struct rxbuf {
 	uint8_t data[QK_HIL_MAX_FRAME + 64];	/* room to see an oversized datagram */
-	struct sockaddr_in from;
+	struct sockaddr_in6 from;
 	struct iovec iov;
 	struct msghdr mh;
 	uint8_t ctrl[CMSG_SPACE(sizeof(struct timespec))];
@@ -73,7 +76,7 @@ struct hil_opts {
 struct hil {
 	struct qk_proc_ctx p;
 	struct hil_opts ho;
-	struct sockaddr_in peer, bind;
+	struct sockaddr_in6 peer, bind;
 	int fd;
 	struct io_uring ring;
 	struct rxbuf rx[NRX];
@@ -90,8 +93,14 @@ struct hil {
 	struct qk_sensor_frame frame;
 	struct qk_bios_report bios;
 	struct qk_sim_status status;
-	uint64_t act_age, hash;
+	uint64_t act_age;
 	bool have_act, have_post;
+	bool uring_wake;		/* the agent's wake goes in the cycle's submission */
+	uint64_t wakes, wake_errors, logged_wake_errors;
+	char refusal[QK_LINK_REFUSAL_LEN];
+	struct qk_hil_stream stream;	/* the sensor stream hash (rt/hil/stream.h) */
+	uint64_t last_published, answer_due, late_answers, overruns;
+	bool wake_due;
 	uint64_t published;
 	uint32_t logged_watchdog;
 	uint64_t logged_overruns;
@@ -138,10 +147,24 @@ static int64_t rx_time(const struct hil *h, struct msghdr *mh, int64_t fallback)
 	return fallback;
 }
 
-/* Everything that completed since the last wake. */
+/* The sender's sequence number of a datagram (docs/hil-protocol.md: bytes
+ * 8..11, little-endian), whatever else it holds: only an order key. */
+static uint32_t wire_seq(const struct rxbuf *b, int res)
+{
+	const uint8_t *p = b->data + 8;
+
+	return res >= 12 ? p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24 : 0;
+}
+
+/* Everything that completed since the last wake.  Receives kept armed side
+ * by side may complete out of order (io_uring does not promise the order of
+ * several requests on one socket), so the cycle's datagrams are handed to
+ * the link in the order their sender numbered them, as they left it. */
 static void harvest(struct hil *h, int64_t wake)
 {
 	struct io_uring_cqe *cqe;
+	unsigned idx[NRX], n = 0;
+	int res_of[NRX];
 
 	while (!io_uring_peek_cqe(&h->ring, &cqe)) {
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
@@ -153,18 +176,88 @@ static void harvest(struct hil *h, int64_t wake)
 			if (res < 0)
 				h->link.st.send_errors++;
 			break;
-		case UD_RX: {
-			struct rxbuf *b = &h->rx[ud & 0xff];
-
-			if (res >= 0)
-				qk_hil_link_rx(&h->link, b->data, (size_t)res,
-					       qk_hil_addr_eq(&b->from, &h->peer),
-					       rx_time(h, &b->mh, wake));
-			arm_rx(h, (unsigned)(ud & 0xff));
+		case UD_WAKE:
+			if (res < 0 && !h->wake_errors++)
+				h->uring_wake = false;	/* the futex syscall from now on */
+			break;
+		case UD_RX:
+			if ((ud & 0xff) < NRX && n < NRX) {
+				idx[n] = (unsigned)(ud & 0xff);
+				res_of[idx[n]] = res;
+				n++;
+			}
 			break;
 		}
+	}
+	/* insertion sort by serial-number order from the first: at most NRX */
+	uint32_t base = n ? wire_seq(&h->rx[idx[0]], res_of[idx[0]]) : 0;
+
+	for (unsigned i = 1; i < n; i++) {
+		unsigned k = idx[i], j = i;
+		int32_t key = (int32_t)(wire_seq(&h->rx[k], res_of[k]) - base);
+
+		while (j > 0 && (int32_t)(wire_seq(&h->rx[idx[j - 1]], res_of[idx[j - 1]]) - base) > key) {
+			idx[j] = idx[j - 1];
+			j--;
+		}
+		idx[j] = k;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rxbuf *b = &h->rx[idx[i]];
+
+		uint64_t taken = h->link.st.taken;
+
+		if (res_of[idx[i]] >= 0)
+			qk_hil_link_rx(&h->link, b->data, (size_t)res_of[idx[i]],
+				       qk_hil_addr_eq(&b->from, &h->peer),
+				       rx_time(h, &b->mh, wake));
+		if (h->link.st.taken != taken) {
+			struct qk_hil_stream_loop lp = { h->link.st.lost, h->link.st.sessions,
+							 h->overruns, h->late_answers };
+
+			qk_hil_stream_take(&h->stream, &h->link.sensors, !h->p.rt.rt, &lp);
 		}
 	}
+	for (unsigned i = 0; i < n; i++)
+		arm_rx(h, idx[i]);
+}
+
+/* Refused (rt/hil/link.h): every device of our profile is ERROR /
+ * HIL_REFUSED, so the agent stays SAFE for the BIOS guard and says why. */
+static void publish_refused_post(struct hil *h)
+{
+	const struct qk_config *c = &h->p.cfg;
+	uint32_t n = c->n_devices < QK_MAX_DEVICES ? c->n_devices : QK_MAX_DEVICES;
+
+	h->bios.post_count++;
+	h->bios.time_ns = qk_now_ns();
+	h->bios.firmware_version = 0;
+	h->bios.n_devices = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct qk_device_status *d = &h->bios.device[i];
+
+		memcpy(d->name, c->device[i].name, QK_NAME_LEN);
+		d->name[QK_NAME_LEN - 1] = 0;
+		d->type = c->device[i].type;
+		d->status = QK_DS_ERROR;
+		d->code = QK_PC_HIL_REFUSED;
+	}
+	qk_mbox_write(h->p.seg.bios, &h->bios);
+	h->have_post = true;
+}
+
+/* A refusal unlike the one before: in words, once, for the operator (stderr,
+ * the log, and the segment for qikictl link).  Rare and off the nominal
+ * path: there is no device to run the loop with until it is corrected. */
+static void say_refusal(struct hil *h)
+{
+	struct qk_link_stats *ls = h->p.seg.link;
+
+	qk_hil_link_refusal(&h->link, h->refusal, sizeof(h->refusal));
+	fprintf(stderr, PROG ": %s (HELLO again with a backoff until the device is corrected)\n",
+		h->refusal);
+	QK_ERROR(h->p.log, "%s", h->refusal);
+	memcpy(ls->refusal, h->refusal, sizeof(ls->refusal));
 }
 
 static void publish_post(struct hil *h, bool stale)
@@ -190,12 +283,33 @@ static void publish_post(struct hil *h, bool stale)
 	h->have_post = true;
 }
 
+/* The agent, if it may be asleep on the sensor ring: in the cycle's one
+ * io_uring_enter when the kernel can (rt/hil/wake.h), else the futex syscall. */
+static void wake_agent(struct hil *h)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!h->uring_wake) {
+		qk_ring_wake(h->p.seg.sensors);
+		return;
+	}
+	if (!qk_hil_wake_wanted(h->p.seg.sensors))
+		return;
+	sqe = io_uring_get_sqe(&h->ring);
+	if (!sqe) {
+		qk_ring_wake(h->p.seg.sensors);	/* cannot happen: 64 entries, a handful a cycle */
+		return;
+	}
+	qk_hil_wake_prep(sqe, h->p.seg.sensors);
+	io_uring_sqe_set_data64(sqe, UD_WAKE);
+	h->wakes++;
+}
+
 static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake)
 {
 	const struct qk_hil_sensors *s = &h->link.sensors;
 	const struct sent *sn = &h->sent[s->cycle % SENT_MEMORY];
 	struct qk_sensor_frame *f = &h->frame;
-	uint32_t nt = s->n_thermal < QK_MAX_THERMAL ? s->n_thermal : QK_MAX_THERMAL;
 
 	f->cycle = n;
 	f->sim_time_ns = (int64_t)n * h->p.seg.period_ns;
@@ -203,24 +317,13 @@ static void publish_sensors(struct hil *h, uint64_t n, int64_t due, int64_t wake
 	f->wake_ns = wake;
 	f->applied_seq = sn->cycle == s->cycle ? sn->act_seq : QK_NO_FRAME;
 	f->applied_answers = sn->cycle == s->cycle ? sn->answers : QK_NO_FRAME;
-	f->valid = s->valid;
-	f->flags = (s->flags & QK_HIL_SENSF_WATCHDOG ? QK_SIMF_WATCHDOG_SAFE : 0) | (h->p.rt.rt ? 0 : QK_SIMF_NO_RT);
-	memcpy(f->accel_mps2, s->accel_mps2, sizeof(f->accel_mps2));
-	memcpy(f->pos_m, s->pos_m, sizeof(f->pos_m));
-	memcpy(f->vel_mps, s->vel_mps, sizeof(f->vel_mps));
-	f->tank_bar = s->tank_bar;
-	f->propellant_kg = s->propellant_kg;
-	f->mass_kg = s->mass_kg;
-	f->batt_v = s->batt_v;
-	f->batt_a = s->batt_a;
-	f->batt_soc = s->batt_soc;
-	memset(f->temp_k, 0, sizeof(f->temp_k));
-	memcpy(f->temp_k, s->temp_k, nt * sizeof(double));
-	f->n_thermal = nt;
-	h->hash = qk_proc_frame_hash(h->hash, f);
+	qk_hil_sensor_frame(s, !h->p.rt.rt, f);
 	f->publish_ns = qk_now_ns();
 	qk_ring_publish(h->p.seg.sensors, f);
-	qk_ring_wake(h->p.seg.sensors);
+	/* the agent is woken once this cycle's ACTUATORS are built, so they
+	 * always carry its answer to the frame before, never this one's */
+	h->wake_due = true;
+	h->last_published = n;
 	h->published++;
 }
 
@@ -230,7 +333,13 @@ static const struct qk_actuator_frame *actuation(struct hil *h)
 {
 	struct qk_proc_stats *st = h->p.st;
 
-	if (qk_ring_read_newest(&h->act_rd, &h->act)) {
+	bool fresh = qk_ring_read_newest(&h->act_rd, &h->act);
+
+	/* the newest answer should be to the frame published the cycle before:
+	 * one older (or none new) is an agent late for its cycle */
+	if (h->answer_due && h->have_act && h->act.answers_cycle < h->answer_due)
+		h->late_answers++;
+	if (fresh) {
 		h->have_act = true;
 		h->act_age = 0;
 	} else if (h->have_act && h->act.state == QK_ST_SHUTDOWN) {
@@ -317,6 +426,7 @@ static void publish_link(struct hil *h)
 		qk_store_relaxed(&ls->dropped[i], s->dropped[i + 1]);
 	qk_store_relaxed(&ls->offset_ns, s->offset_ns);
 	qk_store_relaxed(&ls->samples, s->samples);
+	qk_store_relaxed(&ls->refusals, s->refusals);
 }
 
 static void link_start(struct hil *h)
@@ -327,6 +437,7 @@ static void link_start(struct hil *h)
 	/* a bridge restarted by hand starts its counters again */
 	qk_store_relaxed(&ls->state, QK_LINK_NONE);
 	memset(ls->peer, 0, sizeof(ls->peer));
+	memset(ls->refusal, 0, sizeof(ls->refusal));
 	snprintf(ls->peer, sizeof(ls->peer), "udp://%s", qk_hil_addr_str(&h->peer, a, sizeof(a)));
 	ls->stale_cycles = h->link.cfg.stale_cycles;
 	qk_hist_reset(&ls->rtt);
@@ -353,6 +464,11 @@ static void log_events(struct hil *h, unsigned ev, uint64_t overruns, int64_t la
 		else
 			QK_INFO(h->p.log, "watchdog: actuator frames again");
 		h->logged_watchdog = h->status.watchdog_safe;
+	}
+	if (h->wake_errors != h->logged_wake_errors) {
+		QK_WARN(h->p.log, "io_uring FUTEX_WAKE failed (%llu times): the agent's wake is a "
+			"futex syscall from now on", (unsigned long long)h->wake_errors);
+		h->logged_wake_errors = h->wake_errors;
 	}
 	if (overruns != h->logged_overruns) {
 		QK_WARN(h->p.log, "overrun: woke %.1f us late, %llu cycles skipped (%llu in all)",
@@ -393,14 +509,15 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			continue;	/* a signal: the cycle is not due yet */
 		unsigned ev = qk_hil_link_cycle(&h->link);
 
-		if (ev & QK_HIL_EV_REFUSED) {
-			publish_link(h);
-			return -EPROTO;
-		}
+		if (ev & QK_HIL_EV_REFUSAL_NEW)
+			say_refusal(h);
+		if (ev & QK_HIL_EV_REFUSED)
+			publish_refused_post(h);
 		if (ev & QK_HIL_EV_UP)
 			publish_post(h, false);
 		if (ev & QK_HIL_EV_STALE)
 			publish_post(h, true);
+		h->answer_due = h->published > 1 ? h->last_published : 0;
 		if (ev & QK_HIL_EV_SENSORS)
 			publish_sensors(h, n, due, wake);
 		take_commands(h);
@@ -410,9 +527,12 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 
 		if (len)
 			queue_send(h, len);
+		if (h->wake_due)
+			wake_agent(h);
+		h->wake_due = false;
 		h->status.cycle = n;
 		h->status.time_ns = wake;
-		h->status.stream_hash = h->hash;
+		h->status.stream_hash = h->stream.hash;
 		qk_mbox_write(seg->sim_status, &h->status);
 		publish_link(h);
 		qk_proc_account(h->p.st, due, wake, qk_now_ns(), overruns);
@@ -429,6 +549,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 			due += (int64_t)skip * period;
 			overruns += skip;
 		}
+		h->overruns = overruns;
 		if (o->cycles && qk_load_relaxed(&h->p.st->cycles) >= o->cycles)
 			break;
 	}
@@ -520,20 +641,35 @@ static void write_stats(const struct hil *h, const char *path, int ret)
 	}
 	fprintf(f, "state=%s\nexit=%lld\nsent=%llu\nreceived=%llu\ntaken=%llu\nlost=%llu\n"
 		"superseded=%llu\nwrong_peer=%llu\nunexpected=%llu\nhellos=%llu\nsessions=%llu\n"
-		"link_losses=%llu\nsend_errors=%llu\npublished=%llu\nrtt_samples=%llu\n"
-		"rtt_p50_ns=%lld\nrtt_p99_ns=%lld\noffset_ns=%lld\n",
+		"link_losses=%llu\nrefusals=%llu\nsend_errors=%llu\npublished=%llu\nrtt_samples=%llu\n"
+		"rtt_p50_ns=%lld\nrtt_p99_ns=%lld\noffset_ns=%lld\nuring_wakes=%llu\nwake_errors=%llu\n",
 		qk_hil_link_state_name(h->link.state), (long long)ret,
 		(unsigned long long)s->sent, (unsigned long long)s->received,
 		(unsigned long long)s->taken, (unsigned long long)s->lost,
 		(unsigned long long)s->superseded, (unsigned long long)s->wrong_peer,
 		(unsigned long long)s->unexpected, (unsigned long long)s->hellos,
 		(unsigned long long)s->sessions, (unsigned long long)s->link_losses,
-		(unsigned long long)s->send_errors, (unsigned long long)h->published,
+		(unsigned long long)s->refusals, (unsigned long long)s->send_errors, (unsigned long long)h->published,
 		(unsigned long long)s->samples,
 		(long long)qk_hist_quantile(&h->link.rtt, 0.50),
-		(long long)qk_hist_quantile(&h->link.rtt, 0.99), (long long)s->offset_ns);
+		(long long)qk_hist_quantile(&h->link.rtt, 0.99), (long long)s->offset_ns,
+		(unsigned long long)h->wakes, (unsigned long long)h->wake_errors);
 	for (int e = 1; e < QK_HIL_E_COUNT; e++)
 		fprintf(f, "dropped_%s=%llu\n", qk_hil_err_name(e), (unsigned long long)s->dropped[e]);
+	const struct qk_hil_stream *hs = &h->stream;
+
+	/* from the first frame hashed: what determinism asks of the loop */
+	fprintf(f, "late_answers=%llu\noverruns=%llu\nstream_frames=%llu\nstream_hash=%016llx\n",
+		(unsigned long long)(h->late_answers - hs->at_first.late_answers),
+		(unsigned long long)(h->overruns - hs->at_first.overruns),
+		(unsigned long long)hs->frames, (unsigned long long)hs->hash);
+	for (uint64_t k = 0; k < QK_HIL_STREAM_POINTS && (k + 1) * QK_HIL_STREAM_EVERY <= hs->frames; k++) {
+		unsigned long long at = (k + 1) * QK_HIL_STREAM_EVERY;
+
+		fprintf(f, "stream_hash_%llu=%016llx\nstream_clean_%llu=%d\nstream_lost_%llu=%llu\n",
+			at, (unsigned long long)hs->hash_at[k], at, hs->clean_at[k], at,
+			(unsigned long long)hs->lost_at[k]);
+	}
 	fclose(f);
 }
 
@@ -570,6 +706,12 @@ static int setup(struct hil *h, const struct qk_proc_opts *o, char *why, size_t 
 		snprintf(why, wn, "io_uring_queue_init: %s", strerror(-ret));
 		close(h->fd);
 		return ret;
+	}
+	h->uring_wake = qk_hil_wake_probe(&h->ring);
+	if (!h->uring_wake) {
+		fprintf(stderr, PROG ": this kernel's io_uring has no FUTEX_WAKE (Linux 6.7): the agent's "
+			"wake is a futex syscall of its own, two syscalls per cycle\n");
+		QK_WARN(h->p.log, "io_uring has no FUTEX_WAKE: the agent's wake is a futex syscall");
 	}
 	return 0;
 }
@@ -618,11 +760,13 @@ int main(int argc, char **argv)
 	qk_ring_producer_recover(h.p.seg.sim_replies);
 	qk_ring_reader_init(&h.act_rd, h.p.seg.actuators, QK_RING_FROM_NOW);
 	link_start(&h);
-	h.hash = 0xcbf29ce484222325ull;
+	qk_hil_stream_init(&h.stream);
 	QK_INFO(h.p.log, PROG " %s started: instance %s, %u Hz, device %s from %s, protocol v%d, "
 		"stale after %u cycles, pid %d", QK_VERSION, o.instance, h.p.cfg.rate_hz,
 		qk_hil_addr_str(&h.peer, a1, sizeof(a1)), qk_hil_addr_str(&h.bind, a2, sizeof(a2)),
 		h.ho.version, h.link.cfg.stale_cycles, (int)getpid());
+	QK_INFO(h.p.log, "the agent is woken by %s", h.uring_wake ? "an io_uring FUTEX_WAKE in the "
+		"cycle's submission" : "a futex syscall");
 	/* the counters outlive us: beside the log unless asked elsewhere */
 	char dir[3072], stats[3200];
 
@@ -642,12 +786,7 @@ int main(int argc, char **argv)
 	size_t n = qk_hil_link_bye(&h.link, qk_now_ns(), h.tx[0], sizeof(h.tx[0]));
 
 	sendto(h.fd, h.tx[0], n, 0, (struct sockaddr *)&h.peer, sizeof(h.peer));
-	if (ret == -EPROTO) {
-		qk_hil_link_refusal(&h.link, why, sizeof(why));
-		fprintf(stderr, PROG ": %s\n", why);
-		QK_ERROR(h.p.log, "%s", why);
-		ret = 1;
-	} else if (ret) {
+	if (ret) {
 		fprintf(stderr, PROG ": io_uring_enter: %s\n", strerror(-ret));
 		QK_ERROR(h.p.log, "io_uring_enter: %s", strerror(-ret));
 		ret = 1;

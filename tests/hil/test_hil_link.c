@@ -156,7 +156,7 @@ static void test_hil_link_refusals_name_both_sides(void **state)
 	init();
 	qk_hil_link_cycle(&l);
 	qk_hil_link_rx(&l, buf, from_device(QK_HIL_HELLO_ACK, 1, 42, "ship", QK_HIL_VERSION), true, 1);
-	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED);
+	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED | QK_HIL_EV_REFUSAL_NEW);
 	qk_hil_link_refusal(&l, why, sizeof(why));
 	assert_non_null(strstr(why, "profile 'ship'"));
 	assert_non_null(strstr(why, "bridge 'bot'"));
@@ -165,10 +165,68 @@ static void test_hil_link_refusals_name_both_sides(void **state)
 	qk_hil_link_cycle(&l);
 	qk_hil_link_rx(&l, buf, from_device(QK_HIL_HELLO_ACK, 1, 42, "bot", QK_HIL_VERSION + 1),
 		       true, 1);
-	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED);
+	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED | QK_HIL_EV_REFUSAL_NEW);
 	qk_hil_link_refusal(&l, why, sizeof(why));
 	assert_non_null(strstr(why, "the device speaks HIL protocol version 2, this bridge version 1"));
 	assert_int_equal(l.st.dropped[QK_HIL_E_VERSION], 1);
+}
+
+/* The cycles (from now) at which the link sends its next `n` HELLOs. */
+static void next_hellos(int n, int within, int *at)
+{
+	struct qk_hil_msg m;
+	int k = 0;
+
+	for (int c = 0; c < within && k < n; c++) {
+		unsigned ev = qk_hil_link_cycle(&l);
+		size_t len = qk_hil_link_tx(&l, NULL, c, buf, sizeof(buf));
+
+		assert_int_equal(ev, 0);
+		if (!len)
+			continue;
+		assert_int_equal(qk_hil_decode(buf, len, &m), QK_HIL_OK);
+		assert_int_equal(m.hdr.type, QK_HIL_HELLO);
+		assert_int_equal(m.u.hello.session, l.session);
+		at[k++] = c;
+	}
+	assert_int_equal(k, n);
+}
+
+static void test_hil_link_refused_hello_again_with_backoff_then_accepted(void **state)
+{
+	int at[3];
+
+	(void)state;
+	init();
+	qk_hil_link_cycle(&l);
+	assert_true(qk_hil_link_tx(&l, NULL, 0, buf, sizeof(buf)) > 0);
+	/* a device of another version: refused, HELLO again after 10 cycles */
+	qk_hil_link_rx(&l, buf, from_device(QK_HIL_HELLO_ACK, 1, 42, "bot", QK_HIL_VERSION + 1),
+		       true, 1);
+	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED | QK_HIL_EV_REFUSAL_NEW);
+	assert_int_equal(l.state, QK_HIL_LINK_REFUSED);
+	assert_int_equal(l.st.refusals, 1);
+	next_hellos(1, 50, at);
+	assert_int_equal(at[0], 8);	/* the backoff counts from the refusal's cycle */
+	/* the same refusal again: counted, not news; the backoff doubles */
+	qk_hil_link_rx(&l, buf, from_device(QK_HIL_HELLO_ACK, 2, 0, "bot", QK_HIL_VERSION + 1),
+		       true, 1);
+	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_REFUSED);
+	assert_int_equal(l.st.refusals, 2);
+	next_hellos(1, 50, at);
+	assert_int_equal(at[0], 18);
+	/* no answer: HELLO at the same backoff, never sooner */
+	next_hellos(2, 100, at);
+	assert_int_equal(at[1] - at[0], 20);
+	/* the corrected device: the newest HELLO's session is taken */
+	qk_hil_link_rx(&l, buf, from_device(QK_HIL_HELLO_ACK, 3, l.session, "bot", QK_HIL_VERSION),
+		       true, 1);
+	assert_int_equal(qk_hil_link_cycle(&l), QK_HIL_EV_UP);
+	assert_int_equal(l.state, QK_HIL_LINK_UP);
+	assert_int_equal(l.st.sessions, 1);
+	assert_int_equal(l.st.refusals, 2);
+	/* and a later loss says HELLO at the plain cadence again */
+	assert_int_equal(l.backoff, 0);
 }
 
 static void test_hil_link_offset_and_round_trip_from_four_stamps(void **state)
@@ -210,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_hil_link_sensors_in_order_gaps_lost_bad_dropped),
 		cmocka_unit_test(test_hil_link_stale_after_n_cycles_then_hello_again),
 		cmocka_unit_test(test_hil_link_refusals_name_both_sides),
+		cmocka_unit_test(test_hil_link_refused_hello_again_with_backoff_then_accepted),
 		cmocka_unit_test(test_hil_link_offset_and_round_trip_from_four_stamps),
 	};
 

@@ -57,7 +57,7 @@ struct dev {
 	bool quiet;
 	/* session */
 	bool in_session, have_act, watchdog;
-	struct sockaddr_in peer;
+	struct sockaddr_in6 peer;
 	struct qk_hil_seq rx_seq;
 	uint32_t tx_seq, peer_seq;
 	int64_t peer_tx_ns, peer_rx_ns, last_rx_ns;
@@ -83,7 +83,7 @@ static void say(const struct dev *d, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void send_msg(struct dev *d, const struct sockaddr_in *to, unsigned type, int version)
+static void send_msg(struct dev *d, const struct sockaddr_in6 *to, unsigned type, int version)
 {
 	uint8_t b[QK_HIL_MAX_FRAME];
 
@@ -100,7 +100,7 @@ static void send_msg(struct dev *d, const struct sockaddr_in *to, unsigned type,
 		d->st.sent++;
 }
 
-static void answer_hello(struct dev *d, const struct sockaddr_in *from, int64_t rx_ns)
+static void answer_hello(struct dev *d, const struct sockaddr_in6 *from, int64_t rx_ns)
 {
 	const struct qk_hil_hello *h = &d->in.u.hello;
 	struct qk_hil_hello_ack *a = &d->out.u.ack;
@@ -154,7 +154,7 @@ static void answer_hello(struct dev *d, const struct sockaddr_in *from, int64_t 
 }
 
 /* A bridge of another version: refused, in our version, so it can say so. */
-static void refuse_version(struct dev *d, const struct sockaddr_in *from)
+static void refuse_version(struct dev *d, const struct sockaddr_in6 *from)
 {
 	char who[64];
 
@@ -232,7 +232,7 @@ static void take_actuators(struct dev *d, int64_t rx_ns)
 	send_msg(d, &d->peer, QK_HIL_SENSORS, d->version);
 }
 
-static void datagram(struct dev *d, size_t n, const struct sockaddr_in *from, int64_t rx_ns)
+static void datagram(struct dev *d, size_t n, const struct sockaddr_in6 *from, int64_t rx_ns)
 {
 	enum qk_hil_err e = qk_hil_decode(d->buf, n, &d->in);
 
@@ -321,7 +321,7 @@ static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 {
 	const char *bind_s = NULL, *profile = "bot", *config = NULL, *rate = NULL, *seed = NULL;
 	char why[512];
-	struct sockaddr_in bind_to;
+	struct sockaddr_in6 bind_to;
 	int wd = 0;
 
 	d->version = QK_HIL_VERSION;
@@ -419,7 +419,7 @@ int main(int argc, char **argv)
 		int64_t now = qk_now_ns();
 
 		if (r > 0) {
-			struct sockaddr_in from;
+			struct sockaddr_in6 from;
 			socklen_t fl = sizeof(from);
 			ssize_t n = recvfrom(d.fd, d.buf, sizeof(d.buf), 0, (struct sockaddr *)&from, &fl);
 

@@ -64,7 +64,7 @@ struct relay {
 	bool data_only, clean, cut;
 	uint64_t rng;
 	int fd[2];			/* [B2D] faces the bridge, [D2B] the device */
-	struct sockaddr_in device, bridge;
+	struct sockaddr_in6 device, bridge;
 	bool have_bridge;
 	int64_t last_release[2];
 	struct pkt q[QUEUE];
@@ -158,7 +158,7 @@ static void release_due(struct relay *r, int64_t now)
 			continue;
 		}
 		int fd = r->fd[k->dir == B2D ? D2B : B2D];
-		const struct sockaddr_in *to = k->dir == B2D ? &r->device : &r->bridge;
+		const struct sockaddr_in6 *to = k->dir == B2D ? &r->device : &r->bridge;
 
 		if ((k->dir == B2D || r->have_bridge) &&
 		    sendto(fd, k->data, k->len, 0, (const struct sockaddr *)to, sizeof(*to)) == k->len)
@@ -222,7 +222,7 @@ static int parse(int argc, char **argv, struct relay *r, const char **stats_file
 {
 	const char *listen = NULL, *device = NULL, *dbind = ":0";
 	char why[512];
-	struct sockaddr_in a;
+	struct sockaddr_in6 a;
 	uint64_t seed = 1;
 
 	for (int i = 1; i < argc; i++) {
@@ -331,7 +331,7 @@ int main(int argc, char **argv)
 		now = qk_now_ns();
 		for (int d = 0; d < 2; d++) {
 			uint8_t buf[MAXPKT];
-			struct sockaddr_in from;
+			struct sockaddr_in6 from;
 			socklen_t fl = sizeof(from);
 
 			if (!(pfd[d].revents & POLLIN))
