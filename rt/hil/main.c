@@ -616,6 +616,8 @@ int main(int argc, char **argv)
 	}
 	qk_ring_producer_recover(h.p.seg.sensors);
 	qk_ring_producer_recover(h.p.seg.sim_replies);
+	/* as the sim: only a futex-mode agent waits on the sensor ring */
+	qk_ring_set_waking(h.p.seg.sensors, h.p.cfg.wake_mode == QK_WAKE_FUTEX);
 	qk_ring_reader_init(&h.act_rd, h.p.seg.actuators, QK_RING_FROM_NOW);
 	link_start(&h);
 	h.hash = 0xcbf29ce484222325ull;
