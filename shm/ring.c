@@ -26,16 +26,17 @@
  *   ("Can seqlocks get along with programming language memory models?"): no
  *   data race, no fence, and ThreadSanitizer (which does not model fences)
  *   can check it.
- * - Plain (x86-64): the copies are ordinary, vectorised 16-byte moves between
- *   compiler barriers.  x86-64 (TSO) never reorders a store with an older
- *   store, nor a load with an older load, so the barriers, which keep the
+ * - Plain (x86-64): the copies are ordinary, vectorised moves (16 bytes, 32
+ *   where the CPU has AVX) between compiler barriers.  x86-64 (TSO) never
+ *   reorders a store with an older store, nor a load with an older load, so
+ *   the barriers, which keep the
  *   compiler from moving the copy across the head accesses, are all the
  *   ordering the argument above needs; on x86-64 the word-atomic copy's
  *   release stores and acquire loads are the same plain moves, one word at a
  *   time.  The caveat: in the C11 memory model a plain copy racing with the
  *   producer is a data race, so undefined behaviour.  We rely on what GCC and
- *   Clang do with it on x86-64 (the copy is our own loop of SSE2 moves through
- *   intrinsics, never glibc's memcpy with its non-temporal or `rep movs`
+ *   Clang do with it on x86-64 (the copy is our own loop of SSE2/AVX moves
+ *   through intrinsics, never glibc's memcpy with its non-temporal or `rep movs`
  *   paths): each byte is loaded once, torn values are only ever stored into
  *   the caller's buffer, never branched on, and a torn copy is discarded by
  *   step 3 before the caller is told it has a frame (the buffer's contents
@@ -59,7 +60,7 @@
 
 #if defined(__x86_64__) && !defined(QK__RING_TSAN) && !defined(QK_RING_WORD_COPY)
 #define QK__RING_PLAIN 1
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 /* Only private geometry: whatever seq is, the slot lies inside the ring. */
@@ -95,7 +96,34 @@ static inline void copy_plain(void *dst, const void *src, size_t n)
 	if (n)
 		_mm_storel_epi64((__m128i *)d, _mm_loadl_epi64((const __m128i *)s));
 }
+
+/* The same with 32-byte moves where the CPU has AVX (chosen at open, not
+ * compiled in: the build does not assume the CPU). */
+__attribute__((target("avx"))) static void copy_wide(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	for (; n >= 64; n -= 64, d += 64, s += 64) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)s);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(s + 32));
+
+		_mm256_storeu_si256((__m256i *)d, a);
+		_mm256_storeu_si256((__m256i *)(d + 32), b);
+	}
+	copy_plain(d, s, n);
+}
 #endif
+
+static uint32_t port_flags(void)
+{
+#ifdef QK__RING_PLAIN
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx"))
+		return QK_RING_WAKING | QK_RING_WIDE;
+#endif
+	return QK_RING_WAKING;
+}
 
 /* The producer's copy into a slot: after the store of head == seq, before
  * the store of seq + 1 (the file's comment says why that is enough). */
@@ -103,7 +131,10 @@ static inline void copy_in(const struct qk_ring_port *p, unsigned char *slot, co
 {
 #ifdef QK__RING_PLAIN
 	barrier();
-	copy_plain(slot, frame, p->payload_size);
+	if (p->flags & QK_RING_WIDE)
+		copy_wide(slot, frame, p->payload_size);
+	else
+		copy_plain(slot, frame, p->payload_size);
 	barrier();
 #else
 	/* each word's release store pairs with the acquire load in copy_out():
@@ -117,7 +148,10 @@ static inline void copy_out(const struct qk_ring_port *p, void *frame, const uns
 {
 #ifdef QK__RING_PLAIN
 	barrier();
-	copy_plain(frame, slot, p->payload_size);
+	if (p->flags & QK_RING_WIDE)
+		copy_wide(frame, slot, p->payload_size);
+	else
+		copy_plain(frame, slot, p->payload_size);
 	barrier();
 #else
 	/* acquire per word, pairs with qk_seq_store() in copy_in(): the
@@ -145,7 +179,7 @@ int qk_ring_open(struct qk_ring_port *port, struct qk_ring *r, uint32_t capacity
 		return -EPROTO;
 	*port = (struct qk_ring_port){
 		.r = r, .capacity = capacity, .payload_size = payload_size,
-		.slot_stride = qk_ring_stride(payload_size), .waking = 1,
+		.slot_stride = qk_ring_stride(payload_size), .flags = port_flags(),
 		.first_seq = r->first_seq,
 	};
 	return 0;
@@ -175,7 +209,7 @@ int qk_ring_init(struct qk_ring *r, uint32_t capacity, uint32_t payload_size,
 	if (port)
 		*port = (struct qk_ring_port){
 			.r = r, .capacity = capacity, .payload_size = payload_size,
-			.slot_stride = r->slot_stride, .waking = 1, .first_seq = first_seq,
+			.slot_stride = r->slot_stride, .flags = port_flags(), .first_seq = first_seq,
 		};
 	return 0;
 }
@@ -296,7 +330,7 @@ void qk_ring_wake(struct qk_ring_port *p)
 
 	/* configured at attach: nobody waits, so the shared waiters word is
 	 * never read (a hostile one costs nothing) and no fence is paid */
-	if (!p->waking)
+	if (!(p->flags & QK_RING_WAKING))
 		return;
 	/* StoreLoad: the store of head in qk_ring_publish() before the load of
 	 * waiters.  Pairs with the seq_cst increment and head load in

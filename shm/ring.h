@@ -78,13 +78,16 @@ struct qk_ring {
 _Static_assert(sizeof(struct qk_ring) == 2 * QK_CACHELINE, "ring header is two lines");
 _Static_assert(offsetof(struct qk_ring, capacity) == QK_CACHELINE, "params on their own line");
 
+#define QK_RING_WAKING 1u		/* qk_ring_wake() may wake futex waiters */
+#define QK_RING_WIDE   2u		/* x86-64 with AVX: 32-byte copies */
+
 /* Process-local: this process's handle on one ring in the segment. */
 struct qk_ring_port {
 	struct qk_ring *r;
 	uint32_t capacity;		/* private copies, checked by qk_ring_open() */
 	uint32_t payload_size;
 	uint32_t slot_stride;
-	uint32_t waking;		/* qk_ring_wake() may wake futex waiters */
+	uint32_t flags;			/* QK_RING_WAKING, QK_RING_WIDE */
 	uint64_t first_seq;
 };
 
@@ -181,7 +184,7 @@ static inline uint64_t qk_ring_pending(const struct qk_ring_reader *rd)
  * timeout. */
 static inline void qk_ring_set_waking(struct qk_ring_port *p, bool waking)
 {
-	p->waking = waking;
+	p->flags = waking ? p->flags | QK_RING_WAKING : p->flags & ~QK_RING_WAKING;
 }
 void qk_ring_wake(struct qk_ring_port *p);
 int qk_ring_wait(struct qk_ring_port *p, uint64_t seen, int64_t timeout_ns);
