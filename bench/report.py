@@ -485,6 +485,9 @@ def report(out):
     if rg.get("cost"):
         headline["ring single thread"] = {"publish_ns": rg["cost"]["qiki_publish_ns"],
                                           "read_next_ns": rg["cost"]["qiki_read_next_ns"]}
+        bp = rg["cost"].get("batch_p50")
+        if bp:
+            headline["ring single thread, median of 1000-call batches"] = dict(bp)
     tk = benches.get("tick", {})
     if tk.get("agent_tick"):
         rows = []
@@ -513,7 +516,11 @@ def report(out):
             ["qiki ring read_newest", "%.1f" % c["qiki_read_newest_ns"]],
             ["qiki ring frames/s (publish only)", "%.3g" % c["qiki_frames_per_s"]],
             ["ck_ring enqueue (spsc, by value)", "%.1f" % c["ck_enqueue_ns"]],
-            ["ck_ring dequeue (spsc, by value)", "%.1f" % c["ck_dequeue_ns"]]]))
+            ["ck_ring dequeue (spsc, by value)", "%.1f" % c["ck_dequeue_ns"]]] +
+            ([["median of 1000-call batches: qiki publish / read_next", "%.1f / %.1f" % (
+                c["batch_p50"]["qiki_publish_ns"], c["batch_p50"]["qiki_read_next_ns"])],
+              ["median of 1000-call batches: ck_ring enqueue / dequeue", "%.1f / %.1f" % (
+                c["batch_p50"]["ck_enqueue_ns"], c["batch_p50"]["ck_dequeue_ns"])]] if c.get("batch_p50") else [])))
         ins = rg.get("instructions", {})
         if ins.get("publish", -1) >= 0:
             md.append("\nInstructions per call (callgrind, 256-byte frame): publish %.0f, read_next %.0f.\n"
