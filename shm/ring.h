@@ -58,12 +58,11 @@
 #include "shm/seqlock.h"
 
 #define QK_RING_RETRIES 64
-#define QK_RING_NOSEQ   UINT64_MAX	/* a slot holding no valid frame */
 
 struct qk_ring {
 	/* producer line: head is written by the producer only */
 	_Atomic uint64_t head;		/* sequence number of the next frame; its low
-					 * 32 bits are the futex word (qk__ring_futex) */
+					 * 32 bits are the futex word (futex_word() in shm/ring.c) */
 	_Atomic uint32_t waiters;	/* readers inside qk_ring_wait() (untrusted) */
 	uint8_t pad0[QK_CACHELINE - 12];
 	/* read-only after qk_ring_init() */
