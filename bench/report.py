@@ -468,6 +468,26 @@ def report(out):
                   "ratios are to the qiki ring (how much slower the alternative is) and to the cache-line floor.\n\n"
                   % rg.get("frame_bytes", "?"))
         md.append(table(["transport", "p50", "p99", "max", "p50 / qiki ring", "p99 / qiki ring", "p50 / floor"], rows))
+    pr = rg.get("pairs")
+    if pr and pr.get("n"):
+        headline["ring vs ck_ring, same-run pairs"] = {
+            "p50_ratio_median": pr["p50_ratio_median"], "p99_ratio_median": pr["p99_ratio_median"], "pairs": pr["n"]}
+        md.append("\nqiki ring against ck_ring (both spinning), %d same-run pairs, the order alternating: "
+                  "medians of the per-pair ratios p50 %.3fx, p99 %.3fx (1.0 = as fast as ck_ring).\n\n"
+                  % (pr["n"], pr["p50_ratio_median"], pr["p99_ratio_median"]))
+        md.append(table(["pair", "qiki p50 (ns)", "ck p50 (ns)", "p50 ratio", "qiki p99 (ns)", "ck p99 (ns)", "p99 ratio"],
+                        [[str(i + 1), "%.0f" % pr["qiki_p50_ns"][i], "%.0f" % pr["ck_p50_ns"][i], "%.3f" % pr["p50_ratio"][i],
+                          "%.0f" % pr["qiki_p99_ns"][i], "%.0f" % pr["ck_p99_ns"][i], "%.3f" % pr["p99_ratio"][i]]
+                         for i in range(pr["n"])]))
+    ins = rg.get("instructions")
+    if ins and ins.get("publish", -1) >= 0:
+        headline["ring instructions"] = {"publish": ins["publish"], "read_next": ins["read_next"]}
+    if rg.get("cost"):
+        headline["ring single thread"] = {"publish_ns": rg["cost"]["qiki_publish_ns"],
+                                          "read_next_ns": rg["cost"]["qiki_read_next_ns"]}
+        bp = rg["cost"].get("batch_p50")
+        if bp:
+            headline["ring single thread, median of 1000-call batches"] = dict(bp)
     tk = benches.get("tick", {})
     if tk.get("agent_tick"):
         rows = []
@@ -496,7 +516,15 @@ def report(out):
             ["qiki ring read_newest", "%.1f" % c["qiki_read_newest_ns"]],
             ["qiki ring frames/s (publish only)", "%.3g" % c["qiki_frames_per_s"]],
             ["ck_ring enqueue (spsc, by value)", "%.1f" % c["ck_enqueue_ns"]],
-            ["ck_ring dequeue (spsc, by value)", "%.1f" % c["ck_dequeue_ns"]]]))
+            ["ck_ring dequeue (spsc, by value)", "%.1f" % c["ck_dequeue_ns"]]] +
+            ([["median of 1000-call batches: qiki publish / read_next", "%.1f / %.1f" % (
+                c["batch_p50"]["qiki_publish_ns"], c["batch_p50"]["qiki_read_next_ns"])],
+              ["median of 1000-call batches: ck_ring enqueue / dequeue", "%.1f / %.1f" % (
+                c["batch_p50"]["ck_enqueue_ns"], c["batch_p50"]["ck_dequeue_ns"])]] if c.get("batch_p50") else [])))
+        ins = rg.get("instructions", {})
+        if ins.get("publish", -1) >= 0:
+            md.append("\nInstructions per call (callgrind, 256-byte frame): publish %.0f, read_next %.0f.\n"
+                      % (ins["publish"], ins["read_next"]))
         md.append("\nOne-way handoff, %s, %s; spin transports %s round trips, kernel ones %s. Latencies in us.\n\n" % (
             "SCHED_FIFO %s" % rg["priority"] if rg.get("sched_fifo") else "NOT real-time",
             "mlockall" if rg.get("mlockall") else "no mlockall", rg.get("spin_rounds"), rg.get("syscall_rounds")))

@@ -1,5 +1,47 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* shm/ring.c - broadcast seqlock ring; the contract is in shm/ring.h. */
+/* shm/ring.c - broadcast seqlock ring; the contract is in shm/ring.h.
+ *
+ * Why a copy is whole.  The ring is one seqlock and head is its version.
+ * The producer writes frame h into slot h % cap while head == h, then
+ * stores head = h + 1 (release).  It writes frame n + cap into the slot of
+ * frame n only after it stored head = n + cap.  A reader of frame n:
+ *   1. loads head (acquire) = h1 and needs n < h1, h1 - n <= cap - 1: frame n
+ *      was published (its data happens-before the store of n + 1) and the
+ *      producer had not yet stored head = n + cap;
+ *   2. copies the slot;
+ *   3. loads head again = h2, ordered after every load of the copy, and keeps
+ *      the copy only if h2 - n <= cap - 1.
+ * If any load of step 2 saw a store of a later lap (frame n + cap or later),
+ * that store came after the producer's store of head = n + cap, and the
+ * ordering on both sides (below) makes step 3 see that head or a later one,
+ * so the copy is discarded.  So no metadata per slot, and a producer that
+ * died mid-write leaves a slot no reader may read until the next producer
+ * has rewritten it.
+ *
+ * The ordering, two ways:
+ * - Word-atomic (every architecture but x86-64, and every TSan build): the
+ *   producer stores each payload word with release, so the earlier store of
+ *   head is ordered before it; the reader loads each word with acquire, so
+ *   its second load of head is ordered after it.  Boehm's fence-free seqlock
+ *   ("Can seqlocks get along with programming language memory models?"): no
+ *   data race, no fence, and ThreadSanitizer (which does not model fences)
+ *   can check it.
+ * - Plain (x86-64): the copies are ordinary, vectorised moves (16 bytes, 32
+ *   where the CPU has AVX) between compiler barriers.  x86-64 (TSO) never
+ *   reorders a store with an older store, nor a load with an older load, so
+ *   the barriers, which keep the
+ *   compiler from moving the copy across the head accesses, are all the
+ *   ordering the argument above needs; on x86-64 the word-atomic copy's
+ *   release stores and acquire loads are the same plain moves, one word at a
+ *   time.  The caveat: in the C11 memory model a plain copy racing with the
+ *   producer is a data race, so undefined behaviour.  We rely on what GCC and
+ *   Clang do with it on x86-64 (the copy is our own loop of SSE2/AVX moves
+ *   through intrinsics, never glibc's memcpy with its non-temporal or `rep movs`
+ *   paths): each byte is loaded once, torn values are only ever stored into
+ *   the caller's buffer, never branched on, and a torn copy is discarded by
+ *   step 3 before the caller is told it has a frame (the buffer's contents
+ *   are unspecified when a read returns false, as they always were).
+ */
 #include <errno.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -8,12 +50,114 @@
 
 #include "shm/ring.h"
 
-/* Only private geometry: whatever seq is, the slot lies inside the ring. */
-static inline struct qk_ring_slot *slot_at(const struct qk_ring_port *p, uint64_t seq)
-{
-	const unsigned char *base = (const unsigned char *)(p->r + 1);
+#if defined(__SANITIZE_THREAD__)
+#define QK__RING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define QK__RING_TSAN 1
+#endif
+#endif
 
-	return (struct qk_ring_slot *)(base + (size_t)(seq & (p->capacity - 1)) * p->slot_stride);
+#if defined(__x86_64__) && !defined(QK__RING_TSAN) && !defined(QK_RING_WORD_COPY)
+#define QK__RING_PLAIN 1
+#include <immintrin.h>
+#endif
+
+/* Only private geometry: whatever seq is, the slot lies inside the ring. */
+static inline unsigned char *slot_at(const struct qk_ring_port *p, uint64_t seq)
+{
+	unsigned char *base = (unsigned char *)(p->r + 1);
+
+	return base + (size_t)(seq & (p->capacity - 1)) * p->slot_stride;
+}
+
+#ifdef QK__RING_PLAIN
+#define barrier() __asm__ __volatile__("" ::: "memory")
+
+/* n a multiple of 8: 64 bytes a step, then 16, then the last 8. */
+static inline void copy_plain(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	for (; n >= 64; n -= 64, d += 64, s += 64) {
+		__m128i a = _mm_loadu_si128((const __m128i *)s);
+		__m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
+		__m128i c = _mm_loadu_si128((const __m128i *)(s + 32));
+		__m128i e = _mm_loadu_si128((const __m128i *)(s + 48));
+
+		_mm_storeu_si128((__m128i *)d, a);
+		_mm_storeu_si128((__m128i *)(d + 16), b);
+		_mm_storeu_si128((__m128i *)(d + 32), c);
+		_mm_storeu_si128((__m128i *)(d + 48), e);
+	}
+	for (; n >= 16; n -= 16, d += 16, s += 16)
+		_mm_storeu_si128((__m128i *)d, _mm_loadu_si128((const __m128i *)s));
+	if (n)
+		_mm_storel_epi64((__m128i *)d, _mm_loadl_epi64((const __m128i *)s));
+}
+
+/* The same with 32-byte moves where the CPU has AVX (chosen at open, not
+ * compiled in: the build does not assume the CPU). */
+__attribute__((target("avx"))) static void copy_wide(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	for (; n >= 64; n -= 64, d += 64, s += 64) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)s);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(s + 32));
+
+		_mm256_storeu_si256((__m256i *)d, a);
+		_mm256_storeu_si256((__m256i *)(d + 32), b);
+	}
+	copy_plain(d, s, n);
+}
+#endif
+
+static uint32_t port_flags(void)
+{
+#ifdef QK__RING_PLAIN
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx"))
+		return QK_RING_WAKING | QK_RING_WIDE;
+#endif
+	return QK_RING_WAKING;
+}
+
+/* The producer's copy into a slot: after the store of head == seq, before
+ * the store of seq + 1 (the file's comment says why that is enough). */
+static inline void copy_in(const struct qk_ring_port *p, unsigned char *slot, const void *frame)
+{
+#ifdef QK__RING_PLAIN
+	barrier();
+	if (p->flags & QK_RING_WIDE)
+		copy_wide(slot, frame, p->payload_size);
+	else
+		copy_plain(slot, frame, p->payload_size);
+	barrier();
+#else
+	/* each word's release store pairs with the acquire load in copy_out():
+	 * the earlier store of head is visible with it */
+	qk_seq_store((qk_word *)slot, frame, p->payload_size / 8);
+#endif
+}
+
+/* The reader's copy out of a slot: between its two loads of head. */
+static inline void copy_out(const struct qk_ring_port *p, void *frame, const unsigned char *slot)
+{
+#ifdef QK__RING_PLAIN
+	barrier();
+	if (p->flags & QK_RING_WIDE)
+		copy_wide(frame, slot, p->payload_size);
+	else
+		copy_plain(frame, slot, p->payload_size);
+	barrier();
+#else
+	/* acquire per word, pairs with qk_seq_store() in copy_in(): the
+	 * second load of head is ordered after all of them */
+	qk_seq_load(frame, (const qk_word *)slot, p->payload_size / 8);
+#endif
 }
 
 static bool shape_ok(uint32_t capacity, uint32_t payload_size)
@@ -35,7 +179,8 @@ int qk_ring_open(struct qk_ring_port *port, struct qk_ring *r, uint32_t capacity
 		return -EPROTO;
 	*port = (struct qk_ring_port){
 		.r = r, .capacity = capacity, .payload_size = payload_size,
-		.slot_stride = qk_ring_stride(payload_size), .first_seq = r->first_seq,
+		.slot_stride = qk_ring_stride(payload_size), .flags = port_flags(),
+		.first_seq = r->first_seq,
 	};
 	return 0;
 }
@@ -51,25 +196,21 @@ bool qk_ring_intact(const struct qk_ring_port *p)
 int qk_ring_init(struct qk_ring *r, uint32_t capacity, uint32_t payload_size,
 		 uint64_t first_seq, struct qk_ring_port *port)
 {
-	struct qk_ring_port p = {
-		.r = r, .capacity = capacity, .payload_size = payload_size,
-		.slot_stride = qk_ring_stride(payload_size), .first_seq = first_seq,
-	};
-
 	if (!shape_ok(capacity, payload_size))
 		return -EINVAL;
 	memset(r, 0, qk_ring_footprint(capacity, payload_size));
 	r->capacity = capacity;
 	r->payload_size = payload_size;
-	r->slot_stride = p.slot_stride;
+	r->slot_stride = qk_ring_stride(payload_size);
 	r->first_seq = first_seq;
-	for (uint32_t i = 0; i < capacity; i++)
-		qk_store_relaxed(&slot_at(&p, i)->seq, QK_RING_NOSEQ);
-	qk_store_relaxed(&r->futex, (uint32_t)first_seq);
-	/* pairs with the acquire load of head in the readers: slots before head */
+	/* pairs with the acquire load of head in the readers: the header
+	 * before the head (the segment's magic publishes it to other processes) */
 	qk_store_release(&r->head, first_seq);
 	if (port)
-		*port = p;
+		*port = (struct qk_ring_port){
+			.r = r, .capacity = capacity, .payload_size = payload_size,
+			.slot_stride = r->slot_stride, .flags = port_flags(), .first_seq = first_seq,
+		};
 	return 0;
 }
 
@@ -77,36 +218,23 @@ uint64_t qk_ring_publish(struct qk_ring_port *p, const void *frame)
 {
 	struct qk_ring *r = p->r;
 	uint64_t h = qk_load_relaxed(&r->head);	/* we are its only writer */
-	struct qk_ring_slot *s = slot_at(p, h);
 
-	qk_seq_write_begin(&s->ver);
-	/* a data word like the payload: release, so that a reader who sees
-	 * the new number also sees the odd version */
-	qk_store_release(&s->seq, h);
-	qk_seq_store(s->data, frame, p->payload_size / 8);
-	qk_seq_write_end(&s->ver);
+	copy_in(p, slot_at(p, h), frame);
 	/* pairs with the acquire load of head in read_next/read_newest: the
-	 * closed slot is visible before the head that names it. */
+	 * frame is visible before the head that names it.  Also the futex word
+	 * (its low half): a waiter's FUTEX_WAIT sees the new value or is woken
+	 * by qk_ring_wake(), whose fence orders this store before its load of
+	 * waiters. */
 	qk_store_release(&r->head, h + 1);
-	/* seq_cst pairs with the seq_cst waiters increment in qk_ring_wait() */
-	atomic_store(&r->futex, (uint32_t)(h + 1));
 	return h;
 }
 
 unsigned qk_ring_producer_recover(struct qk_ring_port *p)
 {
-	unsigned fixed = 0;
-
-	for (uint32_t i = 0; i < p->capacity; i++) {
-		struct qk_ring_slot *s = slot_at(p, i);
-
-		if (qk_load_relaxed(&s->ver) & 1) {
-			qk_store_relaxed(&s->seq, QK_RING_NOSEQ);
-			qk_seq_writer_recover(&s->ver);
-			fixed++;
-		}
-	}
-	return fixed;
+	/* the frame a dead producer was writing is head's, in the slot of
+	 * head - capacity: no reader reads it until we have written it whole */
+	(void)p;
+	return 0;
 }
 
 void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring_port *p,
@@ -125,21 +253,17 @@ void qk_ring_reader_init(struct qk_ring_reader *rd, const struct qk_ring_port *p
 	*rd = (struct qk_ring_reader){ .port = *p, .next = n, .last = n - 1, .lost = lost };
 }
 
-/* 1 whole frame `seq` copied; 0 the slot holds another frame; -1 torn. */
-static int read_slot(const struct qk_ring_port *p, uint64_t seq, void *frame)
+/* Frame seq (with seq < h1 = the head loaded before, and h1 - seq <= cap - 1)
+ * copied whole into frame?  False when the producer may have come round to
+ * its slot during the copy. */
+static inline bool read_slot(const struct qk_ring_port *p, uint64_t seq, void *frame)
 {
-	struct qk_ring_slot *s = slot_at(p, seq);
-	uint32_t v = qk_seq_read_begin(&s->ver);
+	copy_out(p, frame, slot_at(p, seq));
+	/* ordered after the copy's loads (acquire words, or the barrier on
+	 * x86-64): if the copy saw a later lap, this sees its head */
+	uint64_t h2 = qk_load_relaxed(&p->r->head);
 
-	if (v & 1)
-		return -1;
-	/* pairs with the release store of seq in qk_ring_publish() */
-	if (qk_load_acquire(&s->seq) != seq) {
-		/* the slot moved on (or was never written); recheck it whole */
-		return qk_seq_read_end(&s->ver, v) ? 0 : -1;
-	}
-	qk_seq_load(frame, s->data, p->payload_size / 8);
-	return qk_seq_read_end(&s->ver, v) ? 1 : -1;
+	return h2 - seq <= p->capacity - 1;
 }
 
 bool qk_ring_read_next(struct qk_ring_reader *rd, void *frame)
@@ -159,7 +283,7 @@ bool qk_ring_read_next(struct qk_ring_reader *rd, void *frame)
 			rd->lost += oldest - rd->next;
 			rd->next = oldest;
 		}
-		if (read_slot(p, rd->next, frame) == 1) {
+		if (read_slot(p, rd->next, frame)) {
 			rd->last = rd->next++;
 			rd->nread++;
 			return true;
@@ -178,7 +302,7 @@ bool qk_ring_read_newest(struct qk_ring_reader *rd, void *frame)
 
 		if (h == rd->next)
 			return false;
-		if (read_slot(p, h - 1, frame) == 1) {
+		if (read_slot(p, h - 1, frame)) {
 			rd->lost += h - 1 - rd->next;
 			rd->last = h - 1;
 			rd->next = h;
@@ -190,14 +314,39 @@ bool qk_ring_read_newest(struct qk_ring_reader *rd, void *frame)
 	return false;
 }
 
+/* The futex word: the low half of head (a futex is 32 bits). */
+static inline uint32_t *futex_word(struct qk_ring *r)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (uint32_t *)(void *)&r->head;
+#else
+	return (uint32_t *)(void *)&r->head + 1;
+#endif
+}
+
+uint32_t *qk_ring_futex_word(const struct qk_ring_port *p)
+{
+	return futex_word(p->r);
+}
+
+bool qk_ring_wake_wanted(const struct qk_ring_port *p)
+{
+	/* configured at attach: nobody waits, so the shared waiters word is
+	 * never read (a hostile one costs nothing) and no fence is paid */
+	if (!(p->flags & QK_RING_WAKING))
+		return false;
+	/* StoreLoad: the store of head in qk_ring_publish() before the load of
+	 * waiters.  Pairs with the seq_cst increment and head load in
+	 * qk_ring_wait(): either the waiter sees the new head, or we see the
+	 * waiter.  At most one wake per call, whatever the word says. */
+	qk_fence_seq_cst();
+	return qk_load_relaxed(&p->r->waiters) != 0;
+}
+
 void qk_ring_wake(struct qk_ring_port *p)
 {
-	struct qk_ring *r = p->r;
-
-	/* seq_cst pairs with the waiters increment in qk_ring_wait(): either the
-	 * waiter sees the new futex value or we see the waiter. */
-	if (atomic_load(&r->waiters))
-		syscall(SYS_futex, &r->futex, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+	if (qk_ring_wake_wanted(p))
+		syscall(SYS_futex, futex_word(p->r), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }
 
 int qk_ring_wait(struct qk_ring_port *p, uint64_t seen, int64_t timeout_ns)
@@ -207,9 +356,9 @@ int qk_ring_wait(struct qk_ring_port *p, uint64_t seen, int64_t timeout_ns)
 	int ret = 0;
 
 	atomic_fetch_add(&r->waiters, 1);
-	/* seq_cst pairs with the futex store in qk_ring_publish() */
-	if (atomic_load(&r->futex) == (uint32_t)seen &&
-	    syscall(SYS_futex, &r->futex, FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0) < 0 &&
+	/* seq_cst, after the increment: pairs with the fence in qk_ring_wake() */
+	if (atomic_load(&r->head) == seen &&
+	    syscall(SYS_futex, futex_word(r), FUTEX_WAIT, (uint32_t)seen, &ts, NULL, 0) < 0 &&
 	    errno != EAGAIN)
 		ret = -errno;
 	atomic_fetch_sub(&r->waiters, 1);

@@ -10,14 +10,32 @@
  *   struct qk_ring_reader.  Readers only load from the segment, so they can
  *   never slow the producer.  A reader is lock-free and bounded: each call
  *   retries a torn slot at most QK_RING_RETRIES times and then returns false.
- * - A reader never returns a torn frame: every slot is a seqlock cell that
- *   also stores the frame's sequence number.  A reader that was lapped skips
- *   to the oldest frame still whole and adds what it skipped to `lost`, so
- *   for every reader  published = read + lost  exactly.
+ * - A reader never returns a torn frame.  The whole ring is one seqlock whose
+ *   version is head: frame n lies whole in its slot while n < head and the
+ *   producer has not begun frame n + capacity, i.e. while head - n <= capacity
+ *   - 1.  A reader checks that before its copy and again after it, and
+ *   discards the copy if the producer came round in between (shm/ring.c has
+ *   the argument).  So a slot is payload only: a 256-byte frame is exactly
+ *   four cache lines, and the only metadata a publish writes is head.  A
+ *   reader that was lapped skips to the oldest frame still whole and adds
+ *   what it skipped to `lost`, so for every reader  published = read + lost
+ *   exactly.  A producer that died mid-write leaves nothing to repair: the
+ *   slot it was writing is outside what readers may read.
  * - Sequence numbers are free-running uint64_t compared by difference, so
  *   they wrap correctly (first_seq lets tests start near the wrap).
  * - Real-time safe: no allocation, no syscall (qk_ring_wait/qk_ring_wake are
- *   the exceptions and are the futex wait/wake of the loop).
+ *   the exceptions and are the futex wait/wake of the loop).  A publish is
+ *   plain stores (no locked instruction, no fence); the StoreLoad fence that
+ *   futex waiters need is paid in qk_ring_wake(), and only by a producer
+ *   whose port says that someone may wait (qk_ring_set_waking()).
+ * - Futex wake-ups and the untrusted `waiters` word: a producer whose port
+ *   does not wake never reads the word, so a group member who writes it
+ *   changes nothing for a timer- or spin-mode loop.  A waking producer makes
+ *   at most one FUTEX_WAKE per qk_ring_wake() call, i.e. per publish, which
+ *   is what an honest futex-mode reader costs every cycle anyway: a hostile
+ *   non-zero word can keep that cost when nobody waits, never add to it, and
+ *   FUTEX_WAKE never blocks.  A hostile zero can only delay a waiter to its
+ *   own timeout (the agent's deadline, then a stale tick).
  * - The segment is untrusted: any member of its group can write any byte.
  *   So every call goes through a process-local struct qk_ring_port whose
  *   geometry (capacity, payload size, stride, first sequence number) was
@@ -40,32 +58,27 @@
 #include "shm/seqlock.h"
 
 #define QK_RING_RETRIES 64
-#define QK_RING_NOSEQ   UINT64_MAX	/* a slot holding no valid frame */
 
 struct qk_ring {
-	/* producer line: written by the producer only */
-	_Atomic uint64_t head;		/* sequence number of the next frame */
-	_Atomic uint32_t futex;		/* low 32 bits of head, for futex waiters */
-	_Atomic uint32_t waiters;	/* readers inside qk_ring_wait() */
-	uint8_t pad0[QK_CACHELINE - 16];
+	/* producer line: head is written by the producer only */
+	_Atomic uint64_t head;		/* sequence number of the next frame; its low
+					 * 32 bits are the futex word (futex_word() in shm/ring.c) */
+	_Atomic uint32_t waiters;	/* readers inside qk_ring_wait() (untrusted) */
+	uint8_t pad0[QK_CACHELINE - 12];
 	/* read-only after qk_ring_init() */
 	uint32_t capacity;		/* slots, a power of two */
 	uint32_t payload_size;		/* bytes, a multiple of 8 */
-	uint32_t slot_stride;		/* bytes, a multiple of 64 */
+	uint32_t slot_stride;		/* bytes: payload_size rounded up to 64 */
 	uint32_t pad1;
 	uint64_t first_seq;
 	uint8_t pad2[QK_CACHELINE - 24];
-	/* capacity slots of slot_stride bytes follow */
+	/* capacity slots of slot_stride bytes follow: payload only */
 };
 _Static_assert(sizeof(struct qk_ring) == 2 * QK_CACHELINE, "ring header is two lines");
 _Static_assert(offsetof(struct qk_ring, capacity) == QK_CACHELINE, "params on their own line");
 
-struct qk_ring_slot {
-	_Atomic uint32_t ver;		/* seqlock version, odd while written */
-	uint32_t pad;
-	qk_word seq;			/* the frame's sequence number */
-	qk_word data[];
-};
+#define QK_RING_WAKING 1u		/* qk_ring_wake() may wake futex waiters */
+#define QK_RING_WIDE   2u		/* x86-64 with AVX: 32-byte copies */
 
 /* Process-local: this process's handle on one ring in the segment. */
 struct qk_ring_port {
@@ -73,7 +86,7 @@ struct qk_ring_port {
 	uint32_t capacity;		/* private copies, checked by qk_ring_open() */
 	uint32_t payload_size;
 	uint32_t slot_stride;
-	uint32_t pad;
+	uint32_t flags;			/* QK_RING_WAKING, QK_RING_WIDE */
 	uint64_t first_seq;
 };
 
@@ -93,9 +106,7 @@ enum qk_ring_from {
 
 static inline uint32_t qk_ring_stride(uint32_t payload_size)
 {
-	uint32_t s = (uint32_t)sizeof(struct qk_ring_slot) + payload_size;
-
-	return (s + QK_CACHELINE - 1) & ~(uint32_t)(QK_CACHELINE - 1);
+	return (payload_size + QK_CACHELINE - 1) & ~(uint32_t)(QK_CACHELINE - 1);
 }
 
 /* Bytes of segment a ring needs, header included. */
@@ -121,9 +132,9 @@ bool qk_ring_intact(const struct qk_ring_port *p);
 /* Publishes one frame of payload_size bytes; returns its sequence number. */
 uint64_t qk_ring_publish(struct qk_ring_port *p, const void *frame);
 
-/* A producer that takes over from a dead one calls this once before its first
- * publish: a slot left open mid-write is closed and marked invalid.  Returns
- * the number of slots repaired. */
+/* A producer that takes over from a dead one may call this before its first
+ * publish.  Since layout 5 there is nothing to repair (the slot a dead
+ * producer was writing is never readable); it returns 0, the slots repaired. */
 unsigned qk_ring_producer_recover(struct qk_ring_port *p);
 
 /* The shared head: the sequence number of the next frame. */
@@ -160,10 +171,26 @@ static inline uint64_t qk_ring_pending(const struct qk_ring_reader *rd)
 	return qk_ring_head(&rd->port) - rd->next;
 }
 
-/* Futex support for the loop's `futex` wake mode.  qk_ring_wake() makes a
- * syscall only when a reader is waiting.  qk_ring_wait() sleeps until head
- * differs from `seen` or timeout_ns passes: 0, -ETIMEDOUT or -EINTR. */
+/* Futex support for the loop's `futex` (and lockstep) wake mode.
+ * qk_ring_set_waking() is the producer's attach-time choice, from its private
+ * configuration: whether any reader of this ring waits on its futex.  Ports
+ * start waking (the safe default); a port that does not wake makes
+ * qk_ring_wake() return at once, with no fence and no load of `waiters`.
+ * A waking port's qk_ring_wake() fences and makes a syscall only when the
+ * waiters word is non-zero, at most one per call.  qk_ring_wait() sleeps
+ * until head differs from `seen` or timeout_ns passes: 0, -ETIMEDOUT or
+ * -EINTR; a reader of a ring whose producer does not wake sleeps to its
+ * timeout. */
+static inline void qk_ring_set_waking(struct qk_ring_port *p, bool waking)
+{
+	p->flags = waking ? p->flags | QK_RING_WAKING : p->flags & ~QK_RING_WAKING;
+}
 void qk_ring_wake(struct qk_ring_port *p);
+/* For a producer that submits the wake itself (the HIL bridge, in its
+ * cycle's io_uring submission): qk_ring_wake()'s decision, fence included,
+ * without the syscall, and the futex word to wake (shared, 32 bits). */
+bool qk_ring_wake_wanted(const struct qk_ring_port *p);
+uint32_t *qk_ring_futex_word(const struct qk_ring_port *p);
 int qk_ring_wait(struct qk_ring_port *p, uint64_t seen, int64_t timeout_ns);
 
 #endif

@@ -37,7 +37,10 @@ int main(int argc, char **argv)
 	       "batt_v", "lost");
 	while (!stop && (count < 0 || n < count) && qk_seg_state(&seg) != QK_SEG_SHUTTING_DOWN) {
 		if (!qk_ring_read_next(&rd, &f)) {
-			qk_ring_wait(seg.sensors, rd.next, 100 * 1000000ll);	/* 100 ms */
+			/* the sim wakes futex waiters only in futex (and lockstep)
+			 * mode; in timer or spin mode this is a 100 ms poll and the
+			 * frames come in bursts, none lost */
+			qk_ring_wait(seg.sensors, rd.next, 100 * 1000000ll);
 			continue;
 		}
 		printf("%10llu %10.4f %10.4f %10.4f %9.3f %8.3f %6llu\n",

@@ -437,6 +437,15 @@ int main(int argc, char **argv)
 	a.wake = o.wake >= 0 ? o.wake : (int)a.p.cfg.wake_mode;
 	if (a.p.cfg.wake_mode == QK_WAKE_LOCKSTEP)
 		a.wake = QK_WAKE_LOCKSTEP;	/* the sim waits for us: no other mode fits */
+	if (a.wake == QK_WAKE_FUTEX && a.p.cfg.wake_mode != QK_WAKE_FUTEX) {
+		/* the sim decided at attach, from the instance's mode, that
+		 * nobody waits on the sensor ring's futex: it would never wake us */
+		fprintf(stderr, PROG ": --wake futex: instance %s runs in %s mode, whose simulator "
+			"wakes no futex waiter; start it with `qiki run --wake futex`, or use "
+			"--wake timer or spin\n", o.instance, qk_wake_mode_name(a.p.cfg.wake_mode));
+		qk_proc_exit(&a.p);
+		return 1;
+	}
 	ret = qk_agent_init(&a.agent, &a.p.cfg, qk_now_ns());
 	if (ret) {
 		fprintf(stderr, PROG ": bad agent configuration (%s)\n", strerror(-ret));
@@ -456,6 +465,8 @@ int main(int argc, char **argv)
 	 * mid-write, and starts from the newest sensor frame */
 	qk_ring_producer_recover(a.p.seg.actuators);
 	qk_ring_producer_recover(a.p.seg.agent_replies);
+	/* only a lockstep sim waits on the actuator ring */
+	qk_ring_set_waking(a.p.seg.actuators, a.wake == QK_WAKE_LOCKSTEP);
 	qk_ring_reader_init(&a.sens_rd, a.p.seg.sensors, QK_RING_FROM_NOW);
 	QK_INFO(a.p.log, PROG " %s started: instance %s, %lld Hz, wake %s, pid %d",
 		QK_VERSION, o.instance, (long long)(QK_NSEC / a.p.seg.period_ns),

@@ -293,7 +293,7 @@ static void wake_agent(struct hil *h)
 		qk_ring_wake(h->p.seg.sensors);
 		return;
 	}
-	if (!qk_hil_wake_wanted(h->p.seg.sensors))
+	if (!qk_ring_wake_wanted(h->p.seg.sensors))
 		return;
 	sqe = io_uring_get_sqe(&h->ring);
 	if (!sqe) {
@@ -758,6 +758,8 @@ int main(int argc, char **argv)
 	}
 	qk_ring_producer_recover(h.p.seg.sensors);
 	qk_ring_producer_recover(h.p.seg.sim_replies);
+	/* as the sim: only a futex-mode agent waits on the sensor ring */
+	qk_ring_set_waking(h.p.seg.sensors, h.p.cfg.wake_mode == QK_WAKE_FUTEX);
 	qk_ring_reader_init(&h.act_rd, h.p.seg.actuators, QK_RING_FROM_NOW);
 	link_start(&h);
 	qk_hil_stream_init(&h.stream);

@@ -37,7 +37,7 @@ void qk_hil_wake_prep(struct io_uring_sqe *sqe, const struct qk_ring_port *p)
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = QK_IORING_OP_FUTEX_WAKE;
 	sqe->fd = QK_FUTEX2_SIZE_U32;
-	sqe->addr = (unsigned long)&p->r->futex;
+	sqe->addr = (unsigned long)qk_ring_futex_word(p);
 	sqe->off = INT_MAX;			/* addr2: wake every waiter */
 	sqe->addr3 = FUTEX_BITSET_MATCH_ANY;	/* FUTEX_WAIT waits on this bitset */
 }

@@ -8,13 +8,11 @@
  * - One thread: the bridge's loop, the only producer of the sensor ring.
  * - qk_hil_wake_probe() at start-up (it allocates the probe); the rest is
  *   real-time safe: no allocation, no syscall of its own.
- * - qk_hil_wake_wanted() decides as shm/ring.c's qk_ring_wake() does, from
- *   the ring's public header: after qk_ring_publish()'s seq_cst store of the
- *   futex word, a seq_cst load of the waiter count.  Either a waiter sees
- *   the new word and does not sleep, or we see the waiter and wake it.  The
- *   wake itself runs a few microseconds later, when the cycle's
- *   io_uring_enter submits it; a waiter that has not slept by then finds
- *   the word changed (FUTEX_WAIT returns EAGAIN), one that has is woken.
+ * - Whether to wake is qk_ring_wake_wanted()'s decision (shm/ring.h): the
+ *   same fence and rule as qk_ring_wake(), without its syscall.  The wake
+ *   itself runs a few microseconds later, when the cycle's io_uring_enter
+ *   submits it; a waiter that has not slept by then finds the word changed
+ *   (FUTEX_WAIT returns EAGAIN), one that has is woken.
  */
 #ifndef QK_RT_HIL_WAKE_H
 #define QK_RT_HIL_WAKE_H
@@ -26,14 +24,6 @@
 
 /* Whether this kernel's io_uring has IORING_OP_FUTEX_WAKE. */
 bool qk_hil_wake_probe(struct io_uring *ring);
-
-/* Whether a reader of the ring may sleep on its futex word. */
-static inline bool qk_hil_wake_wanted(const struct qk_ring_port *p)
-{
-	/* seq_cst pairs with the waiters increment in qk_ring_wait(), as in
-	 * qk_ring_wake(): the publish's futex store came before this load */
-	return atomic_load(&p->r->waiters) != 0;
-}
 
 /* Fills sqe with a FUTEX_WAKE of every waiter on the ring's futex word
  * (shared, not private: the agent is another process). */

@@ -366,6 +366,10 @@ int main(int argc, char **argv)
 	 * left mid-write */
 	qk_ring_producer_recover(s.p.seg.sensors);
 	qk_ring_producer_recover(s.p.seg.sim_replies);
+	/* only a futex- or lockstep-mode agent waits on the sensor ring: in
+	 * timer and spin modes a publish pays no fence and never reads the
+	 * shared waiters word */
+	qk_ring_set_waking(s.p.seg.sensors, s.p.cfg.wake_mode == QK_WAKE_FUTEX || s.lockstep);
 	qk_ring_reader_init(&s.act_rd, s.p.seg.actuators, QK_RING_FROM_NOW);
 	QK_INFO(s.p.log, PROG " %s started: instance %s, %lld Hz%s, seed %llu, %d faults, pid %d",
 		QK_VERSION, o.instance, (long long)(QK_NSEC / s.p.seg.period_ns),

@@ -57,13 +57,13 @@ static void test_hil_wake_uring_futex_wake_wakes_a_ring_waiter(void **state)
 		skip();		/* Linux < 6.7: the bridge falls back to the futex syscall */
 	}
 	assert_int_equal(qk_ring_init(r, CAP, PAYLOAD, 0, &port), 0);
-	assert_false(qk_hil_wake_wanted(&port));
+	assert_false(qk_ring_wake_wanted(&port));
 	w.seen = qk_ring_head(&port);
 	assert_int_equal(pthread_create(&t, NULL, wait_thread, &w), 0);
 	/* the waiter is inside qk_ring_wait() once it counts itself */
-	for (int i = 0; i < 5000 && !qk_hil_wake_wanted(&port); i++)
+	for (int i = 0; i < 5000 && !qk_ring_wake_wanted(&port); i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	assert_true(qk_hil_wake_wanted(&port));
+	assert_true(qk_ring_wake_wanted(&port));
 	nanosleep(&(struct timespec){ 0, 20000000 }, NULL);	/* and asleep, most likely */
 	qk_ring_publish(&port, frame);
 	qk_hil_wake_prep(io_uring_get_sqe(&ring), &port);
@@ -74,7 +74,7 @@ static void test_hil_wake_uring_futex_wake_wakes_a_ring_waiter(void **state)
 	io_uring_cqe_seen(&ring, cqe);
 	pthread_join(t, NULL);
 	assert_int_equal(w.ret, 0);	/* woken (or not asleep), not timed out */
-	assert_false(qk_hil_wake_wanted(&port));
+	assert_false(qk_ring_wake_wanted(&port));
 	io_uring_queue_exit(&ring);
 	munmap(r, sz);
 }
@@ -90,7 +90,7 @@ static void test_hil_wake_entry_is_the_kernels_futex_wake(void **state)
 	qk_hil_wake_prep(&sqe, &port);
 	assert_int_equal(sqe.opcode, 52);		/* IORING_OP_FUTEX_WAKE */
 	assert_int_equal(sqe.fd, 2);			/* FUTEX2_SIZE_U32, shared */
-	assert_true(sqe.addr == (unsigned long)&r.futex);
+	assert_true(sqe.addr == (unsigned long)qk_ring_futex_word(&port));
 	assert_true(sqe.off == 0x7fffffff);		/* every waiter */
 	assert_true(sqe.addr3 == 0xffffffffu);		/* FUTEX_BITSET_MATCH_ANY */
 	assert_int_equal(sqe.len, 0);

@@ -120,8 +120,49 @@ truncated() {
   echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so"
 }
 
+# The sensors ring's waiters word (8 bytes into the ring: after head), held
+# at 0xffffffff by a group member while the sim is traced.  A timer- or
+# spin-mode sim decided at attach that nobody waits: it makes no futex call
+# at all, whatever the word says.  A futex-mode sim makes at most one wake
+# per cycle, the cost an honest waiting agent has anyway.
+hostile_waiters() {	# WAKE
+  local w=$1 i=$inst-wt-$1 seg=/dev/shm/qiki.$inst-wt-$1 lpid b len sim spid c0 c1 calls
+  region="waiters/$w"
+  mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
+  "$bin/qiki" run --instance "$i" --no-rt --wake "$w" --duration 60 -q --log-dir "$logs/$i" \
+    >"$out/$i.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
+  sim=$("$bin/qikictl" -i "$i" status --json 2>/dev/null |
+        /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['processes']['sim']['pid'])" 2>/dev/null)
+  if [ -z "$sim" ] || [ "$sim" = 0 ]; then fail "$region: the instance did not start"; kill -TERM $lpid; wait $lpid; return; fi
+  chgrp "$ugid" "$seg"
+  read -r b len <<<"$(region_bounds "$seg" "$(printf '%s\n' "${names[@]}" | grep -nx sensors | cut -d: -f1 | awk '{print $1 - 1}')")"
+  ( until=$((SECONDS + 4)); while [ $SECONDS -lt $until ]; do
+      printf '\377\377\377\377' | "${member[@]}" dd of="$seg" bs=4 count=1 seek=$((b + 8)) oflag=seek_bytes \
+        conv=notrunc,nocreat status=none 2>/dev/null || break
+      sleep 0.01
+    done ) &
+  spid=$!
+  sleep 0.5
+  c0=$("$bin/qikictl" -i "$i" status --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['processes']['sim']['cycles'])" 2>/dev/null)
+  # the loop thread only (the main thread), as test_loop traces it
+  timeout -s INT 2 strace -c -e trace=futex -p "$sim" -o "$out/$i.strace" 2>/dev/null
+  c1=$("$bin/qikictl" -i "$i" status --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['processes']['sim']['cycles'])" 2>/dev/null)
+  wait $spid
+  kill -TERM $lpid 2>/dev/null; wait $lpid
+  calls=$(awk '$NF == "futex" { print $4 }' "$out/$i.strace" 2>/dev/null)
+  calls=${calls:-0}
+  case $w in
+    timer|spin) [ "$calls" = 0 ] || fail "$region: the sim made $calls futex calls under a hostile waiters word" ;;
+    futex) [ "$calls" -le $((c1 - c0 + 2)) ] || fail "$region: $calls futex calls in $((c1 - c0)) cycles" ;;
+  esac
+  echo "  $region: $calls futex calls by the sim over ~$((c1 - c0)) cycles, waiters word held at 0xffffffff"
+}
+
 for pass in root member; do
   for idx in "${!names[@]}"; do attack "$pass" "$idx"; done
 done
 truncated
+for w in timer spin futex; do hostile_waiters "$w"; done
 finish

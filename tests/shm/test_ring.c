@@ -217,7 +217,8 @@ static void test_ring_from_oldest_after_wrap_counts_overwritten_as_lost(void **s
 	free(r);
 }
 
-/* A writer that died between opening and closing a slot. */
+/* A writer that died in the middle of a frame: it was writing frame 10 into
+ * the slot of frame 2, which readers no longer read; nothing to repair. */
 static void test_ring_dead_writer_slot_is_never_returned(void **state)
 {
 	struct qk_ring_port *r = new_ring(8, 0);
@@ -225,46 +226,103 @@ static void test_ring_dead_writer_slot_is_never_returned(void **state)
 	struct frame f;
 
 	(void)state;
-	for (uint64_t s = 0; s < 3; s++)
+	for (uint64_t s = 0; s < 10; s++)
 		pub(r, s);
-	/* the producer opened slot 3 and died: head still says 3 */
-	struct qk_ring_slot *slot = (struct qk_ring_slot *)((unsigned char *)(r->r + 1) + 3 * r->slot_stride);
-
-	qk_seq_write_begin(&slot->ver);
-	qk_store_relaxed(&slot->seq, 3);
+	memset((unsigned char *)(r->r + 1) + 2 * r->slot_stride, 0xee, 16);	/* half of frame 10 */
 	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
-	for (uint64_t s = 0; s < 3; s++) {
+	assert_int_equal(rd.lost, 3);
+	for (uint64_t s = 3; s < 10; s++) {
 		assert_true(qk_ring_read_next(&rd, &f));
 		assert_int_equal(f.seq, s);
+		check(&f);
 	}
 	assert_false(qk_ring_read_next(&rd, &f));
-	/* a new producer repairs it and carries on */
-	assert_int_equal(qk_ring_producer_recover(r), 1);
+	/* a new producer carries on where head says */
 	assert_int_equal(qk_ring_producer_recover(r), 0);
-	pub(r, 3);
+	pub(r, 10);
 	assert_true(qk_ring_read_next(&rd, &f));
-	assert_int_equal(f.seq, 3);
+	assert_int_equal(f.seq, 10);
 	check(&f);
+	assert_int_equal(rd.nread + rd.lost, qk_ring_published(r));
 	free(r);
 }
 
-/* A slot the reader finds open every time: bounded, returns false. */
+/* Payloads that are not a multiple of 16 or 64 bytes: the copies move
+ * exactly payload_size bytes each way (the vectorised copy's tails). */
+static void test_ring_copies_exactly_payload_size(void **state)
+{
+	(void)state;
+	/* both copies where the CPU has the wide one: 32- and 16-byte moves */
+	for (uint32_t run = 0; run < 2 * 34; run++) {
+		uint32_t size = 8 + 8 * (run % 34);
+		struct qk_ring_port *p = aligned_alloc(64, 64 + qk_ring_footprint(4, size));
+		unsigned char in[272], out[272 + 8];
+		struct qk_ring_reader rd;
+
+		assert_non_null(p);
+		assert_int_equal(qk_ring_init((struct qk_ring *)((unsigned char *)p + 64), 4, size,
+					      0, p), 0);
+		if (run >= 34)
+			p->flags &= ~QK_RING_WIDE;
+		assert_int_equal(p->slot_stride % 64, 0);
+		assert_true(p->slot_stride >= size && p->slot_stride < size + 64);
+		qk_ring_reader_init(&rd, p, QK_RING_FROM_OLDEST);
+		for (int k = 0; k < 6; k++) {	/* past the wrap of 4 slots */
+			for (uint32_t i = 0; i < size; i++)
+				in[i] = (unsigned char)(i * 7 + (unsigned)k * 31 + size);
+			memset(out, 0xa5, sizeof(out));
+			qk_ring_publish(p, in);
+			assert_true(qk_ring_read_next(&rd, out));
+			assert_memory_equal(out, in, size);
+			for (uint32_t i = size; i < sizeof(out); i++)
+				assert_int_equal(out[i], 0xa5);
+		}
+		free(p);
+	}
+}
+
+/* A head that a hostile writer keeps moving: every read returns within its
+ * retry budget and a reader never writes to the ring. */
+struct flipper {
+	struct qk_ring_port *r;
+	_Atomic int done;
+};
+
+static void *flip_head(void *q)
+{
+	struct flipper *x = q;
+
+	while (!qk_load_relaxed(&x->done)) {
+		qk_store_relaxed(&x->r->r->head, 20);
+		qk_store_relaxed(&x->r->r->head, 20 + 5000);
+	}
+	return NULL;
+}
+
 static void test_ring_torn_slot_read_is_bounded(void **state)
 {
-	struct qk_ring_port *r = new_ring(8, 0);
+	struct flipper x = { .r = new_ring(8, 0) };
+	size_t bytes = qk_ring_footprint(8, sizeof(struct frame)) - sizeof(struct qk_ring);
+	unsigned char *slots = (unsigned char *)(x.r->r + 1), *copy = malloc(bytes);
 	struct qk_ring_reader rd;
 	struct frame f;
+	pthread_t t;
 
 	(void)state;
-	pub(r, 0);
-	struct qk_ring_slot *slot = (struct qk_ring_slot *)(r->r + 1);
-
-	qk_seq_write_begin(&slot->ver);	/* stuck open */
-	qk_ring_reader_init(&rd, r, QK_RING_FROM_OLDEST);
-	assert_false(qk_ring_read_next(&rd, &f));
-	assert_false(qk_ring_read_newest(&rd, &f));
-	assert_int_equal(rd.nread, 0);
-	free(r);
+	for (uint64_t s = 0; s < 20; s++)
+		pub(x.r, s);
+	memcpy(copy, slots, bytes);
+	qk_ring_reader_init(&rd, x.r, QK_RING_FROM_OLDEST);
+	assert_int_equal(pthread_create(&t, NULL, flip_head, &x), 0);
+	for (int i = 0; i < 20000; i++) {
+		qk_ring_read_next(&rd, &f);
+		qk_ring_read_newest(&rd, &f);
+	}
+	qk_store_relaxed(&x.done, 1);
+	pthread_join(t, NULL);
+	assert_memory_equal(slots, copy, bytes);
+	free(copy);
+	free(x.r);
 }
 
 struct waiter {
@@ -357,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_ring_wraps_past_2_64),
 		cmocka_unit_test(test_ring_from_oldest_after_wrap_counts_overwritten_as_lost),
 		cmocka_unit_test(test_ring_dead_writer_slot_is_never_returned),
+		cmocka_unit_test(test_ring_copies_exactly_payload_size),
 		cmocka_unit_test(test_ring_torn_slot_read_is_bounded),
 		cmocka_unit_test(test_ring_futex_wait_wakes_on_publish_and_times_out),
 		cmocka_unit_test(test_ring_concurrent_reader_never_sees_a_torn_frame),

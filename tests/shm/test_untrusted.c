@@ -12,6 +12,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -321,6 +326,98 @@ static void test_untrusted_reclaim_spares_foreign_files(void **state)
 	qk_seg_publish(&a);
 }
 
+/* The ring's waiters word is shared, so any group member can make it
+ * non-zero.  Counted by a seccomp filter that traps every futex call of a
+ * child: a publisher whose configuration says nobody waits (timer, spin)
+ * makes none whatever the word says; a waking one (futex mode) at most one
+ * per publish, the cost an honest waiter has by design. */
+static volatile sig_atomic_t futex_calls;
+
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	futex_calls++;
+}
+
+static int trap_futex(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),	/* count on x86-64 only */
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+
+	if (sigaction(SIGSYS, &sa, NULL) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		return -1;
+	return 0;
+}
+
+#define N_PUBLISH 1000
+
+static void test_untrusted_hostile_waiters_word_adds_no_syscall(void **state)
+{
+	struct qk_sensor_frame f = { .cycle = 1 };
+	int st;
+
+	(void)state;
+#ifndef __x86_64__
+	skip();	/* the filter above names x86-64's syscall table */
+#endif
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct qk_ring_port port = *a.sensors;	/* the sim's view */
+
+		if (trap_futex())
+			_exit(77);
+		qk_store_relaxed(&a.sensors->r->waiters, 0xffffffffu);	/* the hostile write */
+		/* self-check: a waking port's wake is counted */
+		qk_ring_publish(&port, &f);
+		qk_ring_wake(&port);
+		if (futex_calls != 1)
+			_exit(10);
+		/* timer/spin mode: no syscall at all */
+		qk_ring_set_waking(&port, false);
+		futex_calls = 0;
+		for (int i = 0; i < N_PUBLISH; i++) {
+			qk_ring_publish(&port, &f);
+			qk_ring_wake(&port);
+		}
+		if (futex_calls != 0)
+			_exit(11);
+		/* futex mode: bounded by one per publish */
+		qk_ring_set_waking(&port, true);
+		futex_calls = 0;
+		for (int i = 0; i < N_PUBLISH; i++) {
+			qk_ring_publish(&port, &f);
+			qk_ring_wake(&port);
+		}
+		_exit(futex_calls <= N_PUBLISH ? 0 : 12);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		skip();	/* seccomp refused (a sandbox without it): nothing to count with */
+	if (WEXITSTATUS(st) == 10)
+		fail_msg("the seccomp counter did not see a waking port's FUTEX_WAKE");
+	if (WEXITSTATUS(st) == 11)
+		fail_msg("a non-waking publisher made futex calls on a hostile waiters word");
+	if (WEXITSTATUS(st) == 12)
+		fail_msg("a waking publisher made more than one futex call per publish");
+	assert_int_equal(WEXITSTATUS(st), 0);
+	a.sensors->r->waiters = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +430,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_untrusted_mailbox_copy_is_bounded_by_its_destination, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_expired_commands_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_reclaim_spares_foreign_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_hostile_waiters_word_adds_no_syscall, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
