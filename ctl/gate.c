@@ -41,19 +41,24 @@ int qk_gate_raise(struct qk_gate *g, uint64_t cycle)
 }
 
 /* The agent's status is that of cycle g-1 (it writes it right after its
- * answer, which is what let the sim on), or the agent is gone. */
+ * answer, which is what let the sim on), or the agent is gone.  Its status
+ * says cycle 0 before its first tick too, so the count of its ticks decides:
+ * in lockstep it ticks once per frame, and counts a tick after writing the
+ * tick's status. */
 static bool agent_caught_up(struct qk_gate *g, int64_t deadline)
 {
 	struct qk_agent_status st, scratch;
 	struct timespec nap = { 0, STATUS_NAP_NS };
 
-	if (!g->cycle)
-		return true;
 	for (;;) {
+		/* the count first, the mailbox (a seqlock) after it; the count
+		 * is a relaxed store, so the status must say the cycle too */
+		uint64_t ticks = qk_load_acquire(&g->seg->stats[QK_PROC_AGENT].cycles);
+
 		memset(&st, 0, sizeof(st));
 		qk_mbox_read(g->seg->agent_status, &st, &scratch);
-		if (st.cycle + 1 >= g->cycle || st.state == QK_ST_SHUTDOWN ||
-		    !qk_seg_alive(g->seg, QK_PROC_AGENT))
+		if ((ticks >= g->cycle && st.cycle + 1 >= g->cycle) ||
+		    st.state == QK_ST_SHUTDOWN || !qk_seg_alive(g->seg, QK_PROC_AGENT))
 			return true;
 		if (qk_now_ns() > deadline)
 			return false;
