@@ -6,8 +6,8 @@
  * a full disk is an error, not a crash; the writer's memory does not grow
  * with the number of chunks (issue 14: the chunk index used to); metadata
  * and attachments come back as written, a damaged attachment fails its CRC.
- * (That other tools read our files
- * is tests/integration/telemetry.sh's job, with the official library.)
+ * (That other tools read our files is tests/integration/telemetry.sh's job,
+ * with the official library.)
  */
 #include <errno.h>
 #include <setjmp.h>
