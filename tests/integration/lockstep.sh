@@ -3,7 +3,8 @@
 # Scenarios in lockstep (qiki run --lockstep --scenario, ctl/gate.h): every
 # shipped scenario, twice, passes every step at the same cycles and gives
 # the same sensor stream hash; a failed expectation exits 6 naming the step,
-# judged in cycles exactly.  Telemetry in lockstep loses no frame and spans
+# judged in cycles exactly; held at its gate (the launcher frozen) the sim
+# runs no cycle and neither it nor the agent spins.  Telemetry in lockstep loses no frame and spans
 # the simulated time; the file describes itself (metadata, config.yaml),
 # read back by qiki-telemetry info and by an independent reader of the
 # records (lockstep/mcap_records.py).
@@ -62,6 +63,39 @@ grep -q "scenario failed: $out/fails.yaml:4: step 3 (expect: state == ACTIVE wit
 grep '^scenario' "$out/fails.out" >"$out/f1"
 play "$out/fails.yaml" bot fails2
 grep '^scenario' "$out/fails2.out" | diff - "$out/f1" >/dev/null || fail "the failure differs between two runs"
+# ---- held at the gate, nobody spins: the launcher frozen (SIGSTOP) mid-
+# scenario, the sim holds its cycle and sim and agent sleep (CPU ticks of a
+# second, from /proc: a spinning process takes ~100 a second)
+cat >"$out/long.yaml" <<'YAML'
+steps:
+  - when: state == IDLE
+  - when: position.x > 1000
+    timeout: 1000s
+YAML
+"$bin/qiki" run --quiet --lockstep --instance "$inst" --log-dir "$out/log" \
+  --scenario "$out/long.yaml" >"$out/long.out" 2>&1 &
+q=$!
+slot() { ctl status --json 2>/dev/null | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['processes']['$1']['pid'])" 2>/dev/null; }
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+for _ in $(seq 100); do c=$(sim_cycles 2>/dev/null) && [ "${c:-0}" -gt 100 ] && break; sleep 0.1; done
+s=$(slot sim) a=$(slot agent)
+if [ -n "$s" ] && [ -n "$a" ] && [ "$s" != 0 ] && [ "$a" != 0 ]; then
+  kill -STOP $q
+  sleep 0.3	# the cycle under way ends; the sim holds at the next gate
+  c1=$(sim_cycles) ts=$(ticks "$s") ta=$(ticks "$a")
+  sleep 1
+  c2=$(sim_cycles) ts2=$(ticks "$s") ta2=$(ticks "$a")
+  kill -CONT $q
+  [ "$c1" = "$c2" ] || fail "the sim ran on ($c1 -> $c2 cycles) with its launcher frozen"
+  [ $((ts2 - ts)) -le 10 ] && [ $((ta2 - ta)) -le 10 ] ||
+    fail "held, sim and agent took $((ts2 - ts)) and $((ta2 - ta)) CPU ticks in a second"
+  echo "ok   held at cycle $c1 for a second: sim $((ts2 - ts)), agent $((ta2 - ta)) CPU ticks"
+else
+  fail "the long scenario did not start: $(cat "$out/long.out")"
+fi
+kill -INT $q; wait $q; rc=$?
+[ $rc = 6 ] || fail "an interrupted scenario exits $rc, not 6 (not finished)"
+
 # ---- telemetry: 20,000 cycles, every frame, stamped in simulated time
 cycles=20000
 "$bin/qiki" run --quiet --lockstep --instance "$inst" --log-dir "$out/log" --seed 7 \
