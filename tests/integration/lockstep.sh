@@ -4,10 +4,10 @@
 # shipped scenario, twice, passes every step at the same cycles and gives
 # the same sensor stream hash; a failed expectation exits 6 naming the step,
 # judged in cycles exactly; held at its gate (the launcher frozen) the sim
-# runs no cycle and neither it nor the agent spins.  Telemetry in lockstep loses no frame and spans
-# the simulated time; the file describes itself (metadata, config.yaml),
-# read back by qiki-telemetry info and by an independent reader of the
-# records (lockstep/mcap_records.py).
+# runs no cycle and neither it nor the agent spins.  Telemetry in lockstep
+# loses no frame and spans the simulated time; the file describes itself
+# (metadata, config.yaml), read back by qiki-telemetry info and by an
+# independent reader of the records (lockstep/mcap_records.py).
 # usage: tests/integration/lockstep.sh BUILD_DIR   (LS_ONLY=FILE: that scenario only)
 name=lockstep
 . "$(dirname "$0")/lib.sh"
