@@ -64,8 +64,8 @@ lockstep() {	# the same binary, another kernel: the same sensor stream
 
 # A real-time run at 1 kHz: IDLE, then ACTIVE to a setpoint.  The deadline
 # is counted in sim cycles (simulated time), not in wall-clock seconds.
-rt_run() {	# setpoint-x max-cycles duration
-  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 st=none js arrived=0 c=0 pid cfg=() note=""
+rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
+  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 trace=${4:-0} st=none js arrived=0 c=0 pid cfg=() note=""
   # An emulated CPU on a shared host misses many periods in a row: the
   # stale-sensor guard (50 cycles) would send the agent SAFE on the
   # emulator's stalls.  Under emulation both guards are widened, and said.
@@ -85,6 +85,7 @@ rt_run() {	# setpoint-x max-cycles duration
     wait "$pid"; return
   fi
   result rt-1khz-idle PASS "SCHED_FIFO at 1 kHz, IDLE$note"
+  [ "$trace" -gt 0 ] && tracers_start "$inst" "$trace"
   "$bin/qikictl" -i "$inst" --timeout 10 setpoint "$x" 0 0 > /dev/null &&
     "$bin/qikictl" -i "$inst" --timeout 10 state ACTIVE > /dev/null ||
     result rt-1khz-setpoint FAIL "setpoint or ACTIVE refused"
@@ -103,6 +104,7 @@ rt_run() {	# setpoint-x max-cycles duration
     sleep 1
   done
   echo "$js" > "$o/rt-status.json"
+  [ "$trace" -gt 0 ] && tracers_end
   if [ "$arrived" = 1 ]; then
     result rt-1khz-setpoint PASS "at ($x, 0, 0) m within 0.5 m, < 0.05 m/s, after $c sim cycles$note"
   else
@@ -113,6 +115,46 @@ rt_run() {	# setpoint-x max-cycles duration
   wait "$pid"
   local rc=$?
   [ $rc = 0 ] || result rt-1khz-exit FAIL "qiki run exit $rc: $(tail -n 3 "$o/rt-run.err")"
+}
+
+# Two tracers at once on the running loop, for the same seconds: qiki-rtlat
+# (ours, eBPF) on the loop threads themselves, and rtla timerlat (the
+# kernel's, a tool we did not write) on their CPU.  rtla 6.1 has no
+# user-space mode (-u came later): it measures its own timerlat thread
+# (SCHED_FIFO 95) woken by a timer on the loop's CPU, beside the loop.
+tracers_start() {	# instance seconds
+  local inst=$1 secs=$2
+  "$bin/qiki-rtlat" -i "$inst" -d "$secs" -o "$o/rtlat.txt" 2> "$o/rtlat.err" &
+  rtlat_pid=$!
+  # the verifier is slow under emulation: rtla starts once qiki-rtlat traces
+  for _ in $(seq 600); do
+    grep -qs '^qiki-rtlat: tracing' "$o/rtlat.err" && break
+    kill -0 "$rtlat_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  rtla timerlat top -c "$cpu" -d "$secs" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
+  rtla_pid=$!
+}
+
+tracers_end() {
+  local rc l
+  wait "$rtlat_pid"
+  rc=$?
+  if [ $rc = 0 ] && grep -q '^qiki-rtlat summary' "$o/rtlat.txt"; then
+    l=$(awk '$1 ~ /^qiki-(sim|agent)$/ { printf "%s wake-ups %s p50 %s p99 %s max %s us; ", $1, $4, $5, $6, $7 }' "$o/rtlat.txt")
+    result qiki-rtlat PASS "the loop threads, CPU $cpu, beside rtla: ${l}(emulated)"
+  else
+    result qiki-rtlat FAIL "exit $rc: $(grep -v '^libbpf' "$o/rtlat.err" | tail -n 3 | tr '\n' ' ')"
+  fi
+  wait "$rtla_pid"
+  rc=$?
+  l=$(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$o/timerlat-loop.txt" | awk -v c="$cpu" '$1 == c {
+    printf "IRQ min %s avg %s max %s us, thread min %s avg %s max %s us", $5, $6, $7, $10, $11, $12 }')
+  if [ $rc = 0 ] && [ -n "$l" ]; then
+    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, with qiki-rtlat: $l (emulated)"
+  else
+    result rtla-timerlat-loop FAIL "rtla timerlat exit $rc: $(tail -n 2 "$o/timerlat-loop.txt")"
+  fi
 }
 
 cyclic() {	# seconds
@@ -169,7 +211,7 @@ unit_tests() {
 case $mode in
   full)
     lockstep
-    rt_run 5 60000 1500
+    rt_run 5 60000 1500 30
     cyclic 20
     timerlat 20
     unit_tests
