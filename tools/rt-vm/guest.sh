@@ -24,7 +24,24 @@ export QIKI_LOG_DIR=/tmp/qiki-logs QK_SRCDIR=$PWD
 # emulator's, and tests that measure speed or wait on the wall clock say
 # they are skipped (tests read QK_EMULATED).
 [ "${QK_RTVM_ACCEL:-tcg}" = tcg ] && export QK_EMULATED="QEMU TCG emulation"
+# stress_ring's 10 million frames take most of an hour emulated: a tenth
+# there (every frame still checked whole and in order, losses exact)
+stress_note=""
+if [ -n "${QK_EMULATED:-}" ] && [ -z "${QK_STRESS_FRAMES:-}" ]; then
+  export QK_STRESS_FRAMES=1000000
+  stress_note="emulated: 1 million frames, not 10"
+fi
 cpu=$(($(nproc) - 1))
+# rtla 6.1 leaves its own (SCHED_OTHER) reader wherever the scheduler puts
+# it; beside an emulated loop that keeps the loop's CPU 95% busy it starved
+# there and never ended.  It runs on the other CPUs (its timerlat threads
+# stay per-CPU), under a limit that stops it as Ctrl-C would.
+hk=$(seq -s, 0 $((cpu - 1)))
+rtla_() {	# seconds args...
+  local secs=$1
+  shift
+  timeout -s INT -k 30 $((secs + 600)) taskset -c "${hk:-0}" rtla timerlat top "$@" -d "$secs"
+}
 
 result() {	# name status detail
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >> "$res"
@@ -65,7 +82,7 @@ lockstep() {	# the same binary, another kernel: the same sensor stream
 # A real-time run at 1 kHz: IDLE, then ACTIVE to a setpoint.  The deadline
 # is counted in sim cycles (simulated time), not in wall-clock seconds.
 rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
-  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 trace=${4:-0} st=none js arrived=0 c=0 pid cfg=() note=""
+  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 trace=${4:-0} st=none js arrived=0 c=0 c0="" pid cfg=() note=""
   # An emulated CPU on a shared host misses many periods in a row: the
   # stale-sensor guard (50 cycles) would send the agent SAFE on the
   # emulator's stalls.  Under emulation both guards are widened, and said.
@@ -98,6 +115,9 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
       c = $0; sub(/.*"sim":\{[^}]*"cycles":/, "", c); sub(/[^0-9].*/, "", c)
       e = sqrt((P[1] - x)^2 + P[2]^2 + P[3]^2); sp = sqrt(V[1]^2 + V[2]^2 + V[3]^2)
       print (e < 0.5 && sp < 0.05 && $0 ~ /"state":"ACTIVE"/) ? 1 : 0, c + 0 }')
+    # the deadline counts the sim's cycles from the setpoint on
+    [ -n "$c0" ] || c0=$c
+    c=$((c - c0))
     [ "$arrived" = 1 ] && break
     [ "$c" -gt "$max" ] && break
     case $js in *'"state":"SAFE"'* | *'"state":"ERROR"'*) break ;; esac
@@ -106,9 +126,9 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
   echo "$js" > "$o/rt-status.json"
   [ "$trace" -gt 0 ] && tracers_end
   if [ "$arrived" = 1 ]; then
-    result rt-1khz-setpoint PASS "at ($x, 0, 0) m within 0.5 m, < 0.05 m/s, after $c sim cycles$note"
+    result rt-1khz-setpoint PASS "at ($x, 0, 0) m within 0.5 m, < 0.05 m/s, $c sim cycles after the setpoint$note"
   else
-    result rt-1khz-setpoint FAIL "not at the setpoint after $c sim cycles (limit $max): state $(echo "$js" |
+    result rt-1khz-setpoint FAIL "not at the setpoint $c sim cycles after it (limit $max): state $(echo "$js" |
       sed -n 's/.*"state":"\([A-Z]*\)".*"reason":"\([^"]*\)".*/\1, reason \2/p')"
   fi
   "$bin/qikictl" -i "$inst" --timeout 10 state SHUTDOWN > /dev/null 2>&1
@@ -127,12 +147,12 @@ tracers_start() {	# instance seconds
   "$bin/qiki-rtlat" -i "$inst" -d "$secs" -o "$o/rtlat.txt" 2> "$o/rtlat.err" &
   rtlat_pid=$!
   # the verifier is slow under emulation: rtla starts once qiki-rtlat traces
-  for _ in $(seq 600); do
+  for _ in $(seq 1200); do
     grep -qs '^qiki-rtlat: tracing' "$o/rtlat.err" && break
     kill -0 "$rtlat_pid" 2>/dev/null || break
     sleep 0.5
   done
-  rtla timerlat top -c "$cpu" -d "$secs" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
+  rtla_ "$secs" -c "$cpu" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
   rtla_pid=$!
 }
 
@@ -142,7 +162,7 @@ tracers_end() {
   rc=$?
   if [ $rc = 0 ] && grep -q '^qiki-rtlat summary' "$o/rtlat.txt"; then
     l=$(awk '$1 ~ /^qiki-(sim|agent)$/ { printf "%s wake-ups %s p50 %s p99 %s max %s us; ", $1, $4, $5, $6, $7 }' "$o/rtlat.txt")
-    result qiki-rtlat PASS "the loop threads, CPU $cpu, beside rtla: ${l}(emulated)"
+    result qiki-rtlat PASS "the loop threads, CPU $cpu, beside rtla: ${l%; }${QK_EMULATED:+ (emulated)}"
   else
     result qiki-rtlat FAIL "exit $rc: $(grep -v '^libbpf' "$o/rtlat.err" | tail -n 3 | tr '\n' ' ')"
   fi
@@ -151,7 +171,7 @@ tracers_end() {
   l=$(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$o/timerlat-loop.txt" | awk -v c="$cpu" '$1 == c {
     printf "IRQ min %s avg %s max %s us, thread min %s avg %s max %s us", $5, $6, $7, $10, $11, $12 }')
   if [ $rc = 0 ] && [ -n "$l" ]; then
-    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, with qiki-rtlat: $l (emulated)"
+    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, with qiki-rtlat: $l${QK_EMULATED:+ (emulated)}"
   else
     result rtla-timerlat-loop FAIL "rtla timerlat exit $rc: $(tail -n 2 "$o/timerlat-loop.txt")"
   fi
@@ -173,7 +193,7 @@ timerlat() {	# seconds
     result rtla-timerlat SKIP "this kernel has no timerlat tracer"
     return
   fi
-  rtla timerlat top -c "$cpu" -d "$1" -q -P f:95 > "$o/timerlat.txt" 2>&1
+  rtla_ "$1" -c "$cpu" -q -P f:95 > "$o/timerlat.txt" 2>&1
   local rc=$?
   if [ $rc = 0 ] && grep -q "^ *$cpu " "$o/timerlat.txt"; then
     result rtla-timerlat PASS "CPU $cpu, ${1} s (see timerlat.txt)"
@@ -197,6 +217,7 @@ unit_tests() {
     secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')
     local skipped
     skipped=$(grep -hoE '(SKIPPED|skipped)[^[]*' "$log" | head -n 2 | tr '\n' ' ' | cut -c1-200)
+    [ "$n" = shm-stress_ring ] && [ -n "$stress_note" ] && skipped="${skipped:+$skipped; }$stress_note"
     if [ $rc = 0 ]; then
       result "unit/$n" PASS "${secs} s${skipped:+; $skipped}"
     elif [ $rc = 124 ] && [ -n "${QK_EMULATED:-}" ]; then
