@@ -137,23 +137,28 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
   [ $rc = 0 ] || result rt-1khz-exit FAIL "qiki run exit $rc: $(tail -n 3 "$o/rt-run.err")"
 }
 
-# Two tracers at once on the running loop, for the same seconds: qiki-rtlat
-# (ours, eBPF) on the loop threads themselves, and rtla timerlat (the
-# kernel's, a tool we did not write) on their CPU.  rtla 6.1 has no
+# Two tracers at once on the running loop: qiki-rtlat (ours, eBPF) on the
+# loop threads themselves for `seconds`, and rtla timerlat (the kernel's, a
+# tool we did not write) on their CPU over the whole of it.  rtla 6.1 has no
 # user-space mode (-u came later): it measures its own timerlat thread
 # (SCHED_FIFO 95) woken by a timer on the loop's CPU, beside the loop.
+# rtla starts first and is stopped (SIGINT: it prints its summary) when
+# qiki-rtlat is done: started after qiki-rtlat had attached, beside an
+# emulated loop that kept its CPU busy, it never returned (twice; alone,
+# or started first, it does).
 tracers_start() {	# instance seconds
   local inst=$1 secs=$2
+  rtla_ 1800 -c "$cpu" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
+  rtla_pid=$!
+  sleep 2
   "$bin/qiki-rtlat" -i "$inst" -d "$secs" -o "$o/rtlat.txt" 2> "$o/rtlat.err" &
   rtlat_pid=$!
-  # the verifier is slow under emulation: rtla starts once qiki-rtlat traces
-  for _ in $(seq 1200); do
+  # the verifier takes minutes under emulation: wait until it traces
+  for _ in $(seq 1800); do
     grep -qs '^qiki-rtlat: tracing' "$o/rtlat.err" && break
     kill -0 "$rtlat_pid" 2>/dev/null || break
     sleep 0.5
   done
-  rtla_ "$secs" -c "$cpu" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
-  rtla_pid=$!
 }
 
 tracers_end() {
@@ -166,12 +171,14 @@ tracers_end() {
   else
     result qiki-rtlat FAIL "exit $rc: $(grep -v '^libbpf' "$o/rtlat.err" | tail -n 3 | tr '\n' ' ')"
   fi
+  kill -INT "$rtla_pid" 2>/dev/null	# (timeout passes it on to rtla)
   wait "$rtla_pid"
   rc=$?
+  [ $rc = 130 ] && rc=0	# SIGINT: our stop, not a failure
   l=$(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$o/timerlat-loop.txt" | awk -v c="$cpu" '$1 == c {
     printf "IRQ min %s avg %s max %s us, thread min %s avg %s max %s us", $5, $6, $7, $10, $11, $12 }')
   if [ $rc = 0 ] && [ -n "$l" ]; then
-    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, with qiki-rtlat: $l${QK_EMULATED:+ (emulated)}"
+    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, over qiki-rtlat's run: $l${QK_EMULATED:+ (emulated)}"
   else
     result rtla-timerlat-loop FAIL "rtla timerlat exit $rc: $(tail -n 2 "$o/timerlat-loop.txt")"
   fi
@@ -240,6 +247,9 @@ case $mode in
   ci)
     lockstep
     rt_run 2 30000 400
+    ;;
+  trace)	# the tracers beside a 1 kHz run only (a check of this script)
+    rt_run 2 30000 1500 30
     ;;
   hpet)
     cs=$(cat "$o/clocksource")

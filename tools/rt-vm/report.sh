@@ -51,9 +51,10 @@ for b in "$@"; do
         echo
         fence "$d/$f" ;;
       timerlat-loop.txt)
-        echo "rtla timerlat (the kernel's tool) on the loop's CPU, at the same time as qiki-rtlat."
-        echo "rtla 6.1 has no user-space mode: it times its own SCHED_FIFO 95 thread, woken by"
-        echo "a timer beside the loop threads, not the loop threads themselves."
+        echo "rtla timerlat (the kernel's tool) on the loop's CPU while qiki-rtlat loaded and ran"
+        echo "(started first, stopped with SIGINT when qiki-rtlat was done). rtla 6.1 has no"
+        echo "user-space mode: it times its own SCHED_FIFO 95 thread, woken by a timer beside the"
+        echo "loop threads, not the loop threads themselves."
         echo
         fence <(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$d/$f" | grep . | head -n 20) ;;
       cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram|Thread)' | head -n 12) ;;
