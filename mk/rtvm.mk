@@ -15,7 +15,8 @@ deps-rt:
 test-rt: tests deps-rt
 	$(Q)./tools/rt-vm/test-rt.sh $(B) full
 
-test-rt-ci: $(PROGS) deps-rt
+# (not $(PROGS): the fragments are read before the Makefile sets it)
+test-rt-ci: all deps-rt
 	$(Q)./tools/rt-vm/test-rt.sh $(B) ci
 
 bench-rt: benches deps-rt
