@@ -11,11 +11,13 @@
 deps-rt:
 	$(Q)./mk/deps.sh rt-vm
 
-test-rt: all deps-rt
+# the guest runs the unit tests and the benches as built here: build them
+test-rt: tests deps-rt
 	$(Q)./tools/rt-vm/test-rt.sh $(B) full
 
-test-rt-ci: $(PROGS) deps-rt
+# (not $(PROGS): the fragments are read before the Makefile sets it)
+test-rt-ci: all deps-rt
 	$(Q)./tools/rt-vm/test-rt.sh $(B) ci
 
-bench-rt: all deps-rt
+bench-rt: benches deps-rt
 	$(Q)./tools/rt-vm/test-rt.sh $(B) bench

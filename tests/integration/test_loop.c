@@ -32,6 +32,18 @@ static char bindir[256] = "build/bin";
 static bool no_rt;
 static char instance[32];
 
+/* Under emulation (QK_EMULATED names it: make test-rt under QEMU TCG) the
+ * loop runs at a fraction of its speed and stalls for tens of milliseconds
+ * at a time.  Limits in wall time (start-up, a command's effect) are then
+ * `slow` times longer, and every run gets guards of `guard_cycles` (the
+ * stale-sensor guard and the actuator watchdog, from 50 to 2000 cycles) so
+ * that an emulator stall does not send the agent SAFE; the tests of the
+ * guards give their deadlines in the loop's own cycles. */
+static const char *emulated;
+static int slow = 1;
+static uint32_t guard_cycles = 50;	/* the profile's, or emu_config's */
+static char emu_config[64];
+
 struct run {
 	pid_t pid;
 	char out[64];		/* the launcher's stdout, for the summary */
@@ -60,6 +72,10 @@ static void start(struct run *r, ...)
 	va_end(ap);
 	if (no_rt)
 		argv[n++] = "--no-rt";
+	if (emu_config[0]) {
+		argv[n++] = "--config";
+		argv[n++] = emu_config;
+	}
 	argv[n] = NULL;
 	snprintf(path, sizeof(path), "%s/qiki", bindir);
 	snprintf(r->out, sizeof(r->out), "/tmp/qk-%s.out", instance);
@@ -68,7 +84,7 @@ static void start(struct run *r, ...)
 	assert_int_equal(posix_spawn(&r->pid, path, &fa, NULL, (char *const *)argv, environ), 0);
 	posix_spawn_file_actions_destroy(&fa);
 	launcher = r->pid;
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 500 * slow; i++) {
 		if (!qk_seg_attach(&r->seg, instance, 0) &&
 		    qk_load_acquire(&r->seg.stats[QK_PROC_AGENT].pid) &&
 		    qk_load_acquire(&r->seg.stats[QK_PROC_SIM].pid))
@@ -76,7 +92,7 @@ static void start(struct run *r, ...)
 		qk_seg_detach(&r->seg);
 		usleep(10000);
 	}
-	fail_msg("qiki run --instance %s did not come up in 5 s", instance);
+	fail_msg("qiki run --instance %s did not come up in %d s", instance, 5 * slow);
 }
 
 /* SIGTERM (an orderly stop) and the launcher's exit code. */
@@ -134,6 +150,7 @@ static bool newest_act(struct run *r, struct qk_actuator_frame *f)
 /* Polls until the agent is in `state`; returns its status. */
 static void wait_state(struct run *r, uint32_t state, int seconds, struct qk_agent_status *st)
 {
+	seconds *= slow;
 	for (int i = 0; i < seconds * 100; i++) {
 		status(r, st);
 		if (st->state == state)
@@ -141,6 +158,31 @@ static void wait_state(struct run *r, uint32_t state, int seconds, struct qk_age
 		usleep(10000);
 	}
 	fail_msg("agent did not reach state %u within %d s (it is in %u)", state, seconds, st->state);
+}
+
+/* Polls until done(r) holds, or until loop process `who` has run `cycles`
+ * more of its own cycles: a deadline in the loop's cycles holds at any speed
+ * of the machine.  Only a loop that stops cycling altogether (hung, not
+ * slow) fails on the wall clock, after 60 s without one cycle. */
+static bool within_cycles(struct run *r, enum qk_proc who, uint64_t cycles,
+			  bool (*done)(struct run *))
+{
+	const _Atomic uint64_t *count = &r->seg.stats[who].cycles;
+	uint64_t c0 = qk_load_relaxed(count), seen = c0;
+	int still = 0;
+
+	while (!done(r)) {
+		uint64_t c = qk_load_relaxed(count);
+
+		if (c - c0 > cycles)
+			return done(r);
+		if (c != seen)
+			seen = c, still = 0;
+		else if (++still > 6000)
+			fail_msg("the %s ran no cycle in 60 s", who == QK_PROC_SIM ? "sim" : "agent");
+		usleep(10000);
+	}
+	return true;
 }
 
 static int request(struct run *r, enum qk_ctl_target t, struct qk_cmd *c, struct qk_reply *rep)
@@ -232,11 +274,9 @@ static void test_loop_boots_to_idle_and_shuts_down_cleanly(void **state)
  * test that needs the machine's speed says so and skips. */
 static bool emulated_skip(const char *test, const char *why)
 {
-	const char *emu = getenv("QK_EMULATED");
-
-	if (!emu || !*emu)
+	if (!emulated)
 		return false;
-	print_message("test_loop: SKIPPED %s under %s: %s\n", test, emu, why);
+	print_message("test_loop: SKIPPED %s under %s: %s\n", test, emulated, why);
 	return true;
 }
 
@@ -271,6 +311,14 @@ static void reach_setpoint(int seconds)
 	assert_int_equal(stop(&r), 0);
 }
 
+static bool at_ten_metres(struct run *r)
+{
+	struct qk_sensor_frame f;
+
+	return newest(r, &f) && fabs(f.pos_m[0] - 10) < 0.5 && fabs(f.pos_m[1]) < 0.5 &&
+	       fabs(f.pos_m[2]) < 0.5 && fabs(f.vel_mps[0]) < 0.05;
+}
+
 static void test_loop_active_reaches_setpoint_lockstep(void **state)
 {
 	(void)state;
@@ -284,12 +332,12 @@ static void test_loop_active_reaches_setpoint_lockstep(void **state)
 	wait_state(&r, QK_ST_IDLE, 10, &st);
 	setpoint(&r, 10, 0, 0);
 	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
-	for (int i = 0; i < 120 * 20 && !arrived; i++) {
-		if (newest(&r, &f))
-			arrived = fabs(f.pos_m[0] - 10) < 0.5 && fabs(f.pos_m[1]) < 0.5 &&
-				  fabs(f.pos_m[2]) < 0.5 && fabs(f.vel_mps[0]) < 0.05;
-		usleep(50000);
-	}
+	/* lockstep runs as fast as the machine goes: the deadline is in the
+	 * sim's cycles (60 s of plant time), never in seconds */
+	if (!within_cycles(&r, QK_PROC_SIM, 60000, at_ten_metres))
+		fail_msg("the bot did not arrive at 10 m within 60000 lockstep cycles");
+	assert_true(newest(&r, &f));
+	arrived = at_ten_metres(&r);
 	assert_true(arrived);
 	assert_true(f.flags & QK_SIMF_LOCKSTEP);
 	assert_int_equal(stop(&r), 0);
@@ -303,6 +351,13 @@ static void test_loop_active_reaches_setpoint_real_time(void **state)
 		skip();
 	name_instance("active");
 	reach_setpoint(90);
+}
+
+static bool safe_actuation(struct run *r)
+{
+	struct qk_actuator_frame a;
+
+	return newest_act(r, &a) && (a.flags & QK_ACTF_SAFE);
 }
 
 static void test_loop_pressure_fault_goes_safe_and_reset_waits_for_clear(void **state)
@@ -322,7 +377,8 @@ static void test_loop_pressure_fault_goes_safe_and_reset_waits_for_clear(void **
 	fault(&r, "tank_pressure", QK_FAULT_BIAS, 30);
 	wait_state(&r, QK_ST_SAFE, 10, &st);
 	assert_int_equal(st.safe_reason, QK_TRG_GUARD_PRESSURE);
-	usleep(100000);
+	/* the agent's next frames carry SAFE: within 100 of its cycles */
+	assert_true(within_cycles(&r, QK_PROC_AGENT, 100, safe_actuation));
 	assert_true(newest_act(&r, &a));
 	assert_true(a.flags & QK_ACTF_SAFE);
 	for (int i = 0; i < QK_MAX_THRUSTERS; i++)
@@ -337,7 +393,7 @@ static void test_loop_pressure_fault_goes_safe_and_reset_waits_for_clear(void **
 	/* ... and accepted once it has been clear for clear_ticks ticks */
 	bool reset = false;
 
-	for (int i = 0; i < 100 && !reset; i++) {
+	for (int i = 0; i < 100 * slow && !reset; i++) {
 		usleep(20000);
 		reset = ask_state(&r, QK_ST_COUNT, why) == QK_REPLY_ACCEPTED;
 	}
@@ -377,6 +433,39 @@ static void test_loop_post_failure_at_start_goes_error(void **state)
 	assert_int_equal(stop(&r), 0);
 }
 
+static bool watchdog_tripped(struct run *r)
+{
+	struct qk_sim_status ss;
+
+	sim_status(r, &ss);
+	return ss.watchdog_safe;
+}
+
+static bool watchdog_clear(struct run *r)
+{
+	return !watchdog_tripped(r);
+}
+
+/* The replacement agent holds its slot and has published an actuator frame
+ * newer than the dead agent's last (dead_last). */
+static uint64_t dead_last;
+
+static bool agent_publishing(struct run *r)
+{
+	struct qk_actuator_frame a;
+
+	return qk_seg_alive(&r->seg, QK_PROC_AGENT) && newest_act(r, &a) &&
+	       a.answers_cycle > dead_last;
+}
+
+static bool agent_safe(struct run *r)
+{
+	struct qk_agent_status st;
+
+	status(r, &st);
+	return st.state == QK_ST_SAFE;
+}
+
 static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void **state)
 {
 	struct run r;
@@ -392,16 +481,20 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 	agent = qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid);
 	assert_true(agent > 0);
 	kill(agent, SIGKILL);
-	bool tripped = false;
-
-	for (int i = 0; i < 500 && !tripped; i++) {
-		sim_status(&r, &ss);
-		tripped = ss.watchdog_safe;
+	/* the kernel drops its slot lock as it dies; an agent that stalled on a
+	 * loaded machine may have tripped the watchdog already: look after that */
+	for (int i = 0; i < 500 * slow && qk_seg_alive(&r.seg, QK_PROC_AGENT); i++)
 		usleep(10000);
-	}
-	assert_true(tripped);
+	/* the watchdog trips after guard_cycles of the sim's cycles without an
+	 * actuator frame: allowed twice that and 100 more, counted by the sim */
+	if (!within_cycles(&r, QK_PROC_SIM, 2ull * guard_cycles + 100, watchdog_tripped))
+		fail_msg("the sim's watchdog did not trip within %u sim cycles of the agent's death",
+			 2 * guard_cycles + 100);
 	assert_false(qk_seg_alive(&r.seg, QK_PROC_AGENT));
 	assert_true(qk_seg_alive(&r.seg, QK_PROC_SIM));
+	struct qk_actuator_frame last;
+
+	dead_last = newest_act(&r, &last) ? last.answers_cycle : 0;
 
 	/* a replacement reattaches; the sim was never restarted */
 	pid_t sim = qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), again;
@@ -409,15 +502,17 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 
 	snprintf(path, sizeof(path), "%s/qiki-agent", bindir);
 	assert_int_equal(posix_spawn(&again, path, NULL, NULL, (char *const *)argv, environ), 0);
-	bool resumed = false;
-
-	for (int i = 0; i < 500 && !resumed; i++) {
-		sim_status(&r, &ss);
-		status(&r, &st);
-		resumed = !ss.watchdog_safe && qk_seg_alive(&r.seg, QK_PROC_AGENT);
+	/* a process start is wall time (exec, mlockall, attach): up in 5 s
+	 * (longer under emulation); its first frames then end the watchdog
+	 * within the sim's next guard_cycles + 100 cycles */
+	for (int i = 0; i < 500 * slow && !agent_publishing(&r); i++)
 		usleep(10000);
-	}
-	assert_true(resumed);
+	if (!agent_publishing(&r))
+		fail_msg("the replacement agent did not come up in %d s", 5 * slow);
+	if (!within_cycles(&r, QK_PROC_SIM, guard_cycles + 100ull, watchdog_clear))
+		fail_msg("the sim's watchdog still holds %u sim cycles after the replacement came up",
+			 guard_cycles + 100);
+	sim_status(&r, &ss);
 	assert_int_equal(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), sim);
 	assert_int_equal(ss.watchdog_trips, 1);
 	/* the launcher stops the replacement too, and reports that its own agent died */
@@ -439,7 +534,13 @@ static void test_loop_killed_sim_sends_agent_safe(void **state)
 	start(&r, NULL);
 	wait_state(&r, QK_ST_IDLE, 10, &st);
 	kill(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), SIGKILL);
-	wait_state(&r, QK_ST_SAFE, 5, &st);
+	/* the agent ticks on without frames (stale ticks) and goes SAFE after
+	 * guard_cycles of them: allowed twice that and 100 more of its cycles */
+	if (!within_cycles(&r, QK_PROC_AGENT, 2ull * guard_cycles + 100, agent_safe))
+		fail_msg("the agent did not go SAFE within %u of its cycles of the sim's death",
+			 2 * guard_cycles + 100);
+	status(&r, &st);
+	assert_int_equal(st.state, QK_ST_SAFE);
 	assert_int_equal(st.safe_reason, QK_TRG_GUARD_SENSORS_STALE);
 	assert_int_equal(stop(&r), 4);
 	assert_false(segment_exists());
@@ -716,6 +817,28 @@ static void test_loop_without_privilege_says_how_to_fix_it(void **state)
 	assert_false(segment_exists());
 }
 
+/* Under emulation: every run gets the widened guards (a YAML file on top of
+ * the profile), and the wall-clock limits are ten times longer; said once. */
+static int emulated_config(void)
+{
+	FILE *f;
+
+	slow = 10;
+	guard_cycles = 2000;
+	snprintf(emu_config, sizeof(emu_config), "/tmp/qk-emu-%d.yaml", (int)getpid());
+	if (!(f = fopen(emu_config, "w"))) {
+		perror(emu_config);
+		return -1;
+	}
+	fprintf(f, "limits:\n  sensor_stale_cycles: %u\n  actuator_watchdog_cycles: %u\n",
+		guard_cycles, guard_cycles);
+	fclose(f);
+	printf("test_loop: under %s: stale-sensor guard and actuator watchdog widened from 50 to "
+	       "%u cycles (an emulator stall is not a dead peer), wall-clock limits x%d; the "
+	       "guard tests count their deadlines in cycles\n", emulated, guard_cycles, slow);
+	return 0;
+}
+
 static bool can_rt(void)
 {
 	pid_t pid = fork();
@@ -754,8 +877,15 @@ int main(void)
 #endif
 	if (getenv("QK_BIN"))
 		snprintf(bindir, sizeof(bindir), "%s", getenv("QK_BIN"));
+	emulated = getenv("QK_EMULATED") && *getenv("QK_EMULATED") ? getenv("QK_EMULATED") : NULL;
+	if (emulated && emulated_config() < 0)
+		return 1;
 	no_rt = !can_rt();
 	if (no_rt)
 		printf("test_loop: no SCHED_FIFO privilege here; running the loop with --no-rt\n");
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+
+	if (emu_config[0])
+		unlink(emu_config);
+	return failed;
 }

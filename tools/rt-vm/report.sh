@@ -39,12 +39,24 @@ for b in "$@"; do
   else
     echo "| guest | FAIL | no results: see console.log |"
   fi
-  for f in doctor.txt cyclictest.txt timerlat.txt rt-run.txt lockstep.txt hpet-run.err; do
+  for f in doctor.txt cyclictest.txt timerlat.txt rtlat.txt timerlat-loop.txt rt-run.txt lockstep.txt hpet-run.err; do
     [ -s "$d/$f" ] || continue
     echo
     echo "### $f"
     echo
     case $f in
+      rtlat.txt)
+        echo "qiki-rtlat (eBPF, ours) on the loop threads themselves, during the 1 kHz run;"
+        echo "rtla timerlat (timerlat-loop.txt) ran on the same CPU for the same seconds."
+        echo
+        fence "$d/$f" ;;
+      timerlat-loop.txt)
+        echo "rtla timerlat (the kernel's tool) on the loop's CPU while qiki-rtlat loaded and ran"
+        echo "(started first, stopped with SIGINT when qiki-rtlat was done). rtla 6.1 has no"
+        echo "user-space mode: it times its own SCHED_FIFO 95 thread, woken by a timer beside the"
+        echo "loop threads, not the loop threads themselves."
+        echo
+        fence <(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$d/$f" | grep . | head -n 20) ;;
       cyclictest.txt) fence <(grep -v '^0' "$d/$f" | grep -E '^#|^T:' | grep -vE '^# (Histogram|Thread)' | head -n 12) ;;
       rt-run.txt) fence <({ grep -v '^\[' "$d/$f"; echo "(last status line:)"; grep '^\[' "$d/$f" | tail -n 1; }) ;;
       timerlat.txt) fence <(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$d/$f" | grep . | head -n 20) ;;

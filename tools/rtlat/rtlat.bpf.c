@@ -87,6 +87,21 @@ static __always_inline int loop_idx(__u32 pid)
 	return -1;
 }
 
+/* The histogram bucket of v, bounded on the very register that indexes the
+ * histogram.  Written in C, the compiler checks the bound on a zero-extended
+ * copy of the index and indexes with the original; the verifier of 6.1 (and
+ * older) does not carry a bound from a shifted copy back, and refuses the
+ * access as unbounded ("R4 unbounded memory access" in on_switch). */
+static __always_inline __u64 bucket(__s64 v)
+{
+	__u64 b = rtlat_hist_index(v);
+
+	asm volatile("if %[b] < %[n] goto +1\n\t%[b] = %[last]"
+		     : [b] "+r"(b)
+		     : [n] "i"(RTLAT_HIST_BUCKETS), [last] "i"(RTLAT_HIST_BUCKETS - 1));
+	return b;
+}
+
 static __always_inline struct cpustate *this_cpu(__u32 *cpu)
 {
 	__u32 zero = 0;
@@ -335,10 +350,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		if (w && ts[ni].wait_kind == 1) {
 			struct rtlat_thread *t = &threads[ni];
 			__u64 lat = now - w;
-			__u32 b = rtlat_hist_index(lat);
+			__u64 b = bucket(lat);
 
-			if (b >= RTLAT_HIST_BUCKETS)	/* for the verifier */
-				b = RTLAT_HIST_BUCKETS - 1;
 			__sync_fetch_and_add(&t->hist[b], 1);
 			__sync_fetch_and_add(&t->count, 1);
 			__sync_fetch_and_add(&t->sum_ns, lat);
@@ -349,9 +362,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 			if (due < w) {
 				__u64 d = now - due;
 
-				b = rtlat_hist_index(d);
-				if (b >= RTLAT_HIST_BUCKETS)
-					b = RTLAT_HIST_BUCKETS - 1;
+				b = bucket(d);
 				__sync_fetch_and_add(&t->due_hist[b], 1);
 				__sync_fetch_and_add(&t->due_count, 1);
 				__sync_fetch_and_add(&t->due_sum_ns, d);
@@ -456,10 +467,8 @@ int BPF_PROG(on_hrtimer_entry, struct hrtimer *t, ktime_t *now)
 		if (i >= 0 && i < RTLAT_MAX_THREADS && exp > 0 && at >= (__u64)exp) {
 			struct rtlat_thread *th = &threads[i];
 			__u64 late_by = at - (__u64)exp;
-			__u32 b = rtlat_hist_index(late_by);
+			__u64 b = bucket(late_by);
 
-			if (b >= RTLAT_HIST_BUCKETS)
-				b = RTLAT_HIST_BUCKETS - 1;
 			__sync_fetch_and_add(&th->timer_hist[b], 1);
 			__sync_fetch_and_add(&th->timer_count, 1);
 			__sync_fetch_and_add(&th->timer_sum_ns, late_by);

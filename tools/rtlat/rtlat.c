@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -362,6 +363,13 @@ static uint64_t kaddr(const char *fn)
 	return found;
 }
 
+static const char *kernel_release(void)
+{
+	static struct utsname u;
+
+	return uname(&u) ? "?" : u.release;
+}
+
 static int on_late(void *ctx, void *data, size_t size)
 {
 	struct tracer *t = ctx;
@@ -418,9 +426,17 @@ static int load(struct tracer *t)
 		optional_tp(t, s->progs.on_hrtimer_entry, s->progs.on_hrtimer_exit,
 			    "hrtimer_expire_exit", "hrtimer_expire_exit (timer expiries are not shown)");
 	if ((err = rtlat_bpf__load(s))) {
-		fprintf(stderr, PROG ": the kernel refused the eBPF programs: %s (QIKI_RTLAT_VERBOSE=1 "
-			"shows the verifier's log)\n", strerror(-err));
-		return err;
+		/* with the capabilities checked, EACCES is the verifier's: a
+		 * program it could not prove safe (an older kernel's verifier
+		 * proves less), not a missing privilege */
+		if (err == -EACCES)
+			fprintf(stderr, PROG ": this kernel's verifier refused the eBPF programs "
+				"(kernel %s): a bug of qiki-rtlat's on this kernel; QIKI_RTLAT_VERBOSE=1 "
+				"shows the verifier's log\n", kernel_release());
+		else
+			fprintf(stderr, PROG ": the kernel refused the eBPF programs: %s "
+				"(QIKI_RTLAT_VERBOSE=1 shows the verifier's log)\n", strerror(-err));
+		return err == -EACCES ? -ENOEXEC : err;
 	}
 	if ((err = rtlat_bpf__attach(s))) {
 		fprintf(stderr, PROG ": cannot attach to the tracepoints: %s\n", strerror(-err));
