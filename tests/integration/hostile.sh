@@ -4,7 +4,10 @@
 # over every region of a live segment (header, config, rings, mailboxes,
 # command queues, stats), region by region, a fresh instance for each, while
 # qikictl keeps asking.  No process may die by a signal, none may hang, and
-# the launcher must end in order with the segment unlinked.
+# the launcher must end in order with the segment unlinked.  A qiki-telemetry
+# writing an MCAP file and serving a connected Foxglove client watches each
+# attack: it must end by itself (0 at the shutdown, or 6 naming what it found
+# overwritten), never by a signal nor hang, and leave a finished file.
 #
 # Two passes: root's instance attacked by an unprivileged member of the
 # segment's group (a throwaway uid/gid, nothing created in /etc), and an
@@ -65,8 +68,58 @@ ask() {
   esac
 }
 
+# tele_start AS... : the exporter on instance $i as that user, and a
+# Foxglove client connected to it; sets tpid, fpid
+tele_start() {
+  local port=
+  "$@" "$bin/qiki-telemetry" -i "$i" -o "$logs/$i/t.mcap" --foxglove 0 --avoid-cpu -1 -q \
+    >"$out/$i.tele" 2>&1 &
+  tpid=$!
+  for _ in $(seq 100); do
+    port=$(grep -o 'WebSocket on port [0-9]*' "$out/$i.tele" | grep -o '[0-9]*$') && break; sleep 0.05
+  done
+  fpid=
+  if [ -z "$port" ]; then fail "$region: qiki-telemetry did not start"; cat "$out/$i.tele"; return; fi
+  timeout 60 /usr/bin/python3 tests/integration/foxglove/watch.py "$port" 50 "$out/$i.ready" \
+    >"$out/$i.fox" 2>&1 &
+  fpid=$!
+  for _ in $(seq 100); do [ -e "$out/$i.ready" ] && return; sleep 0.05; done
+  fail "$region: the Foxglove client did not subscribe: $(cat "$out/$i.fox")"
+}
+
+# tele_check: it ended by itself (0 or 6), its file is finished, and when it
+# stopped on the segment it said which region, on stderr, in the file and to
+# the Foxglove client
+tele_check() {
+  local rc why
+  for _ in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$tpid" 2>/dev/null; then
+    fail "$region: qiki-telemetry hangs 10 s after the launcher ended"; kill -KILL "$tpid"
+  fi
+  wait "$tpid"; rc=$?
+  case $rc in
+    0) ;;
+    6) why=$(grep -o 'the [a-z ]* region\|truncated' "$out/$i.tele" | head -1)
+       [ -n "$why" ] || fail "$region: qiki-telemetry exit 6 without naming the region: $(cat "$out/$i.tele")"
+       "$bin/qiki-telemetry" cat "$logs/$i/t.mcap" --topic /log 2>/dev/null | grep -q 'stopped reading' ||
+         fail "$region: the file's /log does not say why telemetry stopped" ;;
+    *) fail "$region: qiki-telemetry exit $rc$([ $rc -ge 128 ] && echo " (signal $((rc - 128)))"): $(tail -n 2 "$out/$i.tele")" ;;
+  esac
+  grep -qi "sanitizer\|segmentation\|core dumped" "$out/$i.tele" && fail "$region: qiki-telemetry: $(head -2 "$out/$i.tele")"
+  "$bin/qiki-telemetry" info "$logs/$i/t.mcap" >"$out/$i.info" 2>&1 ||
+    fail "$region: qiki-telemetry info cannot read the file: $(cat "$out/$i.info")"
+  grep -q "not finished" "$out/$i.info" && fail "$region: the MCAP file was left unfinished"
+  if [ -n "$fpid" ]; then
+    wait "$fpid" || fail "$region: the Foxglove client: $(cat "$out/$i.fox")"
+    grep -q "close -1" "$out/$i.fox" && fail "$region: the Foxglove client was never closed"
+    [ $rc = 6 ] && ! grep -q "statuses \['2:" "$out/$i.fox" &&
+      fail "$region: the Foxglove client was not told why: $(cat "$out/$i.fox")"
+  fi
+  tele="telemetry exit $rc$([ $rc = 6 ] && echo " ($why)")"
+}
+
 attack() {	# PASS REGION_INDEX
-  local pass=$1 idx=$2 i=$inst-$1-$2 seg run=() lpid rc b
+  local pass=$1 idx=$2 i=$inst-$1-$2 seg run=() lpid rc b tpid fpid tele
   region="$pass/${names[$idx]}"
   seg=/dev/shm/qiki.$i
   if [ "$pass" = member ]; then run=("${member[@]}"); fi
@@ -78,6 +131,7 @@ attack() {	# PASS REGION_INDEX
   if [ ! -e "$seg" ]; then fail "$region: the instance did not start"; cat "$out/$i.out"; return; fi
   # root's segment, group-owned by the member's group (mode 0660)
   [ "$pass" = root ] && chgrp "$ugid" "$seg"
+  tele_start "${run[@]}"
   read -r b len <<<"$(region_bounds "$seg" "$idx")"
   scribble "${member[*]}" "$seg" "$b" "$len" "$secs" &
   local spid=$!
@@ -96,18 +150,23 @@ attack() {	# PASS REGION_INDEX
   grep -qi "sanitizer\|segmentation\|core dumped" "$out/$i.out" && fail "$region: $(grep -i 'sanitizer\|segmentation\|core dumped' "$out/$i.out" | head -2)"
   [ -e "$seg" ] && { fail "$region: the segment was left behind"; rm -f "$seg"; }
   pgrep -f -- "--instance $i( |\$)" >/dev/null && fail "$region: a process of the instance outlived the launcher"
-  echo "  $region: launcher exit $rc$(grep -o 'the [a-z ]*region[a-z ]*' "$out/$i.out" | head -1 | sed 's/^/, /')"
+  tele_check
+  # what the launcher found overwritten, the exporter must have found too
+  grep -q 'region was overwritten' "$out/$i.out" && [[ $tele != *"exit 6"* ]] &&
+    fail "$region: the launcher found the segment overwritten, qiki-telemetry did not ($tele)"
+  echo "  $region: launcher exit $rc$(grep -o 'the [a-z ]*region[a-z ]*' "$out/$i.out" | head -1 | sed 's/^/, /'); $tele"
 }
 
 # truncate: every process touching the lost pages gets SIGBUS; each must
 # say so and stop (exit status, not death by signal), the segment unlinked
 truncated() {
-  local i=$inst-trunc seg=/dev/shm/qiki.$inst-trunc lpid rc
+  local i=$inst-trunc seg=/dev/shm/qiki.$inst-trunc lpid rc tpid fpid tele
   region=truncate
   mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
   "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" >"$out/$i.out" 2>&1 &
   lpid=$!
   for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
+  tele_start
   chgrp "$ugid" "$seg" && "${member[@]}" truncate -s 4096 "$seg"	# a group member may
   ask "$i" status
   for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
@@ -117,7 +176,9 @@ truncated() {
   grep -q "killed by signal" "$out/$i.out" && fail "truncate: $(grep 'killed by signal' "$out/$i.out")"
   grep -q "truncated under us" "$out/$i.out" || fail "truncate: nobody said the segment was truncated"
   [ -e "$seg" ] && { fail "truncate: the segment was left behind"; rm -f "$seg"; }
-  echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so"
+  tele_check
+  [[ $tele == *truncated* ]] || fail "truncate: qiki-telemetry did not say the segment was truncated ($tele)"
+  echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so; $tele"
 }
 
 for pass in root member; do

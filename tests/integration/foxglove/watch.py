@@ -2,7 +2,7 @@
 """A Foxglove client that stays connected while the segment is attacked
 (tests/integration/hostile.sh): it subscribes to every channel and counts
 what arrives until the server closes the connection or LIMIT seconds pass.
-Usage: watch.py PORT LIMIT_S
+Usage: watch.py PORT LIMIT_S READY_FILE (written once subscribed)
 Prints one line: "messages N statuses [level:message ...] close CODE"
 (close -1: still open at the limit).  Exit 0 unless it could not connect or
 the server broke the protocol."""
@@ -12,7 +12,7 @@ import sys
 
 import websockets
 
-PORT, LIMIT = int(sys.argv[1]), float(sys.argv[2])
+PORT, LIMIT, READY = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 
 
 async def main():
@@ -34,6 +34,7 @@ async def main():
                 if j["op"] == "advertise":
                     await ws.send(json.dumps({"op": "subscribe", "subscriptions": [
                         {"id": c["id"], "channelId": c["id"]} for c in j["channels"]]}))
+                    open(READY, "w").close()
                 elif j["op"] == "status":
                     statuses.append(f'{j["level"]}:{j["message"]}')
         except websockets.exceptions.ConnectionClosed as e:
