@@ -157,16 +157,20 @@ attack() {	# PASS REGION_INDEX
   echo "  $region: launcher exit $rc$(grep -o 'the [a-z ]*region[a-z ]*' "$out/$i.out" | head -1 | sed 's/^/, /'); $tele"
 }
 
-# truncate: every process touching the lost pages gets SIGBUS; each must
-# say so and stop (exit status, not death by signal), the segment unlinked
+# truncate [bus]: every process touching the lost pages gets SIGBUS; each
+# must say so and stop (exit status, not death by signal), the segment
+# unlinked.  The exporter checks the size first and so sees it coming;
+# with `bus` it is made blind to the size (tests/preload/stalesize.c) and
+# meets SIGBUS itself, which it must catch and report the same
 truncated() {
-  local i=$inst-trunc seg=/dev/shm/qiki.$inst-trunc lpid rc tpid fpid tele
-  region=truncate
+  local i=$inst-trunc$1 seg=/dev/shm/qiki.$inst-trunc$1 lpid rc tpid fpid tele pre=()
+  region=truncate$1
+  [ -n "$1" ] && pre=(env "LD_PRELOAD=$stalesize")
   mkdir -p "$logs/$i" && chmod 1777 "$logs/$i"
   "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" >"$out/$i.out" 2>&1 &
   lpid=$!
   for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.05; done
-  tele_start
+  tele_start "${pre[@]}"
   chgrp "$ugid" "$seg" && "${member[@]}" truncate -s 4096 "$seg"	# a group member may
   ask "$i" status
   for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
@@ -177,12 +181,16 @@ truncated() {
   grep -q "truncated under us" "$out/$i.out" || fail "truncate: nobody said the segment was truncated"
   [ -e "$seg" ] && { fail "truncate: the segment was left behind"; rm -f "$seg"; }
   tele_check
-  [[ $tele == *truncated* ]] || fail "truncate: qiki-telemetry did not say the segment was truncated ($tele)"
-  echo "  truncate: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so; $tele"
+  [[ $tele == *truncated* ]] || fail "$region: qiki-telemetry did not say the segment was truncated ($tele)"
+  [ -n "$1" ] && ! grep -q 'truncated under us (SIGBUS)' "$out/$i.tele" &&
+    fail "$region: qiki-telemetry did not meet the truncation as SIGBUS: $(cat "$out/$i.tele")"
+  echo "  $region: launcher exit $rc, $(grep -c 'truncated under us' "$out/$i.out") processes said so; $tele"
 }
 
 for pass in root member; do
   for idx in "${!names[@]}"; do attack "$pass" "$idx"; done
 done
-truncated
+truncated ""
+stalesize=$(realpath "$B/rel/tests/libqkstalesize.so") || fail "no $B/rel/tests/libqkstalesize.so: make tests builds it"
+truncated -bus
 finish
