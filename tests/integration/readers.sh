@@ -6,7 +6,9 @@
 # writer can, so that a reader that reads a word twice sees two values.
 # `stats` once sized a histogram bar by a bucket read after the peak it was
 # scaled by, and wrote past its 41-byte bar.  Each reader must exit with a
-# documented status, never by a signal, and never hang.
+# documented status, never by a signal, and never hang.  Last, a ring's
+# geometry is overwritten: qikictl exits 2 naming the region (issue 14,
+# defect 1), and the launcher stops the instance saying the same.
 # usage: tests/integration/readers.sh BUILD_DIR
 name=readers
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +68,22 @@ while kill -0 $wpid 2>/dev/null; do
 done
 wait $wpid
 echo "  $runs reader runs under the writer, $fails failed"
+
+# a region's geometry overwritten (the sensors ring's capacity, its second
+# cache line): qikictl exits 2 naming the region, and so does a new attach
+for k in "${!regions[@]}"; do [ "${regions[$k]}" = QK_R_SENSORS ] && si=$k; done
+s_off=$(od -An -t u8 -j $((roff + 8 * si)) -N 8 -v "$seg" | tr -d ' ')
+kill -STOP $lpid	# so that it does not end the instance (and unlink it) first
+printf '\x03\x00\x00\x00' | dd of="$seg" bs=1 seek=$((s_off + 64)) conv=notrunc status=none
+for cmd in status stats watch; do
+  timeout 10 "$bin/qikictl" -i "$inst" $cmd >/dev/null 2>"$out/bad.err"; rc=$?
+  [ $rc = 2 ] && grep -q 'sensors ring region' "$out/bad.err" ||
+    fail "qikictl $cmd on an overwritten ring: exit $rc, $(cat "$out/bad.err")"
+done
+kill -CONT $lpid
+for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
 kill -TERM $lpid 2>/dev/null
-wait $lpid
+wait $lpid; rc=$?
+[ $rc = 4 ] && grep -q 'sensors ring region' "$out/run.out" ||
+  fail "the launcher on an overwritten ring: exit $rc, $(tail -n 3 "$out/run.out")"
 finish
