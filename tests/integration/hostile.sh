@@ -191,6 +191,40 @@ for pass in root member; do
   for idx in "${!names[@]}"; do attack "$pass" "$idx"; done
 done
 truncated ""
+# hil: qiki-hil, which takes the sim's place, checks the segment as the sim
+# does: a ring's geometry overwritten (the launcher held still, so that the
+# bridge finds it first), the bridge names the region, exits 6 and sends the
+# device its BYE (the device goes safe at once, not on its watchdog)
+hil_pass() {
+  local i=$inst-hil seg=/dev/shm/qiki.$inst-hil lpid dpid bpid rc port=$((20000 + $$ % 20000)) off si
+  region=hil
+  mkdir -p "$logs/$i"
+  "$bin/qiki-hil-device" --bind 127.0.0.1:$port --stats-file "$out/dev.stats" 2>"$out/dev.err" &
+  dpid=$!
+  "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" \
+    --hil udp://127.0.0.1:$port --hil-bind 127.0.0.1:$((port + 1)) >"$out/$i.out" 2>&1 &
+  lpid=$!
+  for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.1; done
+  bpid=$("$bin/qikictl" -i "$i" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
+  for k in "${!names[@]}"; do [ "${names[$k]}" = sensors ] && si=$k; done
+  read -r off _ <<<"$(region_bounds "$seg" "$si")"
+  kill -STOP $lpid
+  printf '\x03\x00\x00\x00' | dd of="$seg" bs=1 seek=$((off + 64)) conv=notrunc status=none
+  for _ in $(seq 100); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.05; done
+  kill -CONT $lpid
+  for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
+  kill -TERM $lpid 2>/dev/null; wait $lpid; rc=$?
+  kill -TERM $dpid; wait $dpid
+  grep -q '^qiki-hil: .*the sensors ring region was overwritten' "$out/$i.out" ||
+    fail "hil: the bridge did not name the overwritten region: $(head -n 3 "$out/$i.out")"
+  grep -q 'qiki-hil .* ended: exit 6' "$out/$i.out" || fail "hil: the bridge did not exit 6: $(grep -i 'qiki-hil' "$out/$i.out" | head -3)"
+  [ "$(sed -n 's/^byes=//p' "$out/dev.stats")" = 1 ] || fail "hil: the device did not get the bridge's BYE"
+  [ $rc -ge 128 ] && fail "hil: the launcher died by signal $((rc - 128))"
+  [ -e "$seg" ] && { fail "hil: the segment was left behind"; rm -f "$seg"; }
+  echo "  hil: launcher exit $rc, the bridge said which region, the device got its BYE"
+}
+hil_pass
+
 stalesize=$(realpath "$B/rel/tests/libqkstalesize.so") || fail "no $B/rel/tests/libqkstalesize.so: make tests builds it"
 truncated -bus
 finish
