@@ -196,13 +196,17 @@ truncated ""
 # bridge finds it first), the bridge names the region, exits 6 and sends the
 # device its BYE (the device goes safe at once, not on its watchdog)
 hil_pass() {
-  local i=$inst-hil seg=/dev/shm/qiki.$inst-hil lpid dpid bpid rc port=$((20000 + $$ % 20000)) off si
+  local i=$inst-hil seg=/dev/shm/qiki.$inst-hil lpid dpid bpid rc port bport off si
   region=hil
+  read -r port bport < <(python3 -c 'import socket
+s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
   mkdir -p "$logs/$i"
   "$bin/qiki-hil-device" --bind 127.0.0.1:$port --stats-file "$out/dev.stats" 2>"$out/dev.err" &
   dpid=$!
   "$bin/qiki" run --instance "$i" --no-rt --duration 60 -q --log-dir "$logs/$i" \
-    --hil udp://127.0.0.1:$port --hil-bind 127.0.0.1:$((port + 1)) >"$out/$i.out" 2>&1 &
+    --hil udp://127.0.0.1:$port --hil-bind 127.0.0.1:$bport >"$out/$i.out" 2>&1 &
   lpid=$!
   for _ in $(seq 100); do [ "$("$bin/qikictl" -i "$i" state 2>/dev/null)" = IDLE ] && break; sleep 0.1; done
   bpid=$("$bin/qikictl" -i "$i" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["processes"]["sim"]["pid"])')
