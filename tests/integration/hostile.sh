@@ -218,6 +218,8 @@ print(*[x.getsockname()[1] for x in s])')
   kill -CONT $lpid
   for _ in $(seq 100); do kill -0 $lpid 2>/dev/null || break; sleep 0.1; done
   kill -TERM $lpid 2>/dev/null; wait $lpid; rc=$?
+  # the device takes the BYE in its own time (its stats are written at exit)
+  for _ in $(seq 100); do grep -q 'BYE from the bridge' "$out/dev.err" && break; sleep 0.05; done
   kill -TERM $dpid; wait $dpid
   grep -q '^qiki-hil: .*the sensors ring region was overwritten' "$out/$i.out" ||
     fail "hil: the bridge did not name the overwritten region: $(head -n 3 "$out/$i.out")"
