@@ -497,6 +497,12 @@ def report(out):
             rows.append([label, "%.0f" % ins if ins >= 0 else t["instructions_error"], us(t["time"]["p50_ns"]),
                          us(t["time"]["p99_ns"]), us(t["time"]["max_ns"])])
             headline[k] = {"instructions": ins, "p50_us": t["time"]["p50_ns"] / 1e3, "p99_us": t["time"]["p99_ns"] / 1e3}
+        sc = tk.get("sim_cycle")
+        if sc:	# qiki-sim's whole loop cycle but its wait: instructions only
+            ins = sc["instructions"]
+            rows.append(["sim cycle (qiki-sim's loop, all but the wait)",
+                         "%.0f" % ins if ins >= 0 else sc["instructions_error"], "", "", ""])
+            headline["sim_cycle"] = {"instructions": ins}
         md.append("\nCost of one tick: instructions counted by callgrind (repeatable), time measured here.\n\n")
         md.append(table(["unit", "instructions / call", "p50 (us)", "p99 (us)", "max (us)"], rows))
 
@@ -555,7 +561,11 @@ def report(out):
             tk["ticks"], "SCHED_FIFO" if tk["sched_fifo"] else "NOT real-time", tk["callgrind_ticks"], tk["final_state"]))
         md.append(table(["unit", "instructions"] + STAT_HEAD, [
             ["agent tick", "%.0f" % tk["agent_tick"]["instructions"]] + stat_cells(tk["agent_tick"]["time"]),
-            ["sim step", "%.0f" % tk["sim_step"]["instructions"]] + stat_cells(tk["sim_step"]["time"])]))
+            ["sim step", "%.0f" % tk["sim_step"]["instructions"]] + stat_cells(tk["sim_step"]["time"])] +
+            ([["sim cycle (all but the wait; %s and %s cycles at %s Hz, the difference)" % (
+                tuple(tk["sim_cycle"]["cycles"]) + (tk["sim_cycle"]["rate_hz"],)),
+               "%.0f" % tk["sim_cycle"]["instructions"]] + [""] * len(STAT_HEAD)]
+             if tk.get("sim_cycle", {}).get("instructions", -1) >= 0 else [])))
         plots.hist("tick_hist.png", "time per call, lockstep",
                    [("agent tick", tk["agent_tick"]["time"]), ("sim step", tk["sim_step"]["time"])])
     else:

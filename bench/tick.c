@@ -18,6 +18,15 @@
  *    the tick once, as qiki-agent passes it only when its mailbox changed.
  *    An instruction count does not move with the machine's load, so it is
  *    the figure to compare between runs and commits; time is what it costs.
+ *  - The sim's whole cycle: everything qiki-sim's real-time loop does in a
+ *    cycle but its wait (actuation read, command drain, step, sense, frame
+ *    hash, publish and wake, status mailbox, watchdog, statistics, the
+ *    segment check every 16 cycles).  `qiki run --no-rt --cycles N` starts
+ *    the real qiki-sim under callgrind (a wrapper in a scratch helper
+ *    directory), collecting in main() but not in qk_period_wait(); two runs,
+ *    of N1 and N2 cycles, and the difference divided by N2 - N1, so start-up
+ *    and shutdown cancel out.  At 200 Hz: callgrind slows the sim ~50x, and
+ *    at 1 kHz most cycles would overrun (and log it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +180,137 @@ static double callgrind(const char *self, const char *fn, const char *profile, u
 	return (double)total / (double)n;
 }
 
+/* Copies file `from` to `to`, mode 0755.  0 or -errno. */
+static int copy_exe(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+	ssize_t k = 0;
+	int ret = 0;
+
+	while (out >= 0 && (k = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)k) != k)
+			break;
+	if (in < 0 || out < 0 || k != 0)
+		ret = errno ? -errno : -EIO;
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/* callgrind's total in file `out`, or -1. */
+static double cg_total(const char *out)
+{
+	FILE *f = fopen(out, "r");
+	char l[512];
+	unsigned long long total = 0;
+	bool found = false;
+
+	while (f && fgets(l, sizeof(l), f))
+		if (sscanf(l, "totals: %llu", &total) == 1 || sscanf(l, "summary: %llu", &total) == 1)
+			found = true;
+	if (f)
+		fclose(f);
+	return found ? (double)total : -1;
+}
+
+/* Instructions per cycle of qiki-sim's loop, all but the wait; see the top. */
+static double sim_cycle_callgrind(const char *self, const char *dir, const uint64_t n[2],
+				  char *why, size_t wn)
+{
+	char bin[PATH_MAX], tmp[] = "/tmp/qk-simcycle.XXXXXX", p[PATH_MAX + 64], q[PATH_MAX + 64];
+	char inst[32], cyc[32], out[2][PATH_MAX + 64];
+	double total[2] = { -1, -1 }, ret = -1;
+	FILE *f;
+
+	/* self is <build>/bench/bin/tick; the programs are in <build>/bin */
+	snprintf(bin, sizeof(bin), "%s", self);
+	for (int i = 0; i < 3; i++) {
+		char *sl = strrchr(bin, '/');
+
+		if (sl)
+			*sl = 0;
+	}
+	strncat(bin, "/bin", sizeof(bin) - strlen(bin) - 1);
+	if (!mkdtemp(tmp)) {
+		snprintf(why, wn, "mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	/* qiki runs the qiki-sim beside it: its own copy here, beside a
+	 * wrapper that runs the real one under callgrind */
+	snprintf(p, sizeof(p), "%s/qiki", bin);
+	snprintf(q, sizeof(q), "%s/qiki", tmp);
+	int e = copy_exe(p, q);
+
+	snprintf(p, sizeof(p), "%s/qiki-agent", bin);
+	snprintf(q, sizeof(q), "%s/qiki-agent", tmp);
+	if (!e && symlink(p, q))
+		e = -errno;
+	snprintf(q, sizeof(q), "%s/qiki-sim", tmp);
+	if (!e && (f = fopen(q, "w"))) {
+		fprintf(f, "#!/bin/sh\nexec valgrind --tool=callgrind --collect-atstart=no "
+			"--toggle-collect=main --toggle-collect=qk_period_wait "
+			"--callgrind-out-file=\"$QK_CG_OUT\" %s/qiki-sim \"$@\" 2>>%s/valgrind.log\n",
+			bin, tmp);
+		fclose(f);
+		chmod(q, 0755);
+	} else if (!e) {
+		e = -errno;
+	}
+	if (e) {
+		snprintf(why, wn, "cannot set up %s: %s", tmp, strerror(-e));
+		goto out;
+	}
+	snprintf(inst, sizeof(inst), "bench-%d", (int)getpid());
+	for (int k = 0; k < 2; k++) {
+		char *argv[] = { "qiki", "run", "--no-rt", "--instance", inst, "--rate", "200",
+				 "--cycles", cyc, "-q", "--log-dir", tmp, NULL };
+		char runlog[PATH_MAX + 64];
+		posix_spawn_file_actions_t fa;
+		pid_t pid;
+		int st;
+
+		snprintf(cyc, sizeof(cyc), "%llu", (unsigned long long)n[k]);
+		snprintf(out[k], sizeof(out[k]), "%s/callgrind.sim_cycle.%llu.out", dir,
+			 (unsigned long long)n[k]);
+		snprintf(runlog, sizeof(runlog), "%s/run.out", tmp);
+		setenv("QK_CG_OUT", out[k], 1);
+		snprintf(q, sizeof(q), "%s/qiki", tmp);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addopen(&fa, 1, runlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		posix_spawn_file_actions_adddup2(&fa, 1, 2);
+		e = posix_spawn(&pid, q, &fa, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+		if (e || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			snprintf(why, wn, "qiki run --cycles %s under callgrind failed (%s)", cyc,
+				 e ? strerror(e) : "see its summary");
+			goto out;
+		}
+		if ((total[k] = cg_total(out[k])) < 0) {
+			snprintf(why, wn, "valgrind failed, no totals in callgrind.sim_cycle.%s.out "
+				 "(is valgrind installed?)", cyc);
+			goto out;
+		}
+	}
+	ret = (total[1] - total[0]) / (double)(n[1] - n[0]);
+out:
+	unsetenv("QK_CG_OUT");
+	{
+		const char *left[] = { "qiki", "qiki-agent", "qiki-sim", "valgrind.log", "run.out",
+				       "qiki.log", "qiki-agent.log", "qiki-sim.log" };
+
+		for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++) {
+			snprintf(q, sizeof(q), "%s/%s", tmp, left[i]);
+			unlink(q);
+		}
+		if (rmdir(tmp))
+			fprintf(stderr, "tick: %s left behind (%s)\n", tmp, strerror(errno));
+	}
+	return ret;
+}
+
 static bool go_rt(void)
 {
 	cpu_set_t set;
@@ -190,6 +331,8 @@ int main(int argc, char **argv)
 	uint64_t n = 100000, n_cg = 10000;
 	bool want_rt = true;
 	char self[PATH_MAX], dir[PATH_MAX], why_a[160] = "", why_s[160] = "", why_sh[160] = "";
+	char why_c[256] = "";
+	const uint64_t n_cycle[2] = { 1000, 3000 };
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--inner") && i + 1 < argc)
@@ -222,6 +365,7 @@ int main(int argc, char **argv)
 	double ins_ship = callgrind(self, "bench_agent_tick", "ship", n_cg, dir, why_sh,
 				    sizeof(why_sh));
 	double ins_sim = callgrind(self, "bench_sim_step", "bot", n_cg, dir, why_s, sizeof(why_s));
+	double ins_cycle = sim_cycle_callgrind(self, dir, n_cycle, why_c, sizeof(why_c));
 
 	bool locked = mlockall(MCL_CURRENT | MCL_FUTURE) == 0;
 	bool rt = want_rt && go_rt();
@@ -268,6 +412,11 @@ int main(int argc, char **argv)
 		printf("%.0f instructions/call (callgrind)\n", ins_sim);
 	else
 		printf("instructions: %s\n", why_s);
+	if (ins_cycle >= 0)
+		printf("  %-16s %60s%.0f instructions/cycle (callgrind, qiki-sim's loop but its wait)\n",
+		       "sim cycle", "", ins_cycle);
+	else
+		printf("  sim cycle: instructions: %s\n", why_c);
 	if (!json)
 		return 0;
 	FILE *f = bench_json_open(json, "tick");
@@ -286,7 +435,9 @@ int main(int argc, char **argv)
 	fprintf(f, "},\"sim_step\":{\"instructions\":%.1f,\"instructions_error\":\"%s\",",
 		ins_sim, why_s);
 	bench_json_hist(f, "time", &h_sim);
-	fprintf(f, "}}\n");
+	fprintf(f, "},\"sim_cycle\":{\"instructions\":%.1f,\"instructions_error\":\"%s\","
+		"\"cycles\":[%llu,%llu],\"rate_hz\":200}}\n", ins_cycle, why_c,
+		(unsigned long long)n_cycle[0], (unsigned long long)n_cycle[1]);
 	fclose(f);
 	return 0;
 }

@@ -669,6 +669,7 @@ static void hist_json(struct qk_json *j, const char *name, const struct qk_hist 
 static void hist_table(const char *proc, const char *name, const struct qk_hist *h)
 {
 	uint64_t n = qk_load_relaxed((_Atomic uint64_t *)&h->count), peak = 1;
+	uint64_t bk[QK_HIST_BUCKETS];
 
 	printf("%s %s: %llu samples", proc, name, (unsigned long long)n);
 	if (!n) {
@@ -679,24 +680,24 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 	       us(qk_hist_min(h)), us(qk_hist_quantile(h, 0.5)),
 	       us(qk_hist_quantile(h, 0.99)), us(qk_hist_quantile(h, 0.999)),
 	       us(qk_hist_max(h)));
+	/* each bucket read once: the bars are scaled by the peak of what we
+	 * print, whatever the segment holds by now */
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
-
-		peak = b > peak ? b : peak;
+		bk[i] = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
+		peak = bk[i] > peak ? bk[i] : peak;
 	}
 	printf("  %12s %12s %10s\n", "FROM_US", "TO_US", "COUNT");
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {
-		uint64_t b = qk_load_relaxed((_Atomic uint64_t *)&h->bucket[i]);
 		char bar[41];
-		int w = (int)(40 * b / peak);
+		int w = (int)(40.0 * (double)bk[i] / (double)peak);
 
-		if (!b)
+		if (!bk[i])
 			continue;
 		memset(bar, '#', (size_t)w);
 		bar[w] = 0;
 		printf("  %12.3f %12.3f %10llu %s\n", us(qk_hist_lower(i)),
 		       i + 1 < QK_HIST_BUCKETS ? us(qk_hist_lower(i + 1)) : INFINITY,
-		       (unsigned long long)b, bar);
+		       (unsigned long long)bk[i], bar);
 	}
 	putchar('\n');
 }

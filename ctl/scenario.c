@@ -548,13 +548,15 @@ static int holds(struct qk_scenario *s, const struct qk_agent_status *st, const 
 static int state_within(struct qk_scenario *s, const struct qk_agent_status *st,
 			const struct cond *c)
 {
-	uint64_t last = s->step_cycle + c->cycles;
+	uint64_t last = s->step_cycle + c->cycles, n = st->n_transitions, i = s->step_ntrans;
 
-	for (uint64_t i = s->step_ntrans; i < st->n_transitions; i++) {
+	/* the count is the segment's: only the window the history keeps is
+	 * looked at, however far it jumped */
+	if (n > i && n - i > QK_MAX_TRANSITIONS)
+		i = n - QK_MAX_TRANSITIONS;
+	for (; i < n; i++) {
 		const struct qk_transition *t = &st->trans[i % QK_MAX_TRANSITIONS];
 
-		if (i + QK_MAX_TRANSITIONS < st->n_transitions)
-			continue;	/* overwritten: older than the window the history keeps */
 		if (t->cycle <= last && cmp(c->op, t->to, c->code))
 			return 1;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "foxglove/Log.pb-c.h"
 #include "foxglove/PoseInFrame.pb-c.h"
@@ -31,6 +32,10 @@ extern const uint8_t qk_tele_fds[], qk_tele_fds_end[];
 #define PACK_MAX (64 * 1024)
 #define POSE_MAX_HZ 100
 #define SNAPSHOT_NS (100 * 1000000ll)
+/* frames read from one ring in one pass: a ring's worth and more (1024
+ * slots), so that a pass ends, and the next one checks the segment, even
+ * while a hostile writer keeps the ring's head moving */
+#define READ_MAX 4096
 
 enum chan { C_SENSORS, C_ACTUATORS, C_TIMING, C_FSM, C_TRANS, C_BIOS, C_POSE, C_LOG, C_LINK,
 	    C_COUNT };
@@ -94,6 +99,8 @@ struct qk_export {
 	int64_t dead_since;
 	bool lockstep;			/* stamped in simulated time: at() */
 	int64_t ls_now, ls_newest;	/* the cycle being exported, the newest read */
+	bool seg_lost;			/* overwritten or truncated: never touched again */
+	char lost_why[400];
 };
 
 static int64_t mono_ns(void)
@@ -474,7 +481,7 @@ static int per_cycle(struct qk_export *e)
 	int ret = 0;
 
 	/* sensor frames: every one, decimated for export */
-	while (qk_ring_read_next(&e->sens_rd, &e->f)) {
+	for (int k = 0; k < READ_MAX && qk_ring_read_next(&e->sens_rd, &e->f); k++) {
 		const struct qk_sensor_frame *f = &e->f;
 
 		e->s.cycles_seen++;
@@ -511,8 +518,10 @@ static int per_cycle(struct qk_export *e)
 		}
 	}
 	/* actuator frames: paired with the sensor frame they answer */
-	for (struct qk_ring_reader before = e->act_rd; qk_ring_read_next(&e->act_rd, &e->a);
-	     before = e->act_rd) {
+	int k = 0;
+
+	for (struct qk_ring_reader before = e->act_rd;
+	     k < READ_MAX && qk_ring_read_next(&e->act_rd, &e->a); before = e->act_rd, k++) {
 		const struct qk_actuator_frame *a = &e->a;
 
 		/* an answer to a frame published since we read the sensors: both
@@ -611,6 +620,9 @@ static int events(struct qk_export *e, int64_t now)
 	if (qk_mbox_writes(e->seg.bios) != e->bios_writes &&
 	    qk_mbox_read(e->seg.bios, &e->bios, &e->scratch_bios) && e->bios.post_count) {
 		e->bios_writes = qk_mbox_writes(e->seg.bios);
+		/* names from the segment: terminated here, before protobuf's strlen */
+		for (uint32_t i = 0; i < QK_MAX_DEVICES; i++)
+			e->bios.device[i].name[QK_NAME_LEN - 1] = '\0';
 		if ((ret = bios_report(e, now)))
 			return ret;
 		ret = log_event(e, e->bios.time_ns, FOXGLOVE__LOG__LEVEL__INFO, "qiki-sim",
@@ -635,7 +647,7 @@ static int events(struct qk_export *e, int64_t now)
 	for (int k = 0; k < 2; k++) {
 		struct qk_ring_reader *rd = k ? &e->sim_rep : &e->agent_rep;
 
-		while (qk_ring_read_next(rd, &e->rep)) {
+		for (int i = 0; i < READ_MAX && qk_ring_read_next(rd, &e->rep); i++) {
 			bool ok = e->rep.status == QK_REPLY_ACCEPTED;
 
 			ret = log_event(e, now, ok ? FOXGLOVE__LOG__LEVEL__INFO : FOXGLOVE__LOG__LEVEL__WARNING,
@@ -649,12 +661,54 @@ static int events(struct qk_export *e, int64_t now)
 	return 0;
 }
 
+void qk_export_segment_lost(struct qk_export *e, const char *why)
+{
+	int64_t now = mono_ns();
+
+	if (e->seg_lost)
+		return;
+	e->seg_lost = true;
+	e->slot = NULL;
+	snprintf(e->lost_why, sizeof(e->lost_why), "%s; telemetry stopped reading it", why);
+	/* the file and the live clients both say why they end here */
+	log_event(e, now, FOXGLOVE__LOG__LEVEL__ERROR, "qiki-telemetry", "%s", e->lost_why);
+	qk_ws_goodbye(e->ws, 2, e->lost_why, now);
+}
+
+/* Whether the segment still is what attach checked: its size first (a
+ * truncated one raises SIGBUS on the lost pages), then its geometry. */
+static bool segment_ok(struct qk_export *e)
+{
+	struct stat st;
+	char why[320];
+
+	if (e->seg_lost)
+		return false;
+	if (fstat(e->seg.fd, &st) == 0 && (size_t)st.st_size < e->seg.size) {
+		snprintf(why, sizeof(why), "/dev/shm%s was truncated to %lld bytes (of %zu): the "
+			 "whole segment is lost", e->seg.path, (long long)st.st_size, e->seg.size);
+		qk_export_segment_lost(e, why);
+		return false;
+	}
+	if (qk_seg_verify(&e->seg) >= 0) {
+		qk_export_segment_lost(e, e->seg.err);
+		return false;
+	}
+	return true;
+}
+
 int qk_export_poll(struct qk_export *e, char *err, size_t n)
 {
 	struct timespec c0, c1;
 	int64_t now = mono_ns();
 	int ret;
 
+	if (!segment_ok(e)) {
+		if (e->ws)	/* what the goodbye left unsent */
+			qk_ws_poll(e->ws, now);
+		snprintf(err, n, "%s", e->lost_why);
+		return -EPROTO;
+	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	if (e->stream)
 		qk_stream_poll(e->stream, now);
@@ -804,9 +858,11 @@ int qk_export_close(struct qk_export *e, char *err, size_t n)
 	}
 	qk_stream_close(e->stream);
 	qk_ws_close(e->ws);
-	if (e->slot)
-		qk_store_relaxed(&e->slot->flags, 0);	/* nobody to wait for now */
-	qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
+	if (!e->seg_lost) {	/* a lost one is not written; closing drops our lock */
+		if (e->slot)
+			qk_store_relaxed(&e->slot->flags, 0);	/* nobody to wait for now */
+		qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
+	}
 	qk_seg_detach(&e->seg);
 	free(e);
 	return ret;

@@ -13,6 +13,14 @@
  * qk_export_poll() often enough that the rings (1024 frames) do not lap it:
  * every millisecond keeps up with 10 kHz.
  *
+ * The segment is untrusted input (shm/seg.h): each pass first checks it
+ * (its size, then qk_seg_verify()), reads at most a bounded number of
+ * frames, and copies nothing it has not bounded.  When the segment turns
+ * out overwritten or truncated, the exporter stops reading it for good,
+ * logs why on /log (the file and live clients), tells the Foxglove clients
+ * with an error status and closes them; the file is then finished as
+ * usual by qk_export_close(), readable to its end.
+ *
  * Buffers: protobuf messages are packed into one reused buffer, the MCAP
  * writer reuses its chunk buffers, TCP clients have fixed output buffers;
  * a client whose buffer is full loses frames (counted), one that takes
@@ -53,8 +61,14 @@ struct qk_export;
  * *code: 2 the instance is missing or incompatible, 1 otherwise). */
 struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size_t n, int *code);
 /* One pass: everything new in the rings and mailboxes.  Returns 0, 1 when
- * the loop has shut down (finish), or -errno when the file failed (err). */
+ * the loop has shut down (finish), -EPROTO when the segment was overwritten
+ * or truncated (err names the region; the exporter has stopped reading it),
+ * or another -errno when the file failed (err). */
 int qk_export_poll(struct qk_export *e, char *err, size_t n);
+/* The caller caught SIGBUS on the segment (it was truncated while we read
+ * it): stop reading it, as poll does on -EPROTO, with `why` as the reason.
+ * Touches nothing in the segment. */
+void qk_export_segment_lost(struct qk_export *e, const char *why);
 /* Finishes the file.  0, or -errno with err. */
 int qk_export_close(struct qk_export *e, char *err, size_t n);
 void qk_export_get_stats(const struct qk_export *e, struct qk_export_stats *s);

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "qiki/v1/link.pb-c.h"
 #include "qiki/v1/telemetry.pb-c.h"
 #include "rt/cli.h"
+#include "rt/proc.h"
 #include "shm/seg.h"
 
 #define PROG "qiki-telemetry"
@@ -33,6 +35,24 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* A truncated segment raises SIGBUS on the lost pages, and only ever while
+ * the exporter reads it (between two messages, never inside the file's or a
+ * client's writer), so the handler jumps back to the loop, which stops
+ * reading the segment and finishes the file. */
+static sigjmp_buf on_bus;
+static volatile sig_atomic_t bus_armed;
+
+static void on_sigbus(int sig)
+{
+	(void)sig;
+	if (bus_armed) {
+		bus_armed = 0;
+		siglongjmp(on_bus, 1);
+	}
+	signal(SIGBUS, SIG_DFL);
+	raise(SIGBUS);
 }
 
 static void usage(FILE *f)
@@ -62,7 +82,10 @@ static void usage(FILE *f)
 		"It reads the instance's rings like any reader and never slows the loop:\n"
 		"if it falls behind it loses frames, and says how many.  It stops on\n"
 		"SIGINT/SIGTERM or when the loop shuts down, and finishes the file.\n"
-		"Exit status: 0 done; 1 usage, a file or port problem; 2 no such instance.\n");
+		"If the segment is overwritten or truncated under it, it stops reading it, says\n"
+		"which region, tells Foxglove clients, finishes the file and exits 6.\n"
+		"Exit status: 0 done; 1 usage, a file or port problem; 2 no such instance;\n"
+		"6 the segment was overwritten or truncated (the message names the region).\n");
 }
 
 /* ---- run -------------------------------------------------------------------- */
@@ -80,11 +103,13 @@ static int cmd_run(int argc, char **argv)
 	};
 	struct qk_export_opts o = { .instance = "default", .zstd = true };
 	struct qk_export_stats s;
-	struct qk_export *e;
+	struct qk_export *volatile e = NULL;	/* volatile: read after siglongjmp */
 	char err[768];
 	bool quiet = false;
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	int c, code, ret = 0, kb = 512, avoid = ncpu - 1;
+	int c, code;
+	volatile int ret = 0;
+	int kb = 512, avoid = ncpu - 1;
 
 	while ((c = getopt_long(argc, argv, "i:o:r:qh", lo, NULL)) != -1) {
 		switch (c) {
@@ -158,7 +183,17 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct sigaction bus = { .sa_handler = on_sigbus };
+
+	sigaction(SIGBUS, &bus, NULL);
+	if (sigsetjmp(on_bus, 1)) {	/* SIGBUS while attaching */
+		fprintf(stderr, PROG ": /dev/shm/qiki.%s was truncated under us (SIGBUS) while "
+			"attaching; stop the instance and check who can write it\n", o.instance);
+		return QK_EXIT_SEGMENT;
+	}
+	bus_armed = 1;
 	e = qk_export_open(&o, err, sizeof(err), &code);
+	bus_armed = 0;
 	if (!e) {
 		fprintf(stderr, PROG ": %s\n", err);
 		return code;
@@ -169,19 +204,38 @@ static int cmd_run(int argc, char **argv)
 		printf(PROG ": Foxglove WebSocket on port %d (ws://%s)\n", qk_export_ws_port(e),
 		       o.foxglove);
 	fflush(stdout);
-	while (!stop) {
+	if (sigsetjmp(on_bus, 1)) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "/dev/shm/qiki.%s was truncated under us (SIGBUS)",
+			 o.instance);
+		qk_export_segment_lost(e, why);
+		ret = qk_export_poll(e, err, sizeof(err));	/* -EPROTO, and err says why */
+	}
+	while (!stop && !ret) {
 		struct timespec ts = { 0, 1000000 };	/* 1 ms: 10 frames at 10 kHz */
 
+		bus_armed = 1;
 		ret = qk_export_poll(e, err, sizeof(err));
+		bus_armed = 0;
 		if (ret)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (ret < 0)
+	if (ret == -EPROTO)
+		fprintf(stderr, PROG ": %s; the file is finished up to here\n", err);
+	else if (ret < 0)
 		fprintf(stderr, PROG ": %s; the file is readable up to its last complete chunk; "
 			"the loop is not affected\n", err);
-	else
-		ret = qk_export_poll(e, err, sizeof(err)) < 0 ? -1 : 0;	/* the last frames */
+	else {
+		bus_armed = 1;
+		ret = qk_export_poll(e, err, sizeof(err));	/* the last frames */
+		bus_armed = 0;
+		if (ret == -EPROTO)
+			fprintf(stderr, PROG ": %s; the file is finished up to here\n", err);
+		else
+			ret = ret < 0 ? -1 : 0;
+	}
 	qk_export_get_stats(e, &s);
 	if (qk_export_close(e, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
@@ -205,7 +259,7 @@ static int cmd_run(int argc, char **argv)
 			       " lost by slow clients\n", s.ws_clients, s.ws_messages, s.ws_lost);
 		printf(PROG ": CPU %.2f us per cycle seen\n", per);
 	}
-	return ret < 0 ? 1 : 0;
+	return ret == -EPROTO ? QK_EXIT_SEGMENT : ret < 0 ? 1 : 0;
 }
 
 /* ---- info, cat ------------------------------------------------------------------ */

@@ -167,9 +167,18 @@ static bool text(struct client *c, const char *s)
 
 static void status(struct client *c, int level, const char *msg)
 {
-	char buf[256];
+	char buf[640];
+	size_t n = (size_t)snprintf(buf, sizeof(buf), "{\"op\":\"status\",\"level\":%d,\"message\":\"",
+				    level);
 
-	snprintf(buf, sizeof(buf), "{\"op\":\"status\",\"level\":%d,\"message\":\"%s\"}", level, msg);
+	/* a JSON string: quotes and backslashes escaped, control bytes dropped */
+	for (; *msg && n + 8 < sizeof(buf); msg++) {
+		if (*msg == '"' || *msg == '\\')
+			buf[n++] = '\\';
+		if ((unsigned char)*msg >= 0x20)
+			buf[n++] = *msg;
+	}
+	snprintf(buf + n, sizeof(buf) - n, "\"}");
 	text(c, buf);
 }
 
@@ -592,6 +601,23 @@ struct qk_ws *qk_ws_listen(const char *spec, const char *name, const struct qk_w
 	}
 	*ret = 0;
 	return w;
+}
+
+void qk_ws_goodbye(struct qk_ws *w, int level, const char *msg, int64_t now)
+{
+	static const uint8_t why[2] = { 1011 >> 8, 1011 & 255 };
+
+	if (!w)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &w->cl[i];
+
+		if (c->fd < 0 || !c->open)
+			continue;
+		status(c, level, msg);
+		frame(c, OP_CLOSE, NULL, 0, why, sizeof(why));
+		flush(w, c, now);
+	}
 }
 
 int qk_ws_port(const struct qk_ws *w)

@@ -57,6 +57,12 @@ bool qk_ws_wanted(const struct qk_ws *w, unsigned c);
 /* Queues one message of channel index c, stamped t_ns, to its subscribers. */
 void qk_ws_send(struct qk_ws *w, unsigned c, uint64_t t_ns, const uint8_t *msg, size_t len);
 
+/* The server stops serving: every client gets a status message of `level`
+ * (0 info, 1 warning, 2 error) saying `msg`, then a close frame (1011, the
+ * server cannot go on), sent as far as its socket takes them now; nothing
+ * waits.  Clients are closed by qk_ws_close(). */
+void qk_ws_goodbye(struct qk_ws *w, int level, const char *msg, int64_t now_ns);
+
 int qk_ws_port(const struct qk_ws *w);
 void qk_ws_get_stats(const struct qk_ws *w, struct qk_ws_stats *s);
 

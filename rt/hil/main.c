@@ -478,6 +478,7 @@ static void log_events(struct hil *h, unsigned ev, uint64_t overruns, int64_t la
 	}
 }
 
+/* 0 stopped; -errno; QK_EXIT_SEGMENT the segment turned out inconsistent. */
 static int run(struct hil *h, const struct qk_proc_opts *o)
 {
 	struct qk_seg *seg = &h->p.seg;
@@ -485,6 +486,7 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 	int64_t now = qk_now_ns();
 	uint64_t n = (uint64_t)((now - epoch) / period + 1), overruns = 0;
 	int64_t due = epoch + (int64_t)n * period;
+	uint32_t checks = 0;
 
 	for (unsigned i = 0; i < NRX; i++)
 		arm_rx(h, i);
@@ -507,6 +509,10 @@ static int run(struct hil *h, const struct qk_proc_opts *o)
 		harvest(h, wake);
 		if (wake < due)
 			continue;	/* a signal: the cycle is not due yet */
+		/* as the sim: the segment checked every QK_VERIFY_EVERY cycles;
+		 * overwritten, it is left, and the device told to go safe (BYE) */
+		if (!(++checks % QK_VERIFY_EVERY) && qk_seg_verify(seg) >= 0)
+			return QK_EXIT_SEGMENT;
 		unsigned ev = qk_hil_link_cycle(&h->link);
 
 		if (ev & QK_HIL_EV_REFUSAL_NEW)
@@ -788,7 +794,10 @@ int main(int argc, char **argv)
 	size_t n = qk_hil_link_bye(&h.link, qk_now_ns(), h.tx[0], sizeof(h.tx[0]));
 
 	sendto(h.fd, h.tx[0], n, 0, (struct sockaddr *)&h.peer, sizeof(h.peer));
-	if (ret) {
+	if (ret == QK_EXIT_SEGMENT) {
+		fprintf(stderr, PROG ": %s\n", h.p.seg.err);
+		QK_ERROR(h.p.log, "%s", h.p.seg.err);
+	} else if (ret) {
 		fprintf(stderr, PROG ": io_uring_enter: %s\n", strerror(-ret));
 		QK_ERROR(h.p.log, "io_uring_enter: %s", strerror(-ret));
 		ret = 1;

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ctl/scenario.h"
+#include "rt/agent/fsm.h"
+#include "shm/seg.h"
 
 static const char *src(const char *rel, char *buf, size_t n)
 {
@@ -78,11 +81,53 @@ static void test_scenario_mistakes_are_refused_with_their_place(void **state)
 	assert_non_null(strstr(why, "No such file"));
 }
 
+/* The segment is untrusted: a transition count that jumps to the top of its
+ * range (a hostile writer, or a torn agent) is looked at only as far as the
+ * history keeps, so the poll returns at once instead of counting to 2^64
+ * (the old loop skipped the overwritten entries one by one), and still
+ * finds the transition it expects in the kept window. */
+static void test_scenario_transition_count_from_the_segment_is_bounded(void **state)
+{
+	struct qk_config c;
+	struct qk_seg seg;
+	struct qk_agent_status st;
+	struct qk_scenario *s;
+	char path[512], why[512], name[32];
+
+	(void)state;
+	snprintf(name, sizeof(name), "t-scn-%d", (int)getpid());
+	assert_int_equal(qk_config_profile(&c, "bot", why, sizeof(why)), 0);
+	assert_int_equal(qk_seg_create(&seg, name, &c, 0), 0);
+	qk_seg_publish(&seg);
+	s = qk_scenario_load(src("tests/ctl/scenarios/within_safe.yaml", path, sizeof(path)), &c,
+			     why, sizeof(why));
+	if (!s)
+		fail_msg("%s", why);
+	memset(&st, 0, sizeof(st));
+	st.state = QK_ST_IDLE;
+	st.time_ns = 1;
+	st.cycle = 10;
+	qk_mbox_write(seg.agent_status, &st);
+	assert_int_equal(qk_scenario_poll(s, &seg, 1, NULL, false), QK_SCN_RUNNING);
+	st.cycle = 20;
+	st.n_transitions = UINT64_MAX - 3;
+	st.trans[(st.n_transitions - 1) % QK_MAX_TRANSITIONS] =
+		(struct qk_transition){ .cycle = 15, .from = QK_ST_IDLE, .to = QK_ST_SAFE };
+	qk_mbox_write(seg.agent_status, &st);
+	alarm(10);	/* the old loop: a test killed by SIGALRM, not a hung run */
+	assert_int_equal(qk_scenario_poll(s, &seg, 2, NULL, false), QK_SCN_PASSED);
+	alarm(0);
+	qk_scenario_destroy(s);
+	qk_seg_detach(&seg);
+	qk_seg_unlink(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenario_examples_load),
 		cmocka_unit_test(test_scenario_mistakes_are_refused_with_their_place),
+		cmocka_unit_test(test_scenario_transition_count_from_the_segment_is_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -161,6 +161,9 @@ until_js '["watchdog_safe"]' True			# trip 1, in the first sim
 "$bin/qiki-agent" -i "$inst" --log-dir "$logs" 2>"$out/agent2.err" &
 until_js '["watchdog_safe"]' False			# actuation back
 s1=$(pid_of "$inst" sim)
+# overruns, in the first sim: 300 ms stopped is some 300 cycles skipped
+kill -STOP "$s1"; sleep 0.3; kill -CONT "$s1"
+for _ in $(seq 50); do o1=$(js '["processes"]["sim"]["overruns"]'); [ "${o1:-0}" -gt 0 ] && break; sleep 0.1; done
 sleep 0.2						# the launcher samples every 20 ms
 kill -9 "$s1"; gone "$s1"
 "$bin/qiki-sim" -i "$inst" --log-dir "$logs" 2>"$out/sim2.err" &
@@ -170,6 +173,10 @@ kill -INT $q; wait $q; rc=$?
 # at least the first sim's trip (a VM stall may add one in either sim)
 trips=$(sed -n 's/.*watchdog trips \([0-9]*\),.*/\1/p' "$out/rs.out")
 [ "${trips:-0}" -ge 1 ] || fail "the summary lost the replaced sim's trip: $(grep trips "$out/rs.out")"
+# ... and its overruns (defect 10: the summary showed the last process's only)
+o=$(sed -n 's/^  sim   cycles [0-9]*  overruns \([0-9]*\) .*/\1/p' "$out/rs.out")
+[ "${o1:-0}" -gt 0 ] || fail "a sim stopped for 300 ms counted no overrun"
+[ "${o:-0}" -ge "${o1:-1}" ] || fail "the summary lost the replaced sim's $o1 overruns: $(grep '^  sim ' "$out/rs.out")"
 grep -q '^  sim .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the sim was replaced"
 grep -q '^  agent .*(1 replaced, their counts included)' "$out/rs.out" || fail "the summary does not say the agent was replaced"
 wait

@@ -117,9 +117,12 @@ done
 ctl fault tank_pressure bias 30 >/dev/null || fail "fault refused"
 for _ in $(seq 50); do [ "$(ctl state)" = SAFE ] && break; sleep 0.05; done
 [ "$(ctl state)" = SAFE ] || fail "fault did not send the agent SAFE"
+# the sim's status shows the fault (it copies it when a command came, not each cycle)
+ctl devices | grep -q '^tank_pressure .* bias 30$' || fail "devices does not show the fault: $(ctl devices | grep tank)"
 golden refused-active 3 -i "$inst" state ACTIVE
 golden refused-reset 3 -i "$inst" state RESET
 ctl fault clear all >/dev/null || fail "fault clear"
+ctl devices | grep -q '^tank_pressure .* -$' || fail "devices still shows the fault: $(ctl devices | grep tank)"
 ok=0
 for _ in $(seq 50); do ctl state RESET >/dev/null 2>&1 && { ok=1; break; }; sleep 0.05; done
 [ $ok = 1 ] || fail "RESET not accepted after the fault cleared"
