@@ -381,8 +381,8 @@ static void json_series(FILE *f, const char *name, const int64_t *v, int n)
 
 static void line(const char *what, const struct qk_hist *h)
 {
-	printf("  %-34s p50 %8.1f  p99 %8.1f  p99.9 %8.1f  max %9.1f us\n", what,
-	       qk_hist_quantile(h, 0.5) / 1e3, qk_hist_quantile(h, 0.99) / 1e3,
+	printf("  %-34s avg %8.1f  p50 %8.1f  p99 %8.1f  p99.9 %8.1f  max %9.1f us\n", what,
+	       qk_hist_mean(h) / 1e3, qk_hist_quantile(h, 0.5) / 1e3, qk_hist_quantile(h, 0.99) / 1e3,
 	       qk_hist_quantile(h, 0.999) / 1e3, qk_hist_max(h) / 1e3);
 }
 
