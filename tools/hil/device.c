@@ -375,7 +375,7 @@ static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 		fprintf(stderr, PROG ": --bind %s\n", why);
 		return -1;
 	}
-	struct qk_config_opts co = { profile, config, rate, seed };
+	struct qk_config_opts co = { profile, config, rate, seed, NULL, 0 };
 
 	if (qk_config_from_options(&d->cfg, &co, why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);
