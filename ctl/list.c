@@ -119,12 +119,15 @@ static void uptime_text(int64_t ns, char *b, size_t n)
 void qk_list_print(FILE *out, const struct qk_list_entry *v, int n, bool json)
 {
 	struct qk_json j;
+	int w = 16;	/* the names' column: as wide as the longest */
 
+	for (int i = 0; i < n; i++)
+		w = (int)strlen(v[i].name) > w ? (int)strlen(v[i].name) : w;
 	if (json) {
 		qk_json_begin(&j, out);
 		qk_json_arr(&j, "instances");
 	} else if (n) {
-		fprintf(out, "%-20s %-10s %6s %-8s %-8s %8s  %s\n", "INSTANCE", "HEALTH", "RATE",
+		fprintf(out, "%-*s %-10s %6s %-8s %-8s %8s  %s\n", w, "INSTANCE", "HEALTH", "RATE",
 			"PROFILE", "STATE", "UPTIME", "PIDS");
 	} else {
 		fprintf(out, "no qiki instance on this machine ('qiki run --instance NAME' starts one)\n");
@@ -159,7 +162,7 @@ void qk_list_print(FILE *out, const struct qk_list_entry *v, int n, bool json)
 			continue;
 		}
 		if (!seen) {
-			fprintf(out, "%-20s %-10s %s\n", e->name, qk_list_health_name(e->health), e->why);
+			fprintf(out, "%-*s %-10s %s\n", w, e->name, qk_list_health_name(e->health), e->why);
 			continue;
 		}
 		char pids[96], up[24], state[16];
@@ -167,7 +170,7 @@ void qk_list_print(FILE *out, const struct qk_list_entry *v, int n, bool json)
 		pids_text(e, pids, sizeof(pids));
 		uptime_text(e->uptime_ns, up, sizeof(up));
 		snprintf(state, sizeof(state), "%s%s", qk_fsm_state_name(e->state), last ? "?" : "");
-		fprintf(out, "%-20s %-10s %6u %-8.*s %-8s %8s  %s\n", e->name,
+		fprintf(out, "%-*s %-10s %6u %-8.*s %-8s %8s  %s\n", w, e->name,
 			qk_list_health_name(e->health), e->rate_hz, QK_NAME_LEN, e->profile, state,
 			up, pids);
 	}

@@ -211,7 +211,9 @@ int qk_report_post(FILE *out, const struct qk_bios_report *b, const struct qk_co
 
 		if (d->status == QK_DS_OK)
 			continue;
-		fprintf(out, "%s%.*s %s %s%s", bad++ ? ", " : "  POST failed: ", QK_NAME_LEN, d->name,
+		if (!bad++)
+			fprintf(out, "  POST #%llu failed: ", (unsigned long long)b->post_count);
+		fprintf(out, "%s%.*s %s %s%s", bad > 1 ? ", " : "", QK_NAME_LEN, d->name,
 			d->status < QK_DS_COUNT ? ds_names[d->status] : "?",
 			d->code < QK_PC_COUNT ? pc_names[d->code] : "?",
 			c >= 0 && cfg->device[c].critical ? " (critical)" : "");
@@ -222,14 +224,15 @@ int qk_report_post(FILE *out, const struct qk_bios_report *b, const struct qk_co
 
 		for (uint32_t i = 0; i < n && !found; i++)
 			found = !strncmp(b->device[i].name, cfg->device[k].name, QK_NAME_LEN);
-		if (!found)
-			fprintf(out, "%s%.*s missing from the report%s", bad++ ? ", " : "  POST failed: ",
-				QK_NAME_LEN, cfg->device[k].name,
-				cfg->device[k].critical ? " (critical)" : "");
+		if (found)
+			continue;
+		if (!bad++)
+			fprintf(out, "  POST #%llu failed: ", (unsigned long long)b->post_count);
+		fprintf(out, "%s%.*s missing from the report%s", bad > 1 ? ", " : "", QK_NAME_LEN,
+			cfg->device[k].name, cfg->device[k].critical ? " (critical)" : "");
 	}
 	if (bad)
-		fprintf(out, " (POST #%llu; 'qikictl devices' while it runs)\n",
-			(unsigned long long)b->post_count);
+		fputc('\n', out);
 	else
 		fprintf(out, "  POST #%llu: all %u devices OK\n", (unsigned long long)b->post_count, n);
 	return bad;

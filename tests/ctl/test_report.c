@@ -97,7 +97,7 @@ static void test_report_post_names_failed_device_and_code(void **state)
 	rep.device[0].code = QK_PC_CRITICAL_BOOT_FAILURE;
 	t = post_text(&bad);
 	assert_int_equal(bad, 1);
-	assert_non_null(strstr(t, "POST failed: imu ERROR CRITICAL_BOOT_FAILURE (critical)"));
+	assert_non_null(strstr(t, "POST #1 failed: imu ERROR CRITICAL_BOOT_FAILURE (critical)"));
 	assert_null(strstr(t, "comms"));
 
 	rep.device[1].status = QK_DS_WARNING;
