@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/watch.c - qikictl's live view; see ctl/watch.h. */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,29 +50,56 @@ static uint32_t n_thermal(const struct sample *x)
 	return x->f.n_thermal < QK_MAX_THERMAL ? x->f.n_thermal : QK_MAX_THERMAL;
 }
 
-/* Every line fits 80 columns. */
+#define COLS 79	/* an 80-column terminal, the cursor after the line */
+
+/* One line, cut at COLS: whatever the figures and names, a line never wraps
+ * (a wrapped line would scroll the redrawn screen). */
+static void line(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(FILE *out, const char *fmt, ...)
+{
+	char b[COLS + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(b, sizeof(b), fmt, ap);
+	va_end(ap);
+	fprintf(out, "%s\n", b);
+}
+
 static void text(FILE *out, const struct qk_seg *s, const char *instance, const struct sample *x)
 {
 	const struct qk_sensor_frame *f = &x->f;
+	char b[COLS + 1] = "thermal  ";
+	size_t k = strlen(b);
 
-	fprintf(out, "qiki %s  cycle %llu  state %s  %s\n", instance, (unsigned long long)f->cycle,
-		qk_fsm_state_name(x->st.state), x->st.all_systems_go ? "BIOS ok" : "BIOS NOT OK");
-	fprintf(out, "position  %8.3f %8.3f %8.3f m\n", f->pos_m[0], f->pos_m[1], f->pos_m[2]);
-	fprintf(out, "setpoint  %8.3f %8.3f %8.3f m\n", x->st.setpoint_m[0], x->st.setpoint_m[1],
-		x->st.setpoint_m[2]);
-	fprintf(out, "velocity  %8.3f %8.3f %8.3f m/s\n", f->vel_mps[0], f->vel_mps[1], f->vel_mps[2]);
-	fprintf(out, "tank      %6.2f bar  propellant %.3f kg\n", f->tank_bar, f->propellant_kg);
-	fprintf(out, "battery   %.2f V  %.1f%%  %.2f A\n", f->batt_v, 100 * f->batt_soc, f->batt_a);
-	fprintf(out, "thermal  ");
-	for (uint32_t i = 0; i < n_thermal(x); i++)
-		fprintf(out, "%s %.*s %.1f K", i && i % 3 == 0 ? "\n         " : "", QK_NAME_LEN,
-			s->config->thermal[i].name, f->temp_k[i]);
-	fprintf(out, "\n");
+	line(out, "qiki %s  cycle %llu  state %s  %s", instance, (unsigned long long)f->cycle,
+	     qk_fsm_state_name(x->st.state), x->st.all_systems_go ? "BIOS ok" : "BIOS NOT OK");
+	line(out, "position  %8.3f %8.3f %8.3f m", f->pos_m[0], f->pos_m[1], f->pos_m[2]);
+	line(out, "setpoint  %8.3f %8.3f %8.3f m", x->st.setpoint_m[0], x->st.setpoint_m[1],
+	     x->st.setpoint_m[2]);
+	line(out, "velocity  %8.3f %8.3f %8.3f m/s", f->vel_mps[0], f->vel_mps[1], f->vel_mps[2]);
+	line(out, "tank      %6.2f bar  propellant %.3f kg", f->tank_bar, f->propellant_kg);
+	line(out, "battery   %.2f V  %.1f%%  %.2f A", f->batt_v, 100 * f->batt_soc, f->batt_a);
+	/* as many nodes a line as fit */
+	for (uint32_t i = 0; i < n_thermal(x); i++) {
+		char node[64];
+		int w = snprintf(node, sizeof(node), " %.*s %.1f K", QK_NAME_LEN,
+				 s->config->thermal[i].name, f->temp_k[i]);
+
+		if (w > 0 && k + (size_t)w > COLS && k > 9) {
+			line(out, "%s", b);
+			snprintf(b, sizeof(b), "         ");
+			k = 9;
+		}
+		snprintf(b + k, sizeof(b) - k, "%s", node);
+		k = strlen(b);
+	}
+	line(out, "%s", b);
 	for (int p = 0; p < 2; p++)
-		fprintf(out, "%-9s overruns %llu  wake us avg %.1f p99 %.1f\n", loop_names[p],
-			(unsigned long long)x->overruns[p], x->wake_avg_us[p], x->wake_p99_us[p]);
-	fprintf(out, "s2a       us avg %.1f p99 %.1f\n", x->s2a_avg_us, x->s2a_p99_us);
-	fprintf(out, "proposal  %.70s\n", x->why[0] ? x->why : "-");
+		line(out, "%-9s overruns %llu  wake us avg %.1f p99 %.1f", loop_names[p],
+		     (unsigned long long)x->overruns[p], x->wake_avg_us[p], x->wake_p99_us[p]);
+	line(out, "s2a       us avg %.1f p99 %.1f", x->s2a_avg_us, x->s2a_p99_us);
+	line(out, "proposal  %s", x->why[0] ? x->why : "-");
 }
 
 static void json(FILE *out, const struct qk_seg *s, const char *instance, const struct sample *x)
