@@ -331,6 +331,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_vec(&j, "velocity_mps", f.vel_mps);
 		qk_json_u64(&j, "cycle", f.cycle);
 		qk_json_bool(&j, "watchdog_safe", ss.watchdog_safe);
+		qk_json_f64(&j, "s2a_avg_us", us(qk_hist_mean(&c->seg.stats[QK_PROC_AGENT].s2a)));
 		qk_json_f64(&j, "s2a_p50_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)));
 		qk_json_f64(&j, "s2a_p99_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)));
 		qk_json_bool(&j, "healthy", !bad);
@@ -368,7 +369,8 @@ static int cmd_status(struct ctl *c)
 	printf("position   %.3f %.3f %.3f m  velocity %.3f %.3f %.3f m/s  cycle %llu%s\n",
 	       f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0], f.vel_mps[1], f.vel_mps[2],
 	       (unsigned long long)f.cycle, ss.watchdog_safe ? "  WATCHDOG: safe actuation" : "");
-	printf("s2a        us p50 %.1f p99 %.1f max %.1f\n",
+	printf("s2a        us avg %.1f p50 %.1f p99 %.1f max %.1f\n",
+	       us(qk_hist_mean(&c->seg.stats[QK_PROC_AGENT].s2a)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)),
 	       us(qk_hist_max(&c->seg.stats[QK_PROC_AGENT].s2a)));
