@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/report.c - the launcher's status line and summary; see ctl/report.h. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,12 @@ static void piece(char *b, size_t n, size_t *k, const char *fmt, ...)
 	*k += (size_t)w;
 }
 
+/* A position that rounds to zero shows as 0.0, not -0.0. */
+static double tidy(double x)
+{
+	return fabs(x) < 0.05 ? 0.0 : x;
+}
+
 /* The pieces in the order they give way: the time, the state and both
  * overrun counts always (cut at the edge if they alone are too long), then
  * the position, then the wake-up latencies. */
@@ -51,7 +58,8 @@ size_t qk_report_format_line(char *b, size_t n, const struct qk_report_line *v)
 		b[k] = 0;
 		return k;
 	}
-	piece(b, n, &k, "  %.1f %.1f %.1f m", v->pos_m[0], v->pos_m[1], v->pos_m[2]);
+	piece(b, n, &k, "  %.1f %.1f %.1f m", tidy(v->pos_m[0]), tidy(v->pos_m[1]),
+	      tidy(v->pos_m[2]));
 	piece(b, n, &k, "  p99us sim %.0f agent %.0f", (double)v->wake_p99_sim_ns / 1e3,
 	      (double)v->wake_p99_agent_ns / 1e3);
 	return k;
