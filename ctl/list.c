@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/list.c - the instances on this machine; see ctl/list.h. */
 #include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +29,53 @@ static bool beating(const struct qk_seg *s, int64_t age)
 	return age >= 0 && age <= 10 * s->period_ns + 200 * 1000000ll;
 }
 
-int qk_list_read(struct qk_list_entry *v, const char *name)
+/* Another instance's segment truncated while we read it (a hostile or
+ * broken peer) raises SIGBUS: that entry becomes unreadable, the listing
+ * goes on.  The handler is ours only while one segment is read. */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t reading;
+
+static void on_bus(int sig)
+{
+	if (reading)
+		siglongjmp(bus_jmp, 1);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void read_seg(struct qk_list_entry *v, struct qk_seg *s)
 {
 	static struct qk_agent_status st, scratch;	/* 2 kB: off the stack */
-	struct qk_seg s;
-	int64_t now;
-	bool any;
+	int64_t now = qk_now_ns();
+	bool any = qk_seg_any_alive(s);
+
+	v->health = any ? QK_LH_OK : QK_LH_STALE;
+	for (int p = 0; p < QK_PROC_COUNT; p++) {
+		int64_t hb = qk_load_relaxed(&s->stats[p].heartbeat_ns);
+		bool alive = qk_seg_alive(s, p);
+
+		v->pid[p] = alive ? qk_load_relaxed(&s->stats[p].pid) : 0;
+		v->heartbeat_age_ns[p] = hb ? now - hb : -1;
+		if (!any || (p != QK_PROC_SIM && p != QK_PROC_AGENT))
+			continue;
+		if (!alive && v->health == QK_LH_OK)
+			v->health = QK_LH_PARTIAL;
+		else if (alive && !beating(s, v->heartbeat_age_ns[p]))
+			v->health = QK_LH_STUCK;
+	}
+	v->rate_hz = s->config->rate_hz;	/* the private copy attach made */
+	memcpy(v->profile, s->config->profile, sizeof(v->profile));
+	v->profile[QK_NAME_LEN - 1] = 0;
+	memset(&st, 0, sizeof(st));
+	qk_mbox_read(s->agent_status, &st, &scratch);
+	v->state = st.state;
+	v->uptime_ns = now > s->epoch_ns ? now - s->epoch_ns : 0;
+}
+
+int qk_list_read(struct qk_list_entry *v, const char *name)
+{
+	static struct qk_seg s;	/* static: intact across the siglongjmp */
+	struct sigaction sa = { .sa_handler = on_bus }, old;
 
 	memset(v, 0, sizeof(*v));
 	snprintf(v->name, sizeof(v->name), "%s", name);
@@ -42,31 +85,22 @@ int qk_list_read(struct qk_list_entry *v, const char *name)
 		snprintf(v->why, sizeof(v->why), "%s", s.err);
 		return v->err;
 	}
-	now = qk_now_ns();
-	any = qk_seg_any_alive(&s);
-	v->health = any ? QK_LH_OK : QK_LH_STALE;
-	for (int p = 0; p < QK_PROC_COUNT; p++) {
-		int64_t hb = qk_load_relaxed(&s.stats[p].heartbeat_ns);
-		bool alive = qk_seg_alive(&s, p);
-
-		v->pid[p] = alive ? qk_load_relaxed(&s.stats[p].pid) : 0;
-		v->heartbeat_age_ns[p] = hb ? now - hb : -1;
-		if (!any || (p != QK_PROC_SIM && p != QK_PROC_AGENT))
-			continue;
-		if (!alive && v->health == QK_LH_OK)
-			v->health = QK_LH_PARTIAL;
-		else if (alive && !beating(&s, v->heartbeat_age_ns[p]))
-			v->health = QK_LH_STUCK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(bus_jmp, 1)) {
+		reading = 0;
+		v->err = -EFAULT;
+		v->health = QK_LH_UNREADABLE;
+		snprintf(v->why, sizeof(v->why), "/dev/shm%s was truncated while being read",
+			 s.path);
+	} else {
+		reading = 1;
+		read_seg(v, &s);
+		reading = 0;
 	}
-	v->rate_hz = s.config->rate_hz;
-	memcpy(v->profile, s.config->profile, sizeof(v->profile));
-	v->profile[QK_NAME_LEN - 1] = 0;
-	memset(&st, 0, sizeof(st));
-	qk_mbox_read(s.agent_status, &st, &scratch);
-	v->state = st.state;
-	v->uptime_ns = now > s.epoch_ns ? now - s.epoch_ns : 0;
+	sigaction(SIGBUS, &old, NULL);
 	qk_seg_detach(&s);
-	return 0;
+	return v->err;
 }
 
 static int by_name(const void *a, const void *b)
