@@ -110,6 +110,17 @@ grep -qE "^ *[0-9.]+s [A-Z]+ +overruns sim [0-9]+ agent [0-9]+" "$out/run.out" |
 grep -q "wake-up latency us avg [0-9.]* p50" "$out/run.out" || fail "the summary shows no avg"
 grep -q "POST #[0-9]*: all [0-9]* devices OK" "$out/run.out" || fail "the summary has no POST line"
 
+# ---- on a terminal the line is rewritten in place: each, padded, still 79
+if command -v script >/dev/null; then
+  script -qec "$bin/qiki run -i $inst --duration 1.5 --log-dir $out/logs" /dev/null >"$out/tty.out" 2>&1
+  $py - "$out/tty.out" <<'PY' || fail "qiki run's status line on a terminal is missing or wider than 79"
+import re, sys
+parts = [p for p in re.split(r"[\r\n]", open(sys.argv[1], errors="replace").read()) if "overruns sim" in p]
+assert len(parts) >= 3, parts
+assert all(len(p) <= 79 for p in parts), [p for p in parts if len(p) > 79]
+PY
+fi
+
 # ---- a failed POST: the summary names the device and its code
 "$bin/qiki" run -i "$inst" --duration 1.5 -q --log-dir "$out/logs" \
   --fault power_unit:post-fail >"$out/post.out" 2>&1
