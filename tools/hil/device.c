@@ -319,7 +319,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 {
-	const char *bind_s = NULL, *profile = "bot", *config = NULL, *rate = NULL, *seed = NULL;
+	const char *bind_s = NULL, *profile = NULL, *config = NULL, *rate = NULL, *seed = NULL;
 	char why[512];
 	struct sockaddr_in bind_to;
 	int wd = 0;
