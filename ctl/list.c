@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* ctl/list.c - the instances on this machine; see ctl/list.h. */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,6 +193,11 @@ void qk_list_print(FILE *out, const struct qk_list_entry *v, int n, bool json)
 				if (e->pid[p])
 					qk_json_i64(&j, proc_names[p], e->pid[p]);
 			qk_json_close(&j);
+			qk_json_obj(&j, "heartbeat_age_ms");	/* null: never beat */
+			for (int p = QK_PROC_SIM; p <= QK_PROC_AGENT; p++)
+				qk_json_f64(&j, proc_names[p], e->heartbeat_age_ns[p] < 0 ? NAN :
+					    (double)e->heartbeat_age_ns[p] / 1e6);
+			qk_json_close(&j);
 			qk_json_close(&j);
 			continue;
 		}
@@ -212,11 +218,15 @@ void qk_list_print(FILE *out, const struct qk_list_entry *v, int n, bool json)
 		qk_json_close(&j);
 		qk_json_end(&j);
 	} else if (n) {
-		bool any_last = false;
+		bool any_last = false, any_stale = false;
 
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			any_last |= !v[i].err && !v[i].pid[QK_PROC_AGENT];
+			any_stale |= v[i].health == QK_LH_STALE;
+		}
 		if (any_last)
 			fprintf(out, "STATE?: the agent is not running; the state it last published\n");
+		if (any_stale)
+			fprintf(out, "stale: no process holds it; 'qiki run --instance NAME' reclaims it\n");
 	}
 }

@@ -127,11 +127,13 @@ static void test_list_scan_sees_stale_and_live(void **state)
 	fclose(f);
 	assert_non_null(strstr(buf, "{\"instances\":["));
 	assert_non_null(strstr(buf, "\"health\":\"stale\",\"stale\":true"));
+	assert_non_null(strstr(buf, "\"heartbeat_age_ms\":{\"sim\":"));
 	f = fmemopen(buf, sizeof(buf), "w");
 	qk_list_print(f, v, n < 256 ? n : 256, false);
 	fclose(f);
 	assert_non_null(strstr(buf, "INSTANCE"));
 	assert_non_null(strstr(buf, dead));
+	assert_non_null(strstr(buf, "reclaims it"));
 }
 
 static void test_list_missing_instance_names_existing(void **state)
