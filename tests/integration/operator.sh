@@ -101,8 +101,15 @@ done
 grep -E "^$inst +partial .*IDLE\?" "$out/list2.txt" >/dev/null ||
   { fail "list does not show $inst as partial with a last-seen state"; cat "$out/list2.txt"; }
 
-# ---- the run's status line and summary
+# ---- the run's status line and summary; watch --json ends with the run
+"$bin/qikictl" -i "$inst" watch --json --interval 0.2 >"$out/end.jsonl" 2>&1 & w=$!
+sleep 0.5
 kill -INT $launcher; wait $launcher
+for _ in $(seq 50); do kill -0 $w 2>/dev/null || break; sleep 0.1; done
+kill -0 $w 2>/dev/null && { fail "watch --json did not end with the instance"; kill $w; }
+wait $w || fail "watch --json exit $? when the instance stopped"
+tail -n 1 "$out/end.jsonl" | $py -c 'import json, sys; assert json.load(sys.stdin)["stopped"] is True' ||
+  fail "watch --json did not end with {\"stopped\": true}: $(tail -n 2 "$out/end.jsonl")"
 awk '/^ *[0-9.]+s / { n++; if (length($0) > 79) { bad = 1; print "too wide: " $0 } }
      END { exit bad || !n }' "$out/run.out" || fail "qiki run's status lines are missing or too wide"
 grep -qE "^ *[0-9.]+s [A-Z]+ +overruns sim [0-9]+ agent [0-9]+" "$out/run.out" ||
