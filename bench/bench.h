@@ -73,9 +73,10 @@ static inline void bench_json_hist(FILE *f, const char *name, const struct qk_hi
 {
 	const char *sep = "";
 
-	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"p50_ns\":%lld,\"p99_ns\":%lld,"
-		"\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
+	fprintf(f, "\"%s\":{\"count\":%llu,\"min_ns\":%lld,\"avg_ns\":%lld,\"p50_ns\":%lld,"
+		"\"p99_ns\":%lld,\"p999_ns\":%lld,\"max_ns\":%lld,\"histogram\":[", name,
 		(unsigned long long)qk_load_relaxed(&h->count), (long long)qk_hist_min(h),
+		(long long)qk_hist_mean(h),
 		(long long)qk_hist_quantile(h, 0.5), (long long)qk_hist_quantile(h, 0.99),
 		(long long)qk_hist_quantile(h, 0.999), (long long)qk_hist_max(h));
 	for (uint32_t i = 0; i < QK_HIST_BUCKETS; i++) {

@@ -265,16 +265,18 @@ int main(int argc, char **argv)
 	double f50 = (double)qk_hist_quantile(&h_floor, 0.5), f99 = (double)qk_hist_quantile(&h_floor, 0.99);
 	double l50 = (double)qk_hist_quantile(&h_hil, 0.5), l99 = (double)qk_hist_quantile(&h_hil, 0.99);
 
-	printf("hil: round trip over veth, us        p50     p99    p99.9      max   count\n");
-	printf("     UDP ping-pong (floor)      %8.1f %7.1f %8.1f %8.1f %7llu\n", f50 / 1e3, f99 / 1e3,
+	printf("hil: round trip over veth, us        avg     p50     p99    p99.9      max   count\n");
+	printf("     UDP ping-pong (floor)      %7.1f %7.1f %7.1f %8.1f %8.1f %7llu\n",
+	       qk_hist_mean(&h_floor) / 1e3, f50 / 1e3, f99 / 1e3,
 	       qk_hist_quantile(&h_floor, 0.999) / 1e3, qk_hist_max(&h_floor) / 1e3,
 	       (unsigned long long)h_floor.count);
-	printf("     bridge <-> device (HIL)    %8.1f %7.1f %8.1f %8.1f %7llu\n", l50 / 1e3, l99 / 1e3,
+	printf("     bridge <-> device (HIL)    %7.1f %7.1f %7.1f %8.1f %8.1f %7llu\n",
+	       qk_hist_mean(&h_hil) / 1e3, l50 / 1e3, l99 / 1e3,
 	       qk_hist_quantile(&h_hil, 0.999) / 1e3, qk_hist_max(&h_hil) / 1e3,
 	       (unsigned long long)h_hil.count);
 	printf("     ratio HIL / floor: p50 %.2f, p99 %.2f\n", l50 / f50, l99 / f99);
-	printf("     agent sensor-to-actuation over HIL us: p50 %.1f p99 %.1f\n",
-	       qk_hist_quantile(&h_s2a, 0.5) / 1e3, qk_hist_quantile(&h_s2a, 0.99) / 1e3);
+	printf("     agent sensor-to-actuation over HIL us: avg %.1f p50 %.1f p99 %.1f\n",
+	       qk_hist_mean(&h_s2a) / 1e3, qk_hist_quantile(&h_s2a, 0.5) / 1e3, qk_hist_quantile(&h_s2a, 0.99) / 1e3);
 	if (!json)
 		return 0;
 	FILE *f = bench_json_open(json, "hil");

@@ -381,8 +381,8 @@ static void json_series(FILE *f, const char *name, const int64_t *v, int n)
 
 static void line(const char *what, const struct qk_hist *h)
 {
-	printf("  %-34s p50 %8.1f  p99 %8.1f  p99.9 %8.1f  max %9.1f us\n", what,
-	       qk_hist_quantile(h, 0.5) / 1e3, qk_hist_quantile(h, 0.99) / 1e3,
+	printf("  %-34s avg %8.1f  p50 %8.1f  p99 %8.1f  p99.9 %8.1f  max %9.1f us\n", what,
+	       qk_hist_mean(h) / 1e3, qk_hist_quantile(h, 0.5) / 1e3, qk_hist_quantile(h, 0.99) / 1e3,
 	       qk_hist_quantile(h, 0.999) / 1e3, qk_hist_max(h) / 1e3);
 }
 
@@ -408,7 +408,7 @@ static double median(double *v, int n)
 /* The medians over a mode's repeats of the figures the issue asks for. */
 static void medians(const struct opts *o, struct run *rs, const struct ct ct[2])
 {
-	double ov[MAX_RUNS], lost[MAX_RUNS], s50[MAX_RUNS], s99[MAX_RUNS], f50[MAX_RUNS],
+	double ov[MAX_RUNS], lost[MAX_RUNS], savg[MAX_RUNS], s50[MAX_RUNS], s99[MAX_RUNS], f50[MAX_RUNS],
 	       fmin[MAX_RUNS], b50[MAX_RUNS], bmin[MAX_RUNS];
 	int n = 0;
 
@@ -421,6 +421,7 @@ static void medians(const struct opts *o, struct run *rs, const struct ct ct[2])
 
 		ov[n - 1] = (double)a->overruns;
 		lost[n - 1] = (double)a->frames_lost;
+		savg[n - 1] = qk_hist_mean(&a->s2a) / 1e3;
 		s50[n - 1] = qk_hist_quantile(&a->s2a, 0.5) / 1e3;
 		s99[n - 1] = qk_hist_quantile(&a->s2a, 0.99) / 1e3;
 		f50[n - 1] = qk_hist_quantile(&a->front, 0.5) / 1e3;
@@ -442,10 +443,10 @@ static void medians(const struct opts *o, struct run *rs, const struct ct ct[2])
 			spikes += (double)ct[k].spikes;
 		}
 	printf("  median of %d, %-5s agent overruns %.0f, frames lost %.0f; floor spikes > 100 us "
-	       "%.1f per %d s (%.0f in %.0f s); s2a p50 %.1f p99 %.1f us; front margin p50 %.1f "
+	       "%.1f per %d s (%.0f in %.0f s); s2a avg %.1f p50 %.1f p99 %.1f us; front margin p50 %.1f "
 	       "min %.1f us; back margin p50 %.1f min %.1f us\n", n, rs[0].mode, median(ov, n),
 	       median(lost, n), ct_secs > 0 ? spikes * o->loop_s / ct_secs : -1.0, o->loop_s, spikes,
-	       ct_secs, median(s50, n), median(s99, n), median(f50, n), median(fmin, n),
+	       ct_secs, median(savg, n), median(s50, n), median(s99, n), median(f50, n), median(fmin, n),
 	       median(b50, n), median(bmin, n));
 }
 

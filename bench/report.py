@@ -248,10 +248,14 @@ def rx(r):
 
 def stat_cells(h):
     n = h.get("count", sum(c for _, c in h.get("histogram", [])))
-    return [us(h.get(k, 0)) for k in ("min_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns")] + [str(n)]
+    # the mean beside the percentiles, as cyclictest prints it ("-" in a
+    # file written before the histograms kept a sum)
+    avg = us(h["avg_ns"]) if "avg_ns" in h else "-"
+    return [us(h.get(k, 0)) for k in ("min_ns",)] + [avg] + \
+        [us(h.get(k, 0)) for k in ("p50_ns", "p99_ns", "p999_ns", "max_ns")] + [str(n)]
 
 
-STAT_HEAD = ["min", "p50", "p99", "p99.9", "max", "samples"]
+STAT_HEAD = ["min", "avg", "p50", "p99", "p99.9", "max", "samples"]
 
 
 def table(head, rows):
@@ -389,7 +393,7 @@ def report(out):
                 p = x[who]
                 h = p["wake_latency"]
                 series.append(("%s wake-up, %s" % (who, w), h))
-                loop_rows.append(["%d Hz %s" % (rate, w), who] + stat_cells(h)[:5] + [
+                loop_rows.append(["%d Hz %s" % (rate, w), who] + stat_cells(h)[:6] + [
                     rx(ratio(h["p99_ns"], ct["p99_ns"]) if ct else None),
                     rx(ratio(h["max_ns"], ct["max_ns"]) if ct else None),
                     us(p["compute"]["p50_ns"]) + " / " + us(p["compute"]["p99_ns"]) + " / " + us(p["compute"]["max_ns"]),
@@ -545,7 +549,7 @@ def report(out):
               "(agent one below). Wake-up latency = actual wake minus scheduled wake; in futex mode the "
               "agent's is measured from the sim's publish. Ratios are to cyclictest at the same rate in this run. "
               "Latencies in us; compute is p50 / p99 / max.\n\n" % (lp.get("seconds"), lp.get("cpu"), lp.get("priority")))
-    md.append(table(["run", "process"] + STAT_HEAD[:5] + ["p99 / cyclictest", "max / cyclictest", "compute",
+    md.append(table(["run", "process"] + STAT_HEAD[:6] + ["p99 / cyclictest", "max / cyclictest", "compute",
                                                           "overruns", "frames lost", "cycles", "SCHED_FIFO+mlockall"],
                     loop_rows))
     md.append("\nSensor-to-actuation (the sim's sensor publish to the agent's actuator publish), us. In timer mode "

@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		"SCHED_FIFO processes closing the loop through shared memory.\n\n"
 		"  -i, --instance NAME   instance name (default: default)\n"
 		"  -p, --profile NAME    built-in hardware profile: bot (default), ship\n"
-		"  -c, --config FILE     YAML configuration on top of the profile\n"
+		"  -c, --config FILE     YAML configuration on top of the profile (then the\n"
+		"                        flags; a warning names what it changes of --profile)\n"
 		"  -r, --rate HZ         cycle rate (default 1000; 10000 works)\n"
 		"  -w, --wake MODE       agent wake-up: futex (default), timer, spin\n"
 		"  -s, --seed N          plant noise seed\n"
@@ -169,7 +170,7 @@ static int parse(int argc, char **argv, struct launch *l)
 	char why[512];
 	int c;
 
-	*l = (struct launch){ .instance = "default", .profile = "bot", .prio = 80,
+	*l = (struct launch){ .instance = "default", .profile = NULL, .prio = 80,
 			      .log_level = "info", .log_format = "text",
 			      .cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1 };
 	if (argc < 2 || strcmp(argv[1], "run")) {
@@ -293,12 +294,15 @@ static int parse(int argc, char **argv, struct launch *l)
 		fprintf(stderr, PROG ": bad instance name '%s': use 1-31 of [A-Za-z0-9_.-]\n", l->instance);
 		return -1;
 	}
-	struct qk_config_opts co = { l->profile, l->config_file, rate, seed };
+	char warn[512];
+	struct qk_config_opts co = { l->profile, l->config_file, rate, seed, warn, sizeof(warn) };
 
 	if (qk_config_from_options(&l->cfg, &co, why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);
 		return -1;
 	}
+	if (warn[0])	/* the file wins; the user meant both, so say where */
+		fprintf(stderr, PROG ": warning: %s\n", warn);
 	if (wake) {
 		int m = qk_wake_mode_parse(wake);
 

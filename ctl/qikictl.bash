@@ -7,7 +7,7 @@ _qikictl()
 		cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
 		words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
 	}
-	local cmds="devices fault history link setpoint state stats status stop watch"
+	local cmds="devices fault history link list setpoint state stats status stop watch"
 	local opts="--instance --json --timeout --interval --help --version"
 	case $prev in
 	-i|--instance)

@@ -25,6 +25,8 @@
 #include "ctl/ctlargs.h"
 #include "ctl/json.h"
 #include "ctl/link.h"
+#include "ctl/list.h"
+#include "ctl/watch.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
@@ -258,6 +260,17 @@ static const char *liveness(struct ctl *c, int p, bool *bad)
 	return "alive";
 }
 
+/* How long ago the agent's state was last published, or -1 while the
+ * agent runs (its state is current); -2 when it never beat. */
+static int64_t agent_seen(struct ctl *c)
+{
+	if (qk_seg_alive(&c->seg, QK_PROC_AGENT))
+		return -1;
+	int64_t age = age_ns(&c->seg.stats[QK_PROC_AGENT]);
+
+	return age < 0 ? -2 : age;
+}
+
 static int cmd_status(struct ctl *c)
 {
 	struct qk_agent_status st;
@@ -294,6 +307,7 @@ static int cmd_status(struct ctl *c)
 			qk_json_u64(&j, "cycles", qk_load_relaxed(&ps->cycles));
 			qk_json_u64(&j, "overruns", qk_load_relaxed(&ps->overruns));
 			qk_json_u64(&j, "frames_lost", qk_load_relaxed(&ps->frames_lost));
+			qk_json_f64(&j, "wake_avg_us", us(qk_hist_mean(&ps->wake_latency)));
 			qk_json_f64(&j, "wake_p50_us", us(qk_hist_quantile(&ps->wake_latency, 0.5)));
 			qk_json_f64(&j, "wake_p99_us", us(qk_hist_quantile(&ps->wake_latency, 0.99)));
 			qk_json_f64(&j, "wake_max_us", us(qk_hist_max(&ps->wake_latency)));
@@ -307,6 +321,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_u64(&j, "sim_abandoned", qk_load_relaxed(&c->seg.sim_cmdq->q->abandoned));
 		qk_json_close(&j);
 		qk_json_str(&j, "state", qk_fsm_state_name(st.state));
+		qk_ctl_last_seen_json(&j, agent_seen(c));
 		qk_json_f64(&j, "in_state_s", (double)(now - st.state_since_ns) / 1e9);
 		qk_json_str(&j, "reason", qk_trigger_name(st.safe_reason));
 		qk_json_bool(&j, "all_systems_go", st.all_systems_go);
@@ -317,6 +332,7 @@ static int cmd_status(struct ctl *c)
 		qk_json_vec(&j, "velocity_mps", f.vel_mps);
 		qk_json_u64(&j, "cycle", f.cycle);
 		qk_json_bool(&j, "watchdog_safe", ss.watchdog_safe);
+		qk_json_f64(&j, "s2a_avg_us", us(qk_hist_mean(&c->seg.stats[QK_PROC_AGENT].s2a)));
 		qk_json_f64(&j, "s2a_p50_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)));
 		qk_json_f64(&j, "s2a_p99_us", us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)));
 		qk_json_bool(&j, "healthy", !bad);
@@ -332,14 +348,14 @@ static int cmd_status(struct ctl *c)
 		if (p >= QK_PROC_TELEMETRY && (strcmp(life, "alive") || !qk_load_relaxed(&ps->cycles)))
 			continue;	/* the launcher runs no loop */
 		printf("%-10s pid %-7d %-5s heartbeat %.1f ms ago  %s  cycles %llu  overruns %llu  "
-		       "lost %llu  wake us p50 %.1f p99 %.1f max %.1f\n", proc_names[p],
+		       "lost %llu  wake us avg %.1f p50 %.1f p99 %.1f max %.1f\n", proc_names[p],
 		       (int)qk_load_relaxed(&ps->pid), life,
 		       (double)age_ns(ps) / 1e6,
 		       qk_load_relaxed(&ps->flags) & QK_PROCF_RT ? "SCHED_FIFO" : "not-rt",
 		       (unsigned long long)qk_load_relaxed(&ps->cycles),
 		       (unsigned long long)qk_load_relaxed(&ps->overruns),
 		       (unsigned long long)qk_load_relaxed(&ps->frames_lost),
-		       us(qk_hist_quantile(&ps->wake_latency, 0.5)),
+		       us(qk_hist_mean(&ps->wake_latency)), us(qk_hist_quantile(&ps->wake_latency, 0.5)),
 		       us(qk_hist_quantile(&ps->wake_latency, 0.99)),
 		       us(qk_hist_max(&ps->wake_latency)));
 	}
@@ -347,13 +363,15 @@ static int cmd_status(struct ctl *c)
 	       (double)(now - st.state_since_ns) / 1e9,
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? ", reason " : "",
 	       st.state == QK_ST_SAFE || st.state == QK_ST_ERROR ? qk_trigger_name(st.safe_reason) : "");
+	qk_ctl_last_seen_text(stdout, agent_seen(c));
 	printf("bios       %s, health %.2f\n", st.all_systems_go ? "all systems go" : "NOT OK", st.health);
 	printf("proposal   %s\n", proposal_words(c, &st, why)[0] ? why : "-");
 	printf("setpoint   %.3f %.3f %.3f m\n", st.setpoint_m[0], st.setpoint_m[1], st.setpoint_m[2]);
 	printf("position   %.3f %.3f %.3f m  velocity %.3f %.3f %.3f m/s  cycle %llu%s\n",
 	       f.pos_m[0], f.pos_m[1], f.pos_m[2], f.vel_mps[0], f.vel_mps[1], f.vel_mps[2],
 	       (unsigned long long)f.cycle, ss.watchdog_safe ? "  WATCHDOG: safe actuation" : "");
-	printf("s2a        us p50 %.1f p99 %.1f max %.1f\n",
+	printf("s2a        us avg %.1f p50 %.1f p99 %.1f max %.1f\n",
+	       us(qk_hist_mean(&c->seg.stats[QK_PROC_AGENT].s2a)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.5)),
 	       us(qk_hist_quantile(&c->seg.stats[QK_PROC_AGENT].s2a, 0.99)),
 	       us(qk_hist_max(&c->seg.stats[QK_PROC_AGENT].s2a)));
@@ -651,6 +669,7 @@ static void hist_json(struct qk_json *j, const char *name, const struct qk_hist 
 	qk_json_obj(j, name);
 	qk_json_u64(j, "count", n);
 	qk_json_i64(j, "min_ns", n ? qk_hist_min(h) : 0);
+	qk_json_i64(j, "avg_ns", qk_hist_mean(h));
 	qk_json_i64(j, "p50_ns", qk_hist_quantile(h, 0.5));
 	qk_json_i64(j, "p99_ns", qk_hist_quantile(h, 0.99));
 	qk_json_i64(j, "p999_ns", qk_hist_quantile(h, 0.999));
@@ -676,8 +695,8 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 		printf("\n\n");
 		return;
 	}
-	printf(", us min %.1f p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
-	       us(qk_hist_min(h)), us(qk_hist_quantile(h, 0.5)),
+	printf(", us min %.1f avg %.1f p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+	       us(qk_hist_min(h)), us(qk_hist_mean(h)), us(qk_hist_quantile(h, 0.5)),
 	       us(qk_hist_quantile(h, 0.99)), us(qk_hist_quantile(h, 0.999)),
 	       us(qk_hist_max(h)));
 	/* each bucket read once: the bars are scaled by the peak of what we
@@ -700,6 +719,21 @@ static void hist_table(const char *proc, const char *name, const struct qk_hist 
 		       (unsigned long long)bk[i], bar);
 	}
 	putchar('\n');
+}
+
+static int cmd_list(struct ctl *c)
+{
+	static struct qk_list_entry v[64];
+	int n = qk_list_scan(v, 64);
+
+	if (n < 0) {
+		fprintf(stderr, "qikictl: list: %s\n", strerror(-n));
+		return EX_INSTANCE;
+	}
+	qk_list_print(stdout, v, n < 64 ? n : 64, c->json);
+	if (n > 64)
+		fprintf(stderr, "qikictl: list: %d more instances not shown\n", n - 64);
+	return EX_OK;
 }
 
 static int cmd_link(struct ctl *c)
@@ -767,49 +801,14 @@ static int cmd_stats(struct ctl *c)
 static int cmd_watch(struct ctl *c)
 {
 	struct sigaction sa = { .sa_handler = on_sigint };
-	bool tty = isatty(STDOUT_FILENO);
-	char why[QK_REASON_LEN];
 
 	if (attach(c))
 		return EX_INSTANCE;
-
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	while (!interrupted) {
-		struct qk_agent_status st;
-		struct qk_sensor_frame f;
-		struct qk_proc_stats *sim = &c->seg.stats[QK_PROC_SIM];
-		struct qk_proc_stats *ag = &c->seg.stats[QK_PROC_AGENT];
-
-		if (!qk_seg_any_alive(&c->seg)) {
-			printf("\ninstance '%s' stopped\n", c->instance);
-			return EX_OK;
-		}
-		read_agent(c, &st);
-		newest_frame(c, &f);
-		if (tty)
-			printf("\033[H\033[2J");	/* home, clear: plain ANSI, fine under tmux */
-		printf("qiki %s  cycle %llu  state %s  %s\n", c->instance,
-		       (unsigned long long)f.cycle, qk_fsm_state_name(st.state),
-		       st.all_systems_go ? "BIOS ok" : "BIOS NOT OK");
-		printf("position  %8.3f %8.3f %8.3f m    setpoint %8.3f %8.3f %8.3f m\n",
-		       f.pos_m[0], f.pos_m[1], f.pos_m[2], st.setpoint_m[0], st.setpoint_m[1], st.setpoint_m[2]);
-		printf("velocity  %8.3f %8.3f %8.3f m/s\n", f.vel_mps[0], f.vel_mps[1], f.vel_mps[2]);
-		printf("tank      %6.2f bar  propellant %.3f kg   battery %.2f V %.1f%%  %.2f A\n",
-		       f.tank_bar, f.propellant_kg, f.batt_v, 100 * f.batt_soc, f.batt_a);
-		printf("thermal  ");
-		for (uint32_t i = 0; i < f.n_thermal && i < QK_MAX_THERMAL; i++)
-			printf(" %.*s %.1f K", QK_NAME_LEN, c->seg.config->thermal[i].name, f.temp_k[i]);
-		printf("\nlatency   sim wake p99 %.1f us  agent wake p99 %.1f us  s2a p99 %.1f us  "
-		       "overruns %llu/%llu\n", us(qk_hist_quantile(&sim->wake_latency, 0.99)),
-		       us(qk_hist_quantile(&ag->wake_latency, 0.99)), us(qk_hist_quantile(&ag->s2a, 0.99)),
-		       (unsigned long long)qk_load_relaxed(&sim->overruns),
-		       (unsigned long long)qk_load_relaxed(&ag->overruns));
-		printf("proposal  %s\n", proposal_words(c, &st, why)[0] ? why : "-");
-		if (!tty)
-			printf("\n");
-		fflush(stdout);
-		usleep((useconds_t)(c->interval_s * 1e6));
+	if (qk_ctl_watch(&c->seg, c->instance, c->json, c->interval_s, &interrupted)) {
+		fprintf(stderr, "qikictl: %s\n", c->seg.err);
+		return EX_INSTANCE;
 	}
 	return EX_OK;
 }
@@ -883,13 +882,16 @@ static const struct cmd cmds[] = {	/* sorted by name */
 	  "inject a fault (stuck noise bias dropout post-fail) or clear one", 1, 3, cmd_fault },
 	{ "history", "", "the last state transitions", 0, 0, cmd_history },
 	{ "link", "", "the HIL link: peer, frames, drops by reason, round trip", 0, 0, cmd_link },
+	{ "list", "", "the instances here: pids, rate, profile, state, uptime, health", 0, 0,
+	  cmd_list },
 	{ "setpoint", "X Y Z", "where ACTIVE drives the bot, in metres", 3, 3, cmd_setpoint },
 	{ "state", "[BOOTING|IDLE|ACTIVE|SAFE|SHUTDOWN|RESET]",
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },
 	{ "stats", "", "latency histograms of each loop process", 0, 0, cmd_stats },
 	{ "status", "", "processes, state, BIOS, position, latencies", 0, 0, cmd_status },
 	{ "stop", "", "stop the whole instance in order (agent, sim, exporter, launcher)", 0, 0, cmd_stop },
-	{ "watch", "", "a live view until Ctrl-C", 0, 0, cmd_watch },
+	{ "watch", "", "a live view until Ctrl-C (--json: a JSON object a line)", 0, 0,
+	  cmd_watch },
 };
 
 static void help(FILE *f)
@@ -950,7 +952,7 @@ int main(int argc, char **argv)
 	const struct cmd *cmd = find(pos[0]);
 
 	if (!cmd)
-		return usage_err("unknown command '%s' (commands: devices fault history link "
+		return usage_err("unknown command '%s' (commands: devices fault history link list "
 				 "setpoint state stats status stop watch)", pos[0]);
 	if (want_help) {
 		printf("usage: qikictl %s %s\n%s\n", cmd->name, cmd->args, cmd->help);

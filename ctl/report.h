@@ -8,7 +8,9 @@
 #define QK_CTL_REPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rt/config/config.h"
 #include "shm/seg.h"
@@ -29,9 +31,33 @@ struct qk_report_acc {
 /* Call every launcher tick. */
 void qk_report_sample(struct qk_report_acc *a, struct qk_seg *s);
 
+/* The status line's width: it fits an 80-column terminal with the cursor
+ * after it. */
+#define QK_REPORT_COLS 80
+
+/* What the status line shows, apart from where it comes from. */
+struct qk_report_line {
+	double t_s;				/* since the run started */
+	uint32_t state;				/* enum qk_fsm_state */
+	uint64_t overruns_sim, overruns_agent;
+	int64_t wake_p99_sim_ns, wake_p99_agent_ns;
+	double pos_m[3];
+};
+
+/* Formats v into b (n bytes): at most QK_REPORT_COLS - 1 characters, the
+ * sim's and the agent's overruns labelled apart; what does not fit is left
+ * out whole (the position, the wake-up latencies).  The length written. */
+size_t qk_report_format_line(char *b, size_t n, const struct qk_report_line *v);
+
 /* One status line on stdout: "\r"-refreshed on a terminal, one line a call
  * otherwise.  t0: the run's start (CLOCK_MONOTONIC ns). */
 void qk_report_status_line(struct qk_seg *s, bool tty, int64_t t0);
+
+/* The summary's POST line: "POST failed: " and each device not OK (its
+ * status and POST code, and whether the profile calls it critical) or
+ * missing from the report; or that all were OK, or that none ran.  The
+ * number of devices named. */
+int qk_report_post(FILE *out, const struct qk_bios_report *b, const struct qk_config *cfg);
 
 /* The summary after the loop stopped.  rt_note: "" or ", NOT real-time (...)". */
 void qk_report_summary(struct qk_seg *s, const struct qk_report_acc *a, const char *instance,

@@ -29,7 +29,8 @@ struct qk_hist {
 	_Atomic uint64_t count;
 	_Atomic int64_t min;
 	_Atomic int64_t max;
-	_Atomic uint64_t sum;		/* ns, for the mean beside the percentiles */
+	_Atomic uint64_t sum;		/* ns, for the mean beside the percentiles;
+					 * two's complement (margins go negative) */
 	_Atomic uint64_t bucket[QK_HIST_BUCKETS];
 };
 _Static_assert(sizeof(struct qk_hist) % 8 == 0, "hist is whole words");
@@ -76,7 +77,7 @@ static inline void qk_hist_record(struct qk_hist *h, int64_t v)
 		qk_store_relaxed(&h->min, v);
 	if (v > qk_load_relaxed(&h->max))
 		qk_store_relaxed(&h->max, v);
-	qk_store_relaxed(&h->sum, qk_load_relaxed(&h->sum) + (uint64_t)(v < 0 ? 0 : v));
+	qk_store_relaxed(&h->sum, qk_load_relaxed(&h->sum) + (uint64_t)v);
 	qk_store_relaxed(&h->count, qk_load_relaxed(&h->count) + 1);
 }
 
@@ -91,6 +92,16 @@ static inline int64_t qk_hist_min(const struct qk_hist *h)
 {
 	return qk_load_relaxed((_Atomic uint64_t *)&h->count) ?
 	       qk_load_relaxed((_Atomic int64_t *)&h->min) : 0;
+}
+
+/* Reader: the mean in ns (sum / count), 0 when empty.  The two words are
+ * read apart, so a reader racing the writer may be off by one sample. */
+static inline int64_t qk_hist_mean(const struct qk_hist *h)
+{
+	uint64_t n = qk_load_relaxed((_Atomic uint64_t *)&h->count);
+	uint64_t s = qk_load_relaxed((_Atomic uint64_t *)&h->sum);
+
+	return n ? (int64_t)s / (int64_t)n : 0;
 }
 
 /* Reader: the value below which a fraction q of the samples fall (the upper

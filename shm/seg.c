@@ -487,11 +487,17 @@ int qk_seg_attach(struct qk_seg *s, const char *instance, unsigned flags)
 	s->fd = shm_open(s->path, O_RDWR, 0);
 	if (s->fd < 0) {
 		ret = -errno;
-		if (ret == -ENOENT)
+		if (ret == -ENOENT) {
+			char have[64];
+
+			/* name what does exist: a typo is the likeliest cause */
+			qk_seg_names_text(have, sizeof(have));
 			set_err(s, "no qiki instance '%s' (no /dev/shm%s): start it with 'qiki run "
-				"--instance %s'", instance, s->path, instance);
-		else
+				"--instance %s'; %s%s", instance, s->path, instance,
+				have[0] ? "instances here: " : "no instance runs here", have);
+		} else {
 			set_err(s, "cannot open /dev/shm%s: %s", s->path, strerror(errno));
+		}
 		return ret;
 	}
 	if (fstat(s->fd, &st) < 0) {

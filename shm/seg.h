@@ -107,6 +107,15 @@ struct qk_seg {
 /* Instance names: 1..31 of [A-Za-z0-9_.-], not starting with '.'. */
 bool qk_seg_name_ok(const char *instance);
 
+/* The instances that have a segment in /dev/shm (live or stale), sorted by
+ * name into names[0..max): the count found, which may exceed max.  For
+ * messages and `qikictl list`; reads a directory, not real-time safe. */
+#define QK_SEG_NAME_MAX 32
+int qk_seg_names(char (*names)[QK_SEG_NAME_MAX], int max);
+/* The same as "a, b, c" in buf (n bytes, "" for none), cut with "..." when
+ * it does not fit: the length written. */
+size_t qk_seg_names_text(char *buf, size_t n);
+
 /* Creates and initialises the segment and takes the creator's lock.  The
  * config is copied in; period and epoch come from it and the clock.  Returns
  * 0; -EEXIST a live instance has it (or a stale one without RECLAIM); -EINVAL

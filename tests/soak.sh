@@ -191,8 +191,9 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 for p in ("sim", "agent"):
     x = d[p]; w = x["wake_latency"]
-    print("  %-5s cycles %d overruns %d frames lost %d  wake us p50 %.1f p99 %.1f p99.9 %.1f max %.1f" %
-          (p, x["cycles"], x["overruns"], x["frames_lost"], w["p50_ns"] / 1e3, w["p99_ns"] / 1e3,
+    print("  %-5s cycles %d overruns %d frames lost %d  wake us avg %.1f p50 %.1f p99 %.1f p99.9 %.1f max %.1f" %
+          (p, x["cycles"], x["overruns"], x["frames_lost"], w.get("avg_ns", 0) / 1e3,
+           w["p50_ns"] / 1e3, w["p99_ns"] / 1e3,
            w["p999_ns"] / 1e3, w["max_ns"] / 1e3))
 PY
 if [ -s "$out/cyclictest.txt" ]; then

@@ -527,6 +527,26 @@ int qk_config_validate(const struct qk_config *c, char *why, size_t n)
 	return ret;
 }
 
+/* The file was read on top of the profile the user chose: say where the two
+ * disagree, as the user meant both. */
+static void config_order_warning(const struct qk_config *c, const struct qk_config_opts *o)
+{
+	struct qk_config chosen;
+	char fields[384];
+
+	if (qk_config_profile(&chosen, o->profile, NULL, 0))
+		return;
+	if (strncmp(c->profile, chosen.profile, QK_NAME_LEN)) {
+		snprintf(o->warn, o->warn_n, "--config %s: its 'profile: %.*s' replaces --profile %s "
+			 "(the file starts again from %.*s)", o->file, QK_NAME_LEN, c->profile,
+			 o->profile, QK_NAME_LEN, c->profile);
+		return;
+	}
+	if (qk__config_overrides(&chosen, c, fields, sizeof(fields)))
+		snprintf(o->warn, o->warn_n, "--config %s overrides --profile %s: %s", o->file,
+			 o->profile, fields);
+}
+
 int qk_config_from_options(struct qk_config *c, const struct qk_config_opts *o, char *why,
 			   size_t n)
 {
@@ -538,8 +558,12 @@ int qk_config_from_options(struct qk_config *c, const struct qk_config_opts *o, 
 		snprintf(why, n, "--profile: %s", msg);
 		return ret;
 	}
+	if (o->warn && o->warn_n)
+		o->warn[0] = 0;
 	if (o->file && (ret = qk_config_load(c, o->file, why, n)))
 		return ret;
+	if (o->file && o->profile && o->warn && o->warn_n)
+		config_order_warning(c, o);
 	if (o->rate) {
 		if (qk_parse_u64(o->rate, 1, 100000, &hz)) {
 			snprintf(why, n, "--rate '%s': expected a rate in Hz, 1..100000", o->rate);

@@ -84,12 +84,20 @@ int qk_config_load_mem(struct qk_config *c, const char *name, const void *buf, s
 #define QK_CONFIG_MAX_DEPTH 16
 
 /* The command-line way to a configuration, shared by the programs that
- * build one (qiki run, qiki-hil-device): the built-in profile (NULL: bot),
- * then the YAML file (NULL: none), then --rate and --seed as given (NULL:
- * the file's).  0, or -errno with why naming the option and what it takes;
- * *c is not yet validated. */
+ * build one (qiki run, qiki-hil-device), in one order:
+ *   1. the built-in profile (--profile; NULL: bot),
+ *   2. the YAML file (--config; NULL: none) on top of it: a file whose
+ *      first key is `profile:` starts again from that profile instead,
+ *   3. the flags (--rate, --seed; NULL: the file's), last.
+ * 0, or -errno with why naming the option and what it takes; *c is not yet
+ * validated.  When warn is given (warn_n bytes), it says where a file
+ * disagrees with a --profile given explicitly: its own `profile:` names
+ * another one, or it sets fields that profile set differently (named, with
+ * both values: "rate_hz 500 -> 1000, tank.isp_s 70 -> 65"); "" otherwise. */
 struct qk_config_opts {
 	const char *profile, *file, *rate, *seed;
+	char *warn;
+	size_t warn_n;
 };
 int qk_config_from_options(struct qk_config *c, const struct qk_config_opts *o, char *why,
 			   size_t n);
@@ -175,6 +183,11 @@ int qk__config_field_ok(const struct qk__field *f, const void *base);
  * ("thermal[1].max_k") and msg the rest ("expected ..., got ..."). */
 int qk__config_check(const struct qk_config *c, char *path, size_t pn,
 		     char *msg, size_t mn);
+
+/* The fields where file differs from profile, as "key a -> b, ..." in buf
+ * (cut with "..."): how many. */
+unsigned qk__config_overrides(const struct qk_config *profile, const struct qk_config *file,
+			      char *buf, size_t n);
 
 /* Names of enum values: device types, sensor kinds; -1 when unknown. */
 extern const char *const qk__dev_type_names[QK_DEV_TYPE_COUNT];

@@ -319,7 +319,7 @@ static void usage(FILE *f)
 
 static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 {
-	const char *bind_s = NULL, *profile = "bot", *config = NULL, *rate = NULL, *seed = NULL;
+	const char *bind_s = NULL, *profile = NULL, *config = NULL, *rate = NULL, *seed = NULL;
 	char why[512];
 	struct sockaddr_in6 bind_to;
 	int wd = 0;
@@ -375,12 +375,15 @@ static int parse(int argc, char **argv, struct dev *d, const char **stats_file)
 		fprintf(stderr, PROG ": --bind %s\n", why);
 		return -1;
 	}
-	struct qk_config_opts co = { profile, config, rate, seed };
+	char warn[512];
+	struct qk_config_opts co = { profile, config, rate, seed, warn, sizeof(warn) };
 
 	if (qk_config_from_options(&d->cfg, &co, why, sizeof(why))) {
 		fprintf(stderr, PROG ": %s\n", why);
 		return -1;
 	}
+	if (warn[0])
+		fprintf(stderr, PROG ": warning: %s\n", warn);
 	if (qk_config_validate(&d->cfg, why, sizeof(why)) ||
 	    qk_plant_init(&d->plant, &d->cfg, d->cfg.seed, why, sizeof(why))) {
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
