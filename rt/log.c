@@ -73,6 +73,7 @@ struct lbuf {
 	uint64_t bseq;		/* order of filling */
 	uint64_t records;
 	bool placed;		/* foff given: a retry keeps it */
+	int64_t since_ns;	/* when filling began */
 	uint32_t file_no;	/* the file it is for */
 };
 
@@ -94,6 +95,9 @@ struct str_ent {
 struct ring_note {
 	uint64_t last_head;		/* head at the pass before */
 	int64_t moved_ns;		/* when head last moved */
+	uint64_t in_bytes;		/* logged between the last two passes */
+	uint64_t win_bytes;		/* logged since win_ns */
+	double rate;			/* bytes/ns lately: decays by half in 100 ms */
 	uint64_t drops_reported;
 	int64_t since_ns;
 };
@@ -123,7 +127,8 @@ struct qk_log {
 	enum { SW_NONE, SW_ROTATE, SW_REOPEN } switching;
 	uint64_t unsynced, sync_mark;
 	int64_t last_fsync_ns, last_check_ns, last_cal_ns;
-	int64_t busy_until;		/* records came lately: poll fast */
+	int64_t last_pass_ns, win_ns;
+	bool fifo;			/* the logger runs at SCHED_FIFO o.prio */
 	int last_err[N_ERRKINDS];
 	bool failing;
 	struct site_ent **sites, *last_site;
@@ -520,6 +525,7 @@ static int take_buffer(struct qk_log *lg)
 				b->placed = false;
 				b->file_no = lg->fill_file;
 				b->bseq = lg->next_bseq++;
+				b->since_ns = mono_ns();
 				b->len = lg->o.format == QK_LOG_BINARY ? sizeof(struct qk_logf_chunk) : 0;
 				return i;
 			}
@@ -763,6 +769,7 @@ static uint64_t drain_ring(struct qk_log *lg, struct qk__log_ring *r, struct rin
 	/* pairs with qk__log_write()'s release of head: the records before it */
 	uint64_t head = qk_load_acquire(&r->head), tail = qk_load_relaxed(&r->tail), n = 0;
 
+	nt->in_bytes = head - nt->last_head;
 	if (head != nt->last_head) {
 		nt->last_head = head;
 		nt->moved_ns = now;
@@ -1130,15 +1137,81 @@ static void check_flush(struct qk_log *lg)
 	qk_store_release(&lg->flush_done, lg->flush_seen);
 }
 
+/* How long the logger may sleep: until the fullest ring would be a
+ * quarter full at the rate its producer logged at lately, between 50 us
+ * and poll_ms.  A pass costs its producer a cache miss (the logger reads
+ * the line its head is on, which the producer writes next): at 1 M
+ * records/s a pass every ~1 ms, not every 50 us, makes that one call in a
+ * thousand, and the drain takes bigger batches.  Records come in bursts:
+ * the rate decays by half in 100 ms, so a loop that paused for a few ms is
+ * still polled at its pace.  At SCHED_FIFO the logger naps at least as
+ * long as its last pass ran: at most half of a CPU, whatever is logged,
+ * so that it cannot starve the ordinary work beside it. */
+static long next_nap(struct qk_log *lg, int64_t now)
+{
+	int64_t dt = now - lg->win_ns, ran = mono_ns() - now;
+	double quarter = lg->ring_bytes / 4.0, nap = lg->o.poll_ms * 1e6;
+	bool sample = dt >= 1000000;	/* rates over 1 ms at least: bursts */
+
+	for (uint32_t i = 0; i < lg->n_rings; i++) {
+		struct ring_note *nt = &lg->notes[i];
+
+		nt->win_bytes += nt->in_bytes;
+		if (sample) {
+			double r = (double)nt->win_bytes / (double)dt, keep = 1.0 - (double)dt / 1.44e8;
+
+			nt->rate *= keep > 0 ? keep : 0;
+			if (r > nt->rate)
+				nt->rate = r;
+			nt->win_bytes = 0;
+		}
+		/* what came in this window counts against the quarter too */
+		double left = quarter - (double)nt->win_bytes;
+
+		if (nt->rate > 0 && left / nt->rate - (double)ran < nap)
+			nap = left / nt->rate - (double)ran;
+		else if (left <= 0)
+			nap = 0;
+	}
+	if (sample)
+		lg->win_ns = now;
+	if (nap < 50000)
+		nap = 50000;
+	if (lg->fifo && nap < (double)ran)
+		nap = (double)ran;
+	return (long)nap;
+}
+
+/* SCHED_FIFO at o.prio when asked and allowed, else nice -10. */
+static void logger_sched(struct qk_log *lg)
+{
+	if (lg->o.prio > 0) {
+		struct sched_param sp = { .sched_priority = lg->o.prio };
+		int ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+
+		if (ret == 0) {
+			lg->fifo = true;
+			return;
+		}
+		say(lg, "log: the logger thread cannot run at SCHED_FIFO %d (%s); it runs as an "
+		    "ordinary thread, which a busy machine can keep waiting long enough for the "
+		    "rings to fill: allow real-time priority (CAP_SYS_NICE or an rtprio limit)",
+		    lg->o.prio, strerror(ret));
+	}
+	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE);
+	 * only within this session's group where autogroup is on */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+}
+
 static void *logger_main(void *arg)
 {
 	struct qk_log *lg = arg;
 
 	pthread_setname_np(pthread_self(), "qk-log");
-	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE): a
-	 * logger that waits for a CPU lets the rings fill; it uses CPU only in
-	 * proportion to what is logged, and stays below every real-time thread */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+	/* a logger that waits for a CPU lets the rings fill; it uses CPU only
+	 * in proportion to what is logged */
+	logger_sched(lg);
+	lg->last_pass_ns = lg->win_ns = mono_ns();
 	while (qk_load_relaxed(&lg->paused) && !qk_load_relaxed(&lg->stop)) {
 		struct timespec ts = { 0, 1000000 };
 
@@ -1157,7 +1230,11 @@ static void *logger_main(void *arg)
 			n += drain_ring(lg, &lg->rings[i], &lg->notes[i],
 					stopping || fr != lg->flush_seen, now);
 		note_drops(lg, now);
-		if (n == 0 || stopping || fr != lg->flush_seen)
+		/* a buffer goes out when it is full, when the rings ran dry, or
+		 * 20 ms after its first record: what is logged reaches the file
+		 * within about that, even from a loop that never pauses */
+		if (n == 0 || stopping || fr != lg->flush_seen ||
+		    (lg->fill >= 0 && now - lg->buf[lg->fill].since_ns >= 20000000))
 			queue_fill(lg);
 		if (fr != lg->flush_seen) {
 			lg->flush_seen = fr;
@@ -1184,13 +1261,10 @@ static void *logger_main(void *arg)
 			check_flush(lg);
 			break;
 		}
-		/* The 256 KiB ring fills in about 4 ms at 1 M records/s:
-		 * while records come, look every 50 us; idle, every poll_ms. */
-		if (n)
-			lg->busy_until = now + 100000000;
-		long nap = now < lg->busy_until ? 50000 : lg->o.poll_ms * 1000000l;
+		long nap = next_nap(lg, now);
 
-		if (n == 0 && !stopping) {
+		lg->last_pass_ns = now;
+		if (nap > 0 && !stopping) {
 			if (lg->inflight || lg->fsync_inflight) {
 				struct io_uring_cqe *cqe;
 				struct __kernel_timespec ts = { 0, nap };

@@ -95,6 +95,10 @@ struct qk_log_opts {
 	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 256 KiB */
 	uint32_t threads;		/* threads that may log; 0: 8 */
 	int avoid_cpu;			/* the loop's CPU; the logger runs elsewhere; -1 none */
+	/* > 0: the logger thread at SCHED_FIFO prio (1, the lowest, is below
+	 * every loop and IRQ thread and above all ordinary work), at most half
+	 * a CPU; 0 or not allowed: an ordinary thread at nice -10 */
+	int prio;
 	int poll_ms;			/* logger's sleep when idle; 0: 5 */
 	int fsync_ms;			/* fsync cadence; 0: 1000; < 0 only at shutdown */
 	uint64_t rotate_bytes;		/* rotate past this size; 0: 64 MiB */
@@ -200,6 +204,20 @@ static inline int64_t qk__log_clock(const struct qk__log_head *h)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A prefetch for writing: the line comes exclusive.  GCC makes
+ * __builtin_prefetch(p, 1) a prefetcht0 (a read: the line comes shared,
+ * and the store still waits for the other core to let go of it) unless
+ * -mprfchw; PREFETCHW runs on every x86-64 that has it and is a NOP on
+ * those that do not. */
+static inline void qk__log_prefetchw(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1);
+#endif
+}
+
 static inline bool qk__log_on(struct qk_log *lg, int lvl)
 {
 	return lg && lvl >= qk_load_relaxed(&((struct qk__log_head *)lg)->level);
@@ -269,10 +287,10 @@ qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types,
 	}
 	/* pairs with the logger's acquire of head: the record before it */
 	qk_store_release(&r->head, head + size);
-	/* the next record's lines: their misses (the logger read them last)
-	 * start now, not at the next call */
-	__builtin_prefetch(p + size, 1);
-	__builtin_prefetch(p + size + 64, 1);
+	/* the next record's lines, for writing: their misses (the logger
+	 * read them last) start now, not at the next call */
+	qk__log_prefetchw(p + size);
+	qk__log_prefetchw(p + size + 64);
 	qk_store_relaxed(&r->logged, qk_load_relaxed(&r->logged) + 1);
 }
 
