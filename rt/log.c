@@ -55,6 +55,7 @@
 #define STATIC_STR_MAX 1023
 #define N_ERRKINDS 6
 #define UD_OLD_FSYNC (NBUF + 1)
+#define UD_UNLINK (NBUF + 2)
 
 __thread struct qk__log_tls qk__log_tls;
 
@@ -116,6 +117,8 @@ struct qk_log {
 	int inflight;
 	bool fsync_inflight;
 	int old_syncs;			/* rotated files' fsyncs in flight */
+	enum { UL_NONE, UL_FLIGHT } unlinking;	/* a rotated-out file, by io_uring */
+	char unlink_path[4096 + 16];
 	struct io_uring uring;
 	bool uring_ok, fixed_bufs;
 	int fd;
@@ -128,7 +131,7 @@ struct qk_log {
 	uint64_t unsynced, sync_mark;
 	int64_t last_fsync_ns, last_check_ns, last_cal_ns;
 	int64_t last_pass_ns, win_ns;
-	bool fifo;			/* the logger runs at SCHED_FIFO o.prio */
+	_Atomic bool fifo;		/* the logger runs at SCHED_FIFO o.prio */
 	int last_err[N_ERRKINDS];
 	bool failing;
 	struct site_ent **sites, *last_site;
@@ -147,7 +150,7 @@ struct qk_log {
 	_Atomic uint64_t flush_req, flush_done;
 	_Atomic int stop, paused;
 	_Atomic uint64_t st_written, st_bytes, st_lost, st_errors, st_reopens,
-		st_rotations, st_fsyncs, st_submits;
+		st_rotations, st_fsyncs, st_submits, st_passes, st_max_gap, st_max_fill;
 	pthread_t thread;
 
 	struct qk_log_opts o;
@@ -422,6 +425,10 @@ static void submit(struct qk_log *lg, bool want_fsync)
 
 static void complete(struct qk_log *lg, uint64_t ud, int res)
 {
+	if (ud == UD_UNLINK) {	/* a rotated-out file is gone (or was not there) */
+		lg->unlinking = UL_NONE;
+		return;
+	}
 	if ((uint32_t)ud == UD_OLD_FSYNC) {	/* a rotated file's last fsync */
 		lg->old_syncs--;
 		close((int)(ud >> 32));
@@ -466,7 +473,7 @@ static void reap(struct qk_log *lg, bool wait)
 
 	if (!lg->uring_ok)
 		return;
-	while (lg->inflight || lg->fsync_inflight || lg->old_syncs) {
+	while (lg->inflight || lg->fsync_inflight || lg->old_syncs || lg->unlinking == UL_FLIGHT) {
 		int ret = wait ? io_uring_wait_cqe(&lg->uring, &cqe) : io_uring_peek_cqe(&lg->uring, &cqe);
 
 		if (ret == -EINTR)
@@ -770,6 +777,8 @@ static uint64_t drain_ring(struct qk_log *lg, struct qk__log_ring *r, struct rin
 	uint64_t head = qk_load_acquire(&r->head), tail = qk_load_relaxed(&r->tail), n = 0;
 
 	nt->in_bytes = head - nt->last_head;
+	if (head - tail > qk_load_relaxed(&lg->st_max_fill))
+		qk_store_relaxed(&lg->st_max_fill, head - tail);
 	if (head != nt->last_head) {
 		nt->last_head = head;
 		nt->moved_ns = now;
@@ -999,6 +1008,18 @@ static void rotate(struct qk_log *lg)
 
 	if (!lg->uring_ok && fsync(lg->fd) == 0)
 		lg->unsynced = 0;	/* with io_uring: in the background, in swap_fd() */
+	/* Freeing the oldest kept file is the slow part: renaming over it took
+	 * this thread 63-95 ms on ext4 mounted with discard (the rings of a
+	 * loop logging 1 M records/s fill in 5).  It moves aside to a free
+	 * name, the renames below land on free names (microseconds), and
+	 * io_uring's worker unlinks it. */
+	bool aside = false;
+
+	if (lg->uring_ok && lg->unlinking == UL_NONE) {
+		snprintf(from, sizeof(from), "%s.%d", lg->path, lg->o.keep);
+		snprintf(lg->unlink_path, sizeof(lg->unlink_path), "%s.%d.del", lg->path, lg->o.keep);
+		aside = rename(from, lg->unlink_path) == 0;
+	}
 	for (int k = lg->o.keep; k >= 1; k--) {
 		if (k == 1)
 			snprintf(from, sizeof(from), "%s", lg->path);
@@ -1016,6 +1037,16 @@ static void rotate(struct qk_log *lg)
 		return;
 	}
 	swap_fd(lg, fd, true);
+	struct io_uring_sqe *sqe = aside ? io_uring_get_sqe(&lg->uring) : NULL;
+
+	if (sqe) {
+		io_uring_prep_unlinkat(sqe, AT_FDCWD, lg->unlink_path, 0);
+		io_uring_sqe_set_data64(sqe, UD_UNLINK);
+		if (io_uring_submit(&lg->uring) >= 0)
+			lg->unlinking = UL_FLIGHT;
+	} else if (aside) {
+		unlink(lg->unlink_path);	/* no room in the ring: here, slowly */
+	}
 	lg->unsynced = 0;
 	qk_fetch_add_relaxed(&lg->st_rotations, 1);
 }
@@ -1177,7 +1208,7 @@ static long next_nap(struct qk_log *lg, int64_t now)
 		lg->win_ns = now;
 	if (nap < 50000)
 		nap = 50000;
-	if (lg->fifo && nap < (double)ran)
+	if (qk_load_relaxed(&lg->fifo) && nap < (double)ran)
 		nap = (double)ran;
 	return (long)nap;
 }
@@ -1190,7 +1221,7 @@ static void logger_sched(struct qk_log *lg)
 		int ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
 
 		if (ret == 0) {
-			lg->fifo = true;
+			qk_store_relaxed(&lg->fifo, true);
 			return;
 		}
 		say(lg, "log: the logger thread cannot run at SCHED_FIFO %d (%s); it runs as an "
@@ -1250,7 +1281,7 @@ static void *logger_main(void *arg)
 		check_flush(lg);
 		if (stopping && n == 0 && buffers_idle(lg)) {
 			reap(lg, true);
-			while (lg->fsync_inflight || lg->old_syncs)
+			while (lg->fsync_inflight || lg->old_syncs || lg->unlinking == UL_FLIGHT)
 				reap(lg, true);
 			if (lg->unsynced && lg->is_reg) {
 				if (fsync(lg->fd))
@@ -1263,6 +1294,9 @@ static void *logger_main(void *arg)
 		}
 		long nap = next_nap(lg, now);
 
+		if ((uint64_t)(now - lg->last_pass_ns) > qk_load_relaxed(&lg->st_max_gap))
+			qk_store_relaxed(&lg->st_max_gap, (uint64_t)(now - lg->last_pass_ns));
+		qk_store_relaxed(&lg->st_passes, qk_load_relaxed(&lg->st_passes) + 1);
 		lg->last_pass_ns = now;
 		if (nap > 0 && !stopping) {
 			if (lg->inflight || lg->fsync_inflight) {
@@ -1546,6 +1580,10 @@ void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
 	s->rotations = qk_load_relaxed(&lg->st_rotations);
 	s->fsyncs = qk_load_relaxed(&lg->st_fsyncs);
 	s->submits = qk_load_relaxed(&lg->st_submits);
+	s->passes = qk_load_relaxed(&lg->st_passes);
+	s->max_gap_ns = qk_load_relaxed(&lg->st_max_gap);
+	s->max_fill = qk_load_relaxed(&lg->st_max_fill);
+	s->fifo = qk_load_relaxed(&lg->fifo);
 	s->uring = lg->uring_ok;
 	s->fixed_bufs = lg->fixed_bufs;
 	s->tsc = lg->h.tsc;

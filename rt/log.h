@@ -122,10 +122,14 @@ struct qk_log_stats {
 	uint64_t rotations;
 	uint64_t fsyncs;
 	uint64_t submits;		/* io_uring_submit calls */
+	uint64_t passes;		/* the logger's drain passes */
+	uint64_t max_gap_ns;		/* longest time between two passes */
+	uint64_t max_fill;		/* most bytes a ring held at a pass */
 	uint32_t threads;		/* rings taken by threads */
 	bool uring;			/* writing through io_uring */
 	bool fixed_bufs;		/* with registered buffers */
 	bool tsc;			/* calls read the TSC */
+	bool fifo;			/* the logger thread runs at SCHED_FIFO */
 };
 
 struct qk_log;
