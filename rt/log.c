@@ -150,7 +150,8 @@ struct qk_log {
 	_Atomic uint64_t flush_req, flush_done;
 	_Atomic int stop, paused;
 	_Atomic uint64_t st_written, st_bytes, st_lost, st_errors, st_reopens,
-		st_rotations, st_fsyncs, st_submits, st_passes, st_max_gap, st_max_fill;
+		st_rotations, st_fsyncs, st_submits, st_passes, st_max_gap, st_max_fill,
+		st_buf_waits, st_max_buf_wait;
 	pthread_t thread;
 
 	struct qk_log_opts o;
@@ -537,8 +538,15 @@ static int take_buffer(struct qk_log *lg)
 				return i;
 			}
 		submit(lg, false);
-		if (lg->inflight || lg->fsync_inflight)
+		if (lg->inflight || lg->fsync_inflight) {
+			int64_t t0 = mono_ns(), w;
+
 			reap(lg, true);	/* a write, or the fsync a file switch waits for */
+			w = mono_ns() - t0;
+			qk_store_relaxed(&lg->st_buf_waits, qk_load_relaxed(&lg->st_buf_waits) + 1);
+			if ((uint64_t)w > qk_load_relaxed(&lg->st_max_buf_wait))
+				qk_store_relaxed(&lg->st_max_buf_wait, (uint64_t)w);
+		}
 		else if (lg->switching)
 			housekeeping(lg, mono_ns());	/* the buffers wait for the new file */
 	}
@@ -1168,12 +1176,14 @@ static void check_flush(struct qk_log *lg)
 	qk_store_release(&lg->flush_done, lg->flush_seen);
 }
 
-/* How long the logger may sleep: until the fullest ring would be a
- * quarter full at the rate its producer logged at lately, between 50 us
- * and poll_ms.  A pass costs its producer a cache miss (the logger reads
- * the line its head is on, which the producer writes next): at 1 M
- * records/s a pass every ~1 ms, not every 50 us, makes that one call in a
- * thousand, and the drain takes bigger batches.  Records come in bursts:
+/* How long the logger may sleep: until the fullest ring would be an
+ * eighth full at the rate its producer logged at lately, between 50 us
+ * and poll_ms; the other 7/8 are for the times the logger does not get its
+ * CPU when it should (host steal, higher real-time threads: 20-50 ms seen
+ * on a shared VM).  A pass costs its producer a cache miss (the logger
+ * reads the line its head is on, which the producer writes next): at 1 M
+ * records/s a pass every ~2 ms, not every 50 us, makes that one call in
+ * two thousand, and the drain takes bigger batches.  Records come in bursts:
  * the rate decays by half in 100 ms, so a loop that paused for a few ms is
  * still polled at its pace.  At SCHED_FIFO the logger naps at least as
  * long as its last pass ran: at most half of a CPU, whatever is logged,
@@ -1181,7 +1191,7 @@ static void check_flush(struct qk_log *lg)
 static long next_nap(struct qk_log *lg, int64_t now)
 {
 	int64_t dt = now - lg->win_ns, ran = mono_ns() - now;
-	double quarter = lg->ring_bytes / 4.0, nap = lg->o.poll_ms * 1e6;
+	double eighth = lg->ring_bytes / 8.0, nap = lg->o.poll_ms * 1e6;
 	bool sample = dt >= 1000000;	/* rates over 1 ms at least: bursts */
 
 	for (uint32_t i = 0; i < lg->n_rings; i++) {
@@ -1196,8 +1206,8 @@ static long next_nap(struct qk_log *lg, int64_t now)
 				nt->rate = r;
 			nt->win_bytes = 0;
 		}
-		/* what came in this window counts against the quarter too */
-		double left = quarter - (double)nt->win_bytes;
+		/* what came in this window counts against the eighth too */
+		double left = eighth - (double)nt->win_bytes;
 
 		if (nt->rate > 0 && left / nt->rate - (double)ran < nap)
 			nap = left / nt->rate - (double)ran;
@@ -1415,7 +1425,7 @@ static void free_log(struct qk_log *lg)
 struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 {
 	struct qk_log *lg;
-	uint32_t rb = o->ring_bytes ? o->ring_bytes : 256 * 1024;
+	uint32_t rb = o->ring_bytes ? o->ring_bytes : 1024 * 1024;
 	uint32_t nt = o->threads ? o->threads : 8;
 	sigset_t all, old;
 	int ret;
@@ -1583,6 +1593,8 @@ void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
 	s->passes = qk_load_relaxed(&lg->st_passes);
 	s->max_gap_ns = qk_load_relaxed(&lg->st_max_gap);
 	s->max_fill = qk_load_relaxed(&lg->st_max_fill);
+	s->buf_waits = qk_load_relaxed(&lg->st_buf_waits);
+	s->max_buf_wait_ns = qk_load_relaxed(&lg->st_max_buf_wait);
 	s->fifo = qk_load_relaxed(&lg->fifo);
 	s->uring = lg->uring_ok;
 	s->fixed_bufs = lg->fixed_bufs;

@@ -6,8 +6,10 @@
  * design), or as text or JSON lines formatted by that thread.
  *
  * Contract.  Each thread that logs owns one byte ring of the logger (SPSC;
- * 256 KiB by default: it stays in L2, and holds 4 ms at 1 M records/s;
- * that thread produces, the logger thread consumes).  A thread gets its
+ * 1 MiB by default: 18 ms at 1 M records/s, as long as a logger thread was
+ * seen to wait for its CPU on a shared VM; the caller touches only the line
+ * or two it writes, prefetched, so the ring's size is not its cache
+ * footprint; that thread produces, the logger thread consumes).  A thread gets its
  * ring once, when it first logs or calls qk_log_register_thread() (do that
  * at start-up: it is a search of a small fixed table, no allocation, no
  * syscall).  A log call is wait-free and real-time safe: it reads the TSC
@@ -19,8 +21,11 @@
  * ring is full the record is dropped and counted, and the logger writes how
  * many were dropped and when.
  *
- * The logger thread is SCHED_OTHER (at nice -10 where the process may),
- * on every CPU but opts.avoid_cpu, and so are io_uring's workers.
+ * The logger thread runs on every CPU but opts.avoid_cpu, and so do
+ * io_uring's workers: at SCHED_FIFO opts.prio (at most half a CPU; the
+ * workers inherit it) or as an ordinary thread at nice -10.  It passes
+ * over the rings when the fullest would be an eighth full at its recent
+ * rate (50 us to poll_ms): a pass costs the producer one cache miss.
  *
  * Strings.  A string in the program's read-only image (a literal, a table of
  * state names) is stored by pointer; so is one passed through
@@ -92,7 +97,7 @@ struct qk_log_opts {
 	const char *proc;		/* process name in every line */
 	enum qk_log_format format;
 	enum qk_log_level level;	/* records below it are not taken */
-	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 256 KiB */
+	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 1 MiB */
 	uint32_t threads;		/* threads that may log; 0: 8 */
 	int avoid_cpu;			/* the loop's CPU; the logger runs elsewhere; -1 none */
 	/* > 0: the logger thread at SCHED_FIFO prio (1, the lowest, is below
@@ -125,6 +130,8 @@ struct qk_log_stats {
 	uint64_t passes;		/* the logger's drain passes */
 	uint64_t max_gap_ns;		/* longest time between two passes */
 	uint64_t max_fill;		/* most bytes a ring held at a pass */
+	uint64_t buf_waits;		/* times every buffer was in flight */
+	uint64_t max_buf_wait_ns;	/* the longest of those waits */
 	uint32_t threads;		/* rings taken by threads */
 	bool uring;			/* writing through io_uring */
 	bool fixed_bufs;		/* with registered buffers */
