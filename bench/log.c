@@ -863,7 +863,7 @@ int main(int argc, char **argv)
 	put_drain("fprintf to a file", &d_fprintf, d_fprintf.recs_s);
 	put_drain("snprintf + write(2)", &d_write, d_fprintf.recs_s);
 	printf("sustained: 1 M records/s, 64 records every 64 us for %.0f s (a batch > 1 ms late skipped),"
-	       " default 1 MiB ring, into %s\n", sus_secs, dir);
+	       " default 2 MiB ring, into %s\n", sus_secs, dir);
 	printf("  %-34s %9s %8s %8s %7s %8s %8s %8s %8s %8s\n", "", "offered", "skipped", "dropped",
 	       "passes", "max gap", "max fill", "log run", "log wait", "steal");
 	put_sustained("qiki binary, logger SCHED_FIFO 1", &su_bin);

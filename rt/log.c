@@ -1182,8 +1182,9 @@ static void check_flush(struct qk_log *lg)
  * CPU when it should (host steal, higher real-time threads: 20-50 ms seen
  * on a shared VM).  A pass costs its producer a cache miss (the logger
  * reads the line its head is on, which the producer writes next): at 1 M
- * records/s a pass every ~2 ms, not every 50 us, makes that one call in
- * two thousand, and the drain takes bigger batches.  Records come in bursts:
+ * records/s and the default ring a pass every ~5 ms, not every 50 us,
+ * makes that one call in five thousand, and the drain takes bigger
+ * batches.  Records come in bursts:
  * the rate decays by half in 100 ms, so a loop that paused for a few ms is
  * still polled at its pace.  At SCHED_FIFO the logger naps at least as
  * long as its last pass ran: at most half of a CPU, whatever is logged,
@@ -1425,7 +1426,7 @@ static void free_log(struct qk_log *lg)
 struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 {
 	struct qk_log *lg;
-	uint32_t rb = o->ring_bytes ? o->ring_bytes : 1024 * 1024;
+	uint32_t rb = o->ring_bytes ? o->ring_bytes : 2u << 20;
 	uint32_t nt = o->threads ? o->threads : 8;
 	sigset_t all, old;
 	int ret;

@@ -6,10 +6,10 @@
  * design), or as text or JSON lines formatted by that thread.
  *
  * Contract.  Each thread that logs owns one byte ring of the logger (SPSC;
- * 1 MiB by default: 18 ms at 1 M records/s, as long as a logger thread was
- * seen to wait for its CPU on a shared VM; the caller touches only the line
- * or two it writes, prefetched, so the ring's size is not its cache
- * footprint; that thread produces, the logger thread consumes).  A thread gets its
+ * 2 MiB by default: 37 ms at 1 M records/s; a logger thread at SCHED_FIFO 1
+ * was seen not to run for 20-30 ms on a busy shared VM; the caller touches
+ * only the line or two it writes, prefetched, so the ring's size is not its
+ * cache footprint; that thread produces, the logger thread consumes).  A thread gets its
  * ring once, when it first logs or calls qk_log_register_thread() (do that
  * at start-up: it is a search of a small fixed table, no allocation, no
  * syscall).  A log call is wait-free and real-time safe: it reads the TSC
@@ -97,7 +97,7 @@ struct qk_log_opts {
 	const char *proc;		/* process name in every line */
 	enum qk_log_format format;
 	enum qk_log_level level;	/* records below it are not taken */
-	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 1 MiB */
+	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 2 MiB */
 	uint32_t threads;		/* threads that may log; 0: 8 */
 	int avoid_cpu;			/* the loop's CPU; the logger runs elsewhere; -1 none */
 	/* > 0: the logger thread at SCHED_FIFO prio (1, the lowest, is below
