@@ -14,10 +14,25 @@
  *    drain).  Our ring is filled while the logger is paused, then the clock
  *    runs until every record is written.
  * 3. Sustained: 1 M records/s offered for 10 s (2 s quick) into the default
- *    ring, binary and text: the drops, if any, are reported.
+ *    ring, binary and text, by a SCHED_FIFO producer on the loop's CPU that
+ *    sleeps to each batch's deadline as a loop does (a batch more than 1 ms
+ *    late is skipped and counted, never caught up in a burst); the logger
+ *    at SCHED_FIFO 1 (opts.prio), and binary once more as an ordinary
+ *    thread and once on tmpfs.  Beside it, in the same run: the disk's
+ *    write floor (the same bytes with O_DIRECT), the host's steal time, and
+ *    how long the logger thread waited on the run queue.
+ * 4. Anatomy of the slow calls: each call timed with a TSC pair (lfence,
+ *    rdtsc ... rdtscp, lfence); the same pair around nothing, and around the
+ *    same call into a ring no other core reads (the machine's floor for the
+ *    call: its own stores, interrupts, preemption), beside the real one; a
+ *    store that must take a cache line back from the other core (what the
+ *    producer pays after a logger pass); the slow calls sorted by whether
+ *    the logger passed since the call before; the loop CPU's timer
+ *    interrupts, the caller's involuntary switches and page faults.
  *
  * usage: log [--quick] [--no-rt] [--json FILE] [--dir DIR]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -27,12 +42,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "bench/bench.h"
 #include "rt/log.h"
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 #define FMT "state %s -> %s at cycle %llu, x=%.3f m, tank %.2f bar"
 
@@ -165,6 +184,30 @@ struct percall {
 	uint64_t n, dropped;
 };
 
+static void pause_ns(int64_t ns)
+{
+	struct timespec ts = { 0, ns };
+
+	nanosleep(&ts, NULL);
+}
+
+/* After call i: every 64 calls a 128 us pause (under 500 k records/s, the
+ * logger's pace), spun so that the caller's caches stay its own; every
+ * 4096 a 4 ms sleep, so that the spinning takes at most ~70 % of the CPU: a
+ * SCHED_FIFO spin of seconds would use up the CPU's real-time budget (950
+ * ms a second) and throttle every other real-time thread there. */
+static void pace(uint64_t i)
+{
+	if ((i & 4095) == 4095) {
+		pause_ns(4000000);
+	} else if ((i & 63) == 63) {
+		int64_t until = now_ns() + 128000;
+
+		while (now_ns() < until)
+			;
+	}
+}
+
 /* Each call timed alone; a pause every 64 calls lets our logger keep up
  * (no drops: a drop is cheaper than a record and would flatter us), as a
  * loop logging a few lines per cycle would. */
@@ -184,12 +227,7 @@ static struct percall per_call(enum kind k, const char *dir, uint64_t n, int64_t
 
 		one(&s, i);
 		v[i] = now_ns() - t0;
-		if ((i & 63) == 63) {	/* 500 k records/s: under the logger's pace */
-			int64_t until = now_ns() + 128000;
-
-			while (now_ns() < until)
-				;
-		}
+		pace(i);
 	}
 	bytes = close_sink(&s, dir, "percall", &r.dropped);
 	(void)bytes;
@@ -269,19 +307,82 @@ static struct drain drain_stdio(enum kind k, const char *dir, uint64_t n)
 
 struct sustained {
 	double rate, secs;
-	uint64_t offered, dropped, written;
+	uint64_t offered, dropped, written, skipped, passes, max_gap_ns, max_fill, bytes;
+	double steal_ms, run_ms, wait_ms;	/* host steal on the logger's CPUs; the logger thread */
+	bool fifo;				/* the logger ran at SCHED_FIFO */
 };
 
-static struct sustained sustain(enum qk_log_format fmt, const char *dir, double rate, double secs)
+/* The steal time of every CPU but `skip`, ms (/proc/stat, USER_HZ). */
+static double steal_ms(int skip)
+{
+	char l[512];
+	double ms = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	while (f && fgets(l, sizeof(l), f)) {
+		unsigned long long v[8] = { 0 };
+		int cpu;
+
+		if (strncmp(l, "cpu", 3) || l[3] == ' ' ||
+		    sscanf(l, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7]) != 9 || cpu == skip)
+			continue;
+		ms += (double)v[7] * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	}
+	if (f)
+		fclose(f);
+	return ms;
+}
+
+/* The logger thread's time on a CPU and waiting for one, ms
+ * (/proc/self/task/<tid>/schedstat); false when not found. */
+static bool logger_sched_ms(double *run, double *wait)
+{
+	char p[300], l[128];
+	bool ok = false;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && !ok && (e = readdir(d))) {
+		FILE *f;
+
+		snprintf(p, sizeof(p), "/proc/self/task/%s/comm", e->d_name);
+		if (e->d_name[0] == '.' || !(f = fopen(p, "r")))
+			continue;
+		ok = fgets(l, sizeof(l), f) && !strcmp(l, "qk-log\n");
+		fclose(f);
+		snprintf(p, sizeof(p), "/proc/self/task/%s/schedstat", e->d_name);
+		if (ok && (f = fopen(p, "r"))) {
+			unsigned long long r = 0, w = 0;
+
+			ok = fscanf(f, "%llu %llu", &r, &w) == 2;
+			*run = (double)r / 1e6;
+			*wait = (double)w / 1e6;
+			fclose(f);
+		}
+	}
+	if (d)
+		closedir(d);
+	return ok;
+}
+
+/* 1 M records/s as a loop would log them: 64 records every 64 us, the
+ * producer asleep to each deadline (SCHED_FIFO on the loop's CPU when
+ * allowed); a batch found more than 1 ms late is skipped and counted, not
+ * caught up (a burst of the missed ones would be a test of the ring's
+ * size, not of the logger's pace). */
+static struct sustained sustain(enum qk_log_format fmt, const char *dir, double rate, double secs,
+				int prio, bool rt)
 {
 	char path[512], err[256];
 	struct qk_log_opts o = { .path = path, .proc = "bench", .level = QK_LOG_INFO,
 				 .format = fmt, .avoid_cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1,
-				 .rotate_bytes = 64ull << 20, .keep = 1 };
+				 .rotate_bytes = 64ull << 20, .keep = 1, .prio = prio };
 	struct sustained r = { .rate = rate, .secs = secs };
 	struct sink s = { .k = K_QIKI };
 	struct qk_log_stats ls;
 	int64_t t0, step = (int64_t)(1e9 / rate * 64);
+	double st0, run0 = 0, wait0 = 0, run1 = 0, wait1 = 0;
 	uint64_t i = 0;
 
 	snprintf(path, sizeof(path), "%s/sustain-%d.log", dir, (int)fmt);
@@ -291,30 +392,276 @@ static struct sustained sustain(enum qk_log_format fmt, const char *dir, double 
 	}
 	/* the producer on the loop's CPU, the logger off it: as in the loop */
 	cpu_set_t set, old;
+	struct sched_param sp = { .sched_priority = 50 };
 
 	sched_getaffinity(0, sizeof(old), &old);
 	CPU_ZERO(&set);
 	CPU_SET(o.avoid_cpu, &set);
 	sched_setaffinity(0, sizeof(set), &set);
-	t0 = now_ns();
-	/* 64 records, then wait for their turn: 1 M/s is 64 records per 64 us */
+	if (rt)
+		sched_setscheduler(0, SCHED_FIFO, &sp);
+	st0 = steal_ms(o.avoid_cpu);
+	logger_sched_ms(&run0, &wait0);
+	t0 = now_ns() + 1000000;
 	for (int64_t due = t0; due - t0 < (int64_t)(secs * 1e9); due += step) {
-		while (now_ns() < due)
-			;
+		struct timespec ts = { due / 1000000000, due % 1000000000 };
+
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		if (now_ns() - due > 1000000) {
+			r.skipped++;
+			continue;
+		}
 		for (int k = 0; k < 64; k++)
 			one(&s, i++);
 	}
+	r.steal_ms = steal_ms(o.avoid_cpu) - st0;
+	logger_sched_ms(&run1, &wait1);
+	r.run_ms = run1 - run0;
+	r.wait_ms = wait1 - wait0;
+	sp.sched_priority = 0;
+	if (rt)
+		sched_setscheduler(0, SCHED_OTHER, &sp);
 	sched_setaffinity(0, sizeof(old), &old);
 	qk_log_get_stats(s.lg, &ls);
 	qk_log_destroy(s.lg);
 	r.offered = i;
 	r.dropped = ls.dropped;
 	r.written = r.offered - r.dropped;
+	r.passes = ls.passes;
+	r.max_gap_ns = ls.max_gap_ns;
+	r.max_fill = ls.max_fill;
+	r.bytes = ls.bytes;
+	r.fifo = ls.fifo;
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/sustain-%d.log.1", dir, (int)fmt);
 	unlink(path);
 	return r;
 }
+
+/* The disk's own floor: `bytes` written with O_DIRECT in 1 MiB blocks and
+ * fdatasync'd, MB/s; 0 when the file system refuses O_DIRECT (tmpfs). */
+static double disk_floor(const char *dir, uint64_t bytes)
+{
+	char path[512];
+	void *buf;
+	double mbs = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/direct.bin", dir);
+	if (posix_memalign(&buf, 1 << 20, 1 << 20))
+		return 0;
+	memset(buf, 0x5a, 1 << 20);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		int64_t t0 = now_ns();
+		uint64_t done = 0;
+
+		while (done < bytes && write(fd, buf, 1 << 20) == 1 << 20)
+			done += 1 << 20;
+		fdatasync(fd);
+		if (done >= bytes)
+			mbs = (double)done / 1e6 / ((double)(now_ns() - t0) / 1e9);
+		close(fd);
+		unlink(path);
+	}
+	free(buf);
+	return mbs;
+}
+
+/* ---- anatomy of the slow calls ---------------------------------------------- */
+
+enum amode { A_EMPTY, A_PRIVATE, A_SHARED, A_MODES };
+
+struct anat {
+	struct dist d;			/* ns, net of the empty pair's p50 */
+	uint64_t n, slow;		/* calls; calls over 100 ns net */
+	uint64_t after_pass, slow_after_pass;
+	long irqs, nivcsw, minflt;	/* on the loop's CPU during the run */
+};
+
+#if defined(__x86_64__)
+static inline uint64_t tsc_begin(void)
+{
+	_mm_lfence();
+	uint64_t t = __rdtsc();
+
+	_mm_lfence();
+	return t;
+}
+
+static inline uint64_t tsc_end(void)
+{
+	unsigned aux;
+	uint64_t t = __rdtscp(&aux);
+
+	_mm_lfence();
+	return t;
+}
+
+static double tsc_per_ns(void)
+{
+	int64_t n0 = now_ns();
+	uint64_t t0 = __rdtsc();
+
+	pause_ns(50000000);
+	return (double)(__rdtsc() - t0) / (double)(now_ns() - n0);
+}
+
+/* The loop CPU's local timer interrupts so far (/proc/interrupts LOC). */
+static long timer_irqs(int cpu)
+{
+	char l[4096];
+	long v = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	while (f && fgets(l, sizeof(l), f)) {
+		char *p = strstr(l, "LOC:");
+
+		if (!p)
+			continue;
+		p += 4;
+		for (int c = 0; c <= cpu; c++)
+			v = strtol(p, &p, 10);
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* n calls, paced as per_call(); `empty` is the
+ * pair's own p50 in cycles (0 when measuring it). */
+static struct anat anatomy(enum amode m, const char *dir, uint64_t n, uint64_t *v, double tpn,
+			   double empty, int cpu)
+{
+	char path[512], err[256];
+	struct qk_log_opts o = { .path = path, .proc = "bench", .level = QK_LOG_INFO,
+				 .format = QK_LOG_BINARY, .avoid_cpu = cpu, .rotate_bytes = 1ull << 40,
+				 .paused = m == A_PRIVATE };
+	struct anat a = { .n = n };
+	struct sink s = { .k = K_QIKI };
+	struct rusage r0, r1;
+	uint64_t last_tail = 0, thr = (uint64_t)(empty + 100 * tpn);
+
+	snprintf(path, sizeof(path), "%s/anatomy-%d.log", dir, (int)m);
+	unlink(path);
+	if (m != A_EMPTY && !(s.lg = qk_log_create(&o, err, sizeof(err)))) {
+		fprintf(stderr, "log: %s\n", err);
+		exit(1);
+	}
+	struct qk__log_ring *r = s.lg ? qk__log_tls.r : NULL;
+
+	for (uint64_t i = 0; i < 2000 && s.lg; i++)	/* warm, as per_call() */
+		one(&s, i);
+	if (m == A_SHARED)
+		qk_log_flush(s.lg);
+	else if (r)	/* the producer takes its own records back: no other core reads */
+		qk_store_release(&r->tail, qk_load_relaxed(&r->head));
+	a.irqs = timer_irqs(cpu);
+	getrusage(RUSAGE_THREAD, &r0);
+	for (uint64_t i = 0; i < n; i++) {
+		bool passed = false;
+
+		if (m == A_SHARED) {	/* outside the pair: did the logger pass? */
+			uint64_t t = qk_load_relaxed(&r->tail);
+
+			passed = t != last_tail;
+			last_tail = t;
+		}
+		uint64_t t0 = tsc_begin();
+
+		if (m != A_EMPTY)
+			one(&s, i);
+		v[i] = tsc_end() - t0;
+		if (passed) {
+			a.after_pass++;
+			a.slow_after_pass += v[i] > thr;
+		}
+		a.slow += v[i] > thr;
+		if ((i & 63) == 63 && m == A_PRIVATE)
+			qk_store_release(&r->tail, qk_load_relaxed(&r->head));
+		pace(i);
+	}
+	getrusage(RUSAGE_THREAD, &r1);
+	a.irqs = timer_irqs(cpu) - a.irqs;
+	a.nivcsw = r1.ru_nivcsw - r0.ru_nivcsw;
+	a.minflt = r1.ru_minflt - r0.ru_minflt;
+	if (s.lg)
+		qk_log_destroy(s.lg);
+	unlink(path);
+	a.d = summarize((int64_t *)v, n);
+	a.d = (struct dist){ (a.d.min - empty) / tpn, (a.d.p50 - empty) / tpn, (a.d.p99 - empty) / tpn,
+			     (a.d.p999 - empty) / tpn, (a.d.max - empty) / tpn };
+	return a;
+}
+
+/* A cache line another core keeps reading, and one it never touches. */
+struct pingpong {
+	_Alignas(64) _Atomic uint64_t shared;
+	_Alignas(64) _Atomic uint64_t private_;
+	_Alignas(64) _Atomic int stop;
+	_Alignas(64) _Atomic uint64_t seen;
+};
+
+static void *reader(void *arg)
+{
+	struct pingpong *pp = arg;
+	uint64_t x = 0;
+
+	while (!atomic_load_explicit(&pp->stop, memory_order_relaxed))
+		x += atomic_load_explicit(&pp->shared, memory_order_relaxed);
+	atomic_store_explicit(&pp->seen, x, memory_order_relaxed);
+	return NULL;
+}
+
+/* What a store costs that must take its line back from the other core (a
+ * locked exchange: it waits for the line, a plain store would hide the
+ * wait in the store buffer), beside one on a private line; ns p50, p99. */
+static void line_floor(int cpu, uint64_t *v, size_t n, double tpn, double empty, struct dist *shared,
+		       struct dist *private_)
+{
+	static struct pingpong pp;
+	pthread_t t;
+	pthread_attr_t at;
+	cpu_set_t set;
+
+	pthread_attr_init(&at);
+	CPU_ZERO(&set);
+	for (int c = 0; c < (int)sysconf(_SC_NPROCESSORS_ONLN); c++)
+		if (c != cpu)
+			CPU_SET(c, &set);
+	pthread_attr_setaffinity_np(&at, sizeof(set), &set);
+	atomic_store(&pp.stop, 0);
+	int ret = pthread_create(&t, &at, reader, &pp);
+
+	pthread_attr_destroy(&at);
+	if (ret) {
+		*shared = *private_ = (struct dist){ 0 };
+		return;
+	}
+	pause_ns(1000000);
+	for (int k = 0; k < 2; k++) {
+		_Atomic uint64_t *w = k ? &pp.private_ : &pp.shared;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t until = __rdtsc() + (uint64_t)(2000 * tpn);
+
+			while (__rdtsc() < until)	/* 2 us: the reader takes the line */
+				;
+			uint64_t t0 = tsc_begin();
+
+			atomic_exchange(w, i);
+			v[i] = tsc_end() - t0;
+		}
+		struct dist d = summarize((int64_t *)v, n);
+
+		d = (struct dist){ (d.min - empty) / tpn, (d.p50 - empty) / tpn, (d.p99 - empty) / tpn,
+				   (d.p999 - empty) / tpn, (d.max - empty) / tpn };
+		*(k ? private_ : shared) = d;
+	}
+	atomic_store(&pp.stop, 1);
+	pthread_join(t, NULL);
+}
+#endif
 
 static double timer_floor(int64_t *v, size_t n, struct dist *d)
 {
@@ -340,6 +687,42 @@ static void put_drain(const char *name, const struct drain *d, double fprintf_ra
 	       (unsigned long long)d->dropped, d->recs_s / fprintf_rate);
 }
 
+static void put_sustained(const char *name, const struct sustained *r)
+{
+	printf("  %-34s %9llu %8llu %8llu %7llu %8.1f %8.0f %8.0f %8.0f %8.0f%s\n", name,
+	       (unsigned long long)r->offered, (unsigned long long)r->skipped,
+	       (unsigned long long)r->dropped, (unsigned long long)r->passes, (double)r->max_gap_ns / 1e6,
+	       (double)r->max_fill / 1024, r->run_ms, r->wait_ms, r->steal_ms,
+	       r->fifo ? "" : " (ordinary)");
+}
+
+static void json_sustained(FILE *j, const char *key, const struct sustained *r)
+{
+	fprintf(j, ", \"%s\": {\"offered\": %llu, \"skipped_batches\": %llu, \"dropped\": %llu, "
+		"\"passes\": %llu, \"max_gap_ns\": %llu, \"max_fill\": %llu, \"bytes\": %llu, "
+		"\"logger_run_ms\": %.1f, \"logger_wait_ms\": %.1f, \"steal_ms\": %.1f, \"logger_fifo\": %s}",
+		key, (unsigned long long)r->offered, (unsigned long long)r->skipped,
+		(unsigned long long)r->dropped, (unsigned long long)r->passes,
+		(unsigned long long)r->max_gap_ns, (unsigned long long)r->max_fill,
+		(unsigned long long)r->bytes, r->run_ms, r->wait_ms, r->steal_ms,
+		r->fifo ? "true" : "false");
+}
+
+static void put_anat(const char *name, const struct anat *a)
+{
+	printf("  %-34s %7.0f %7.0f %7.0f %9.0f %7.2f%% %7ld %7ld %6ld\n", name, a->d.p50, a->d.p99,
+	       a->d.p999, a->d.max, 100.0 * (double)a->slow / (double)a->n, a->irqs, a->nivcsw,
+	       a->minflt);
+}
+
+static void json_anat(FILE *j, const char *key, const struct anat *a)
+{
+	put_dist(j, key, &a->d);
+	fprintf(j, ", \"%s_over_100ns\": %llu, \"%s_irqs\": %ld, \"%s_nivcsw\": %ld, "
+		"\"%s_faults\": %ld", key, (unsigned long long)a->slow, key, a->irqs, key, a->nivcsw,
+		key, a->minflt);
+}
+
 static void json_drain(FILE *j, const char *key, const struct drain *d, const char *sep)
 {
 	fprintf(j, "%s\n  \"%s\": {\"records_per_s\": %.0f, \"bytes_per_s\": %.0f, \"records\": %llu, "
@@ -359,7 +742,12 @@ int main(int argc, char **argv)
 	char tmpl[] = "/tmp/qk-bench-log.XXXXXX", cpu[128];
 	struct percall pc[K_COUNT];
 	struct drain dq_bin, dq_text, dq_json, dq_plain, d_fprintf, d_write;
-	struct sustained su_bin, su_text;
+	struct sustained su_bin, su_text, su_other, su_tmpfs;
+	double disk_mbs;
+	bool anat_ok = false;
+	struct anat an[A_MODES];
+	struct dist lf_shared = { 0 }, lf_private = { 0 };
+	double tpn = 0, empty = 0;
 	struct dist tf, net[K_COUNT];
 	struct utsname u;
 	int c;
@@ -416,6 +804,17 @@ int main(int argc, char **argv)
 		net[k] = (struct dist){ pc[k].d.min - tf.p50, pc[k].d.p50 - tf.p50, pc[k].d.p99 - tf.p50,
 					pc[k].d.p999 - tf.p50, pc[k].d.max - tf.p50 };
 	}
+#if defined(__x86_64__)
+	/* the anatomy, still on the loop's CPU: the TSC pair alone first */
+	tpn = tsc_per_ns();
+	an[A_EMPTY] = anatomy(A_EMPTY, dir, n_call, (uint64_t *)v, tpn, 0, last);
+	empty = an[A_EMPTY].d.p50 * tpn;	/* in cycles: net of nothing yet */
+	an[A_EMPTY] = anatomy(A_EMPTY, dir, n_call, (uint64_t *)v, tpn, empty, last);
+	an[A_PRIVATE] = anatomy(A_PRIVATE, dir, n_call, (uint64_t *)v, tpn, empty, last);
+	an[A_SHARED] = anatomy(A_SHARED, dir, n_call, (uint64_t *)v, tpn, empty, last);
+	line_floor(last, (uint64_t *)v, quick ? 5000 : 20000, tpn, empty, &lf_shared, &lf_private);
+	anat_ok = true;
+#endif
 	/* the rest as an ordinary thread: a producer under SCHED_FIFO would
 	 * starve the logger sharing its CPU */
 	if (fifo) {
@@ -433,8 +832,11 @@ int main(int argc, char **argv)
 	dq_plain = drain_qiki(QK_LOG_BINARY, dir, n_drain, true);
 	dq_text = drain_qiki(QK_LOG_TEXT, dir, n_drain, false);
 	dq_json = drain_qiki(QK_LOG_JSON, dir, n_drain, false);
-	su_bin = sustain(QK_LOG_BINARY, dir, 1e6, sus_secs);
-	su_text = sustain(QK_LOG_TEXT, dir, 1e6, sus_secs);
+	su_bin = sustain(QK_LOG_BINARY, dir, 1e6, sus_secs, 1, fifo);
+	su_text = sustain(QK_LOG_TEXT, dir, 1e6, sus_secs, 1, fifo);
+	su_other = sustain(QK_LOG_BINARY, dir, 1e6, sus_secs, 0, fifo);
+	su_tmpfs = sustain(QK_LOG_BINARY, "/dev/shm", 1e6, sus_secs, 1, fifo);
+	disk_mbs = disk_floor(dir, su_bin.bytes);
 	if (dir == tmpl)
 		rmdir(dir);
 
@@ -460,12 +862,39 @@ int main(int argc, char **argv)
 	put_drain("qiki json (io_uring)", &dq_json, d_fprintf.recs_s);
 	put_drain("fprintf to a file", &d_fprintf, d_fprintf.recs_s);
 	put_drain("snprintf + write(2)", &d_write, d_fprintf.recs_s);
-	printf("sustained: 1 M records/s offered in bursts of 64 for %.0f s, default 256 KiB ring\n",
-	       sus_secs);
-	printf("  qiki binary: %llu offered, %llu dropped\n", (unsigned long long)su_bin.offered,
-	       (unsigned long long)su_bin.dropped);
-	printf("  qiki text:   %llu offered, %llu dropped\n", (unsigned long long)su_text.offered,
-	       (unsigned long long)su_text.dropped);
+	printf("sustained: 1 M records/s, 64 records every 64 us for %.0f s (a batch > 1 ms late skipped),"
+	       " default 2 MiB ring, into %s\n", sus_secs, dir);
+	printf("  %-34s %9s %8s %8s %7s %8s %8s %8s %8s %8s\n", "", "offered", "skipped", "dropped",
+	       "passes", "max gap", "max fill", "log run", "log wait", "steal");
+	put_sustained("qiki binary, logger SCHED_FIFO 1", &su_bin);
+	put_sustained("qiki text, logger SCHED_FIFO 1", &su_text);
+	put_sustained("qiki binary, logger ordinary", &su_other);
+	put_sustained("qiki binary, FIFO 1, on tmpfs", &su_tmpfs);
+	printf("  (skipped: 64-record batches; max gap: ms between two logger passes; max fill: KiB in a\n"
+	       "  ring at a pass; log run/wait: ms the logger thread ran / waited runnable; steal: ms the\n"
+	       "  host took from the logger's CPUs)\n");
+	printf("  the disk's floor: the binary run's %.0f MB written with O_DIRECT: %.0f MB/s "
+	       "(the binary log needs %.0f MB/s)\n", (double)su_bin.bytes / 1e6, disk_mbs,
+	       (double)su_bin.bytes / 1e6 / sus_secs);
+	if (anat_ok) {
+		printf("anatomy of a call: TSC pair (lfence rdtsc .. rdtscp lfence), ns net of the pair's p50 "
+		       "(%.0f ns); %llu calls each, paced as above\n", empty / tpn,
+		       (unsigned long long)n_call);
+		printf("  %-34s %7s %7s %7s %9s %8s %7s %7s %6s\n", "", "p50", "p99", "p99.9", "max",
+		       ">100 ns", "irqs", "nivcsw", "faults");
+		put_anat("the pair around nothing", &an[A_EMPTY]);
+		put_anat("a ring no other core reads", &an[A_PRIVATE]);
+		put_anat("qiki logger, logger draining", &an[A_SHARED]);
+		printf("  calls right after a logger pass: %llu, %.1f %% over 100 ns; the other calls: "
+		       "%.2f %% over 100 ns\n", (unsigned long long)an[A_SHARED].after_pass,
+		       100.0 * (double)an[A_SHARED].slow_after_pass /
+		       (double)(an[A_SHARED].after_pass ? an[A_SHARED].after_pass : 1),
+		       100.0 * (double)(an[A_SHARED].slow - an[A_SHARED].slow_after_pass) /
+		       (double)(an[A_SHARED].n - an[A_SHARED].after_pass));
+		printf("  a locked store that takes its line back from the other core: p50 %.0f p99 %.0f ns; "
+		       "on a private line: p50 %.0f p99 %.0f ns\n", lf_shared.p50, lf_shared.p99,
+		       lf_private.p50, lf_private.p99);
+	}
 
 	if (json) {
 		FILE *j = fopen(json, "w");
@@ -497,11 +926,28 @@ int main(int argc, char **argv)
 		json_drain(j, "qiki_json", &dq_json, ",");
 		json_drain(j, "fprintf", &d_fprintf, ",");
 		json_drain(j, "write", &d_write, ",");
-		fprintf(j, "},\n \"sustained\": {\"rate\": %.0f, \"secs\": %.0f, "
-			"\"binary\": {\"offered\": %llu, \"dropped\": %llu}, "
-			"\"text\": {\"offered\": %llu, \"dropped\": %llu}},\n", su_bin.rate, su_bin.secs,
-			(unsigned long long)su_bin.offered, (unsigned long long)su_bin.dropped,
-			(unsigned long long)su_text.offered, (unsigned long long)su_text.dropped);
+		fprintf(j, "},\n \"sustained\": {\"rate\": %.0f, \"secs\": %.0f, \"disk_direct_mb_s\": %.0f",
+			su_bin.rate, su_bin.secs, disk_mbs);
+		json_sustained(j, "binary", &su_bin);
+		json_sustained(j, "text", &su_text);
+		json_sustained(j, "binary_ordinary_logger", &su_other);
+		json_sustained(j, "binary_tmpfs", &su_tmpfs);
+		fprintf(j, "},\n");
+		if (anat_ok) {
+			fprintf(j, " \"anatomy\": {\"unit\": \"ns\", \"pair_p50_ns\": %.1f, ", empty / tpn);
+			json_anat(j, "empty", &an[A_EMPTY]);
+			fprintf(j, ", ");
+			json_anat(j, "private_ring", &an[A_PRIVATE]);
+			fprintf(j, ", ");
+			json_anat(j, "qiki", &an[A_SHARED]);
+			fprintf(j, ", \"after_pass\": %llu, \"slow_after_pass\": %llu, ",
+				(unsigned long long)an[A_SHARED].after_pass,
+				(unsigned long long)an[A_SHARED].slow_after_pass);
+			put_dist(j, "line_from_other_core", &lf_shared);
+			fprintf(j, ", ");
+			put_dist(j, "line_private", &lf_private);
+			fprintf(j, "},\n");
+		}
 		fprintf(j, " \"ratios\": {\"drain_binary_over_fprintf\": %.2f, "
 			"\"drain_text_over_fprintf\": %.2f, \"per_call_p50_fprintf_over_qiki\": %.2f}}\n",
 			dq_bin.recs_s / d_fprintf.recs_s, dq_text.recs_s / d_fprintf.recs_s,

@@ -7,6 +7,7 @@
 # every bench (about a minute in all); the default takes under ten minutes.
 # BASELINE=build/bench/<timestamp> (make bench BASELINE=...) prints each
 # headline figure beside that run's, as a ratio (report.py compare).
+# BENCH_ONLY="log" (make bench BENCH_ONLY=log) runs only the benches named.
 # Without SCHED_FIFO the suite still runs: ring, loop and tick get --no-rt
 # and the report says the figures are not real-time.
 set -uo pipefail
@@ -42,6 +43,13 @@ for b in "$B"/bench/bin/*; do
   case " ${order[*]} " in *" $n "*) continue ;; esac
   order+=("$n")
 done
+if [ -n "${BENCH_ONLY:-}" ]; then
+  only=()
+  for n in "${order[@]}"; do
+    case " $BENCH_ONLY " in *" $n "*) only+=("$n") ;; esac
+  done
+  order=("${only[@]}")
+fi
 
 : >"$out/benches"
 fail=0

@@ -55,6 +55,7 @@
 #define STATIC_STR_MAX 1023
 #define N_ERRKINDS 6
 #define UD_OLD_FSYNC (NBUF + 1)
+#define UD_UNLINK (NBUF + 2)
 
 __thread struct qk__log_tls qk__log_tls;
 
@@ -73,6 +74,7 @@ struct lbuf {
 	uint64_t bseq;		/* order of filling */
 	uint64_t records;
 	bool placed;		/* foff given: a retry keeps it */
+	int64_t since_ns;	/* when filling began */
 	uint32_t file_no;	/* the file it is for */
 };
 
@@ -94,6 +96,9 @@ struct str_ent {
 struct ring_note {
 	uint64_t last_head;		/* head at the pass before */
 	int64_t moved_ns;		/* when head last moved */
+	uint64_t in_bytes;		/* logged between the last two passes */
+	uint64_t win_bytes;		/* logged since win_ns */
+	double rate;			/* bytes/ns lately: decays by half in 100 ms */
 	uint64_t drops_reported;
 	int64_t since_ns;
 };
@@ -112,6 +117,8 @@ struct qk_log {
 	int inflight;
 	bool fsync_inflight;
 	int old_syncs;			/* rotated files' fsyncs in flight */
+	enum { UL_NONE, UL_FLIGHT } unlinking;	/* a rotated-out file, by io_uring */
+	char unlink_path[4096 + 16];
 	struct io_uring uring;
 	bool uring_ok, fixed_bufs;
 	int fd;
@@ -123,7 +130,8 @@ struct qk_log {
 	enum { SW_NONE, SW_ROTATE, SW_REOPEN } switching;
 	uint64_t unsynced, sync_mark;
 	int64_t last_fsync_ns, last_check_ns, last_cal_ns;
-	int64_t busy_until;		/* records came lately: poll fast */
+	int64_t last_pass_ns, win_ns;
+	_Atomic bool fifo;		/* the logger runs at SCHED_FIFO o.prio */
 	int last_err[N_ERRKINDS];
 	bool failing;
 	struct site_ent **sites, *last_site;
@@ -142,7 +150,8 @@ struct qk_log {
 	_Atomic uint64_t flush_req, flush_done;
 	_Atomic int stop, paused;
 	_Atomic uint64_t st_written, st_bytes, st_lost, st_errors, st_reopens,
-		st_rotations, st_fsyncs, st_submits;
+		st_rotations, st_fsyncs, st_submits, st_passes, st_max_gap, st_max_fill,
+		st_buf_waits, st_max_buf_wait;
 	pthread_t thread;
 
 	struct qk_log_opts o;
@@ -417,6 +426,10 @@ static void submit(struct qk_log *lg, bool want_fsync)
 
 static void complete(struct qk_log *lg, uint64_t ud, int res)
 {
+	if (ud == UD_UNLINK) {	/* a rotated-out file is gone (or was not there) */
+		lg->unlinking = UL_NONE;
+		return;
+	}
 	if ((uint32_t)ud == UD_OLD_FSYNC) {	/* a rotated file's last fsync */
 		lg->old_syncs--;
 		close((int)(ud >> 32));
@@ -461,7 +474,7 @@ static void reap(struct qk_log *lg, bool wait)
 
 	if (!lg->uring_ok)
 		return;
-	while (lg->inflight || lg->fsync_inflight || lg->old_syncs) {
+	while (lg->inflight || lg->fsync_inflight || lg->old_syncs || lg->unlinking == UL_FLIGHT) {
 		int ret = wait ? io_uring_wait_cqe(&lg->uring, &cqe) : io_uring_peek_cqe(&lg->uring, &cqe);
 
 		if (ret == -EINTR)
@@ -520,12 +533,20 @@ static int take_buffer(struct qk_log *lg)
 				b->placed = false;
 				b->file_no = lg->fill_file;
 				b->bseq = lg->next_bseq++;
+				b->since_ns = mono_ns();
 				b->len = lg->o.format == QK_LOG_BINARY ? sizeof(struct qk_logf_chunk) : 0;
 				return i;
 			}
 		submit(lg, false);
-		if (lg->inflight || lg->fsync_inflight)
+		if (lg->inflight || lg->fsync_inflight) {
+			int64_t t0 = mono_ns(), w;
+
 			reap(lg, true);	/* a write, or the fsync a file switch waits for */
+			w = mono_ns() - t0;
+			qk_store_relaxed(&lg->st_buf_waits, qk_load_relaxed(&lg->st_buf_waits) + 1);
+			if ((uint64_t)w > qk_load_relaxed(&lg->st_max_buf_wait))
+				qk_store_relaxed(&lg->st_max_buf_wait, (uint64_t)w);
+		}
 		else if (lg->switching)
 			housekeeping(lg, mono_ns());	/* the buffers wait for the new file */
 	}
@@ -763,6 +784,9 @@ static uint64_t drain_ring(struct qk_log *lg, struct qk__log_ring *r, struct rin
 	/* pairs with qk__log_write()'s release of head: the records before it */
 	uint64_t head = qk_load_acquire(&r->head), tail = qk_load_relaxed(&r->tail), n = 0;
 
+	nt->in_bytes = head - nt->last_head;
+	if (head - tail > qk_load_relaxed(&lg->st_max_fill))
+		qk_store_relaxed(&lg->st_max_fill, head - tail);
 	if (head != nt->last_head) {
 		nt->last_head = head;
 		nt->moved_ns = now;
@@ -992,6 +1016,18 @@ static void rotate(struct qk_log *lg)
 
 	if (!lg->uring_ok && fsync(lg->fd) == 0)
 		lg->unsynced = 0;	/* with io_uring: in the background, in swap_fd() */
+	/* Freeing the oldest kept file is the slow part: renaming over it took
+	 * this thread 63-95 ms on ext4 mounted with discard (the rings of a
+	 * loop logging 1 M records/s fill in 5).  It moves aside to a free
+	 * name, the renames below land on free names (microseconds), and
+	 * io_uring's worker unlinks it. */
+	bool aside = false;
+
+	if (lg->uring_ok && lg->unlinking == UL_NONE) {
+		snprintf(from, sizeof(from), "%s.%d", lg->path, lg->o.keep);
+		snprintf(lg->unlink_path, sizeof(lg->unlink_path), "%s.%d.del", lg->path, lg->o.keep);
+		aside = rename(from, lg->unlink_path) == 0;
+	}
 	for (int k = lg->o.keep; k >= 1; k--) {
 		if (k == 1)
 			snprintf(from, sizeof(from), "%s", lg->path);
@@ -1009,6 +1045,16 @@ static void rotate(struct qk_log *lg)
 		return;
 	}
 	swap_fd(lg, fd, true);
+	struct io_uring_sqe *sqe = aside ? io_uring_get_sqe(&lg->uring) : NULL;
+
+	if (sqe) {
+		io_uring_prep_unlinkat(sqe, AT_FDCWD, lg->unlink_path, 0);
+		io_uring_sqe_set_data64(sqe, UD_UNLINK);
+		if (io_uring_submit(&lg->uring) >= 0)
+			lg->unlinking = UL_FLIGHT;
+	} else if (aside) {
+		unlink(lg->unlink_path);	/* no room in the ring: here, slowly */
+	}
 	lg->unsynced = 0;
 	qk_fetch_add_relaxed(&lg->st_rotations, 1);
 }
@@ -1130,15 +1176,84 @@ static void check_flush(struct qk_log *lg)
 	qk_store_release(&lg->flush_done, lg->flush_seen);
 }
 
+/* How long the logger may sleep: until the fullest ring would be an
+ * eighth full at the rate its producer logged at lately, between 50 us
+ * and poll_ms; the other 7/8 are for the times the logger does not get its
+ * CPU when it should (host steal, higher real-time threads: 20-50 ms seen
+ * on a shared VM).  A pass costs its producer a cache miss (the logger
+ * reads the line its head is on, which the producer writes next): at 1 M
+ * records/s and the default ring a pass every ~5 ms, not every 50 us,
+ * makes that one call in five thousand, and the drain takes bigger
+ * batches.  Records come in bursts:
+ * the rate decays by half in 100 ms, so a loop that paused for a few ms is
+ * still polled at its pace.  At SCHED_FIFO the logger naps at least as
+ * long as its last pass ran: at most half of a CPU, whatever is logged,
+ * so that it cannot starve the ordinary work beside it. */
+static long next_nap(struct qk_log *lg, int64_t now)
+{
+	int64_t dt = now - lg->win_ns, ran = mono_ns() - now;
+	double eighth = lg->ring_bytes / 8.0, nap = lg->o.poll_ms * 1e6;
+	bool sample = dt >= 1000000;	/* rates over 1 ms at least: bursts */
+
+	for (uint32_t i = 0; i < lg->n_rings; i++) {
+		struct ring_note *nt = &lg->notes[i];
+
+		nt->win_bytes += nt->in_bytes;
+		if (sample) {
+			double r = (double)nt->win_bytes / (double)dt, keep = 1.0 - (double)dt / 1.44e8;
+
+			nt->rate *= keep > 0 ? keep : 0;
+			if (r > nt->rate)
+				nt->rate = r;
+			nt->win_bytes = 0;
+		}
+		/* what came in this window counts against the eighth too */
+		double left = eighth - (double)nt->win_bytes;
+
+		if (nt->rate > 0 && left / nt->rate - (double)ran < nap)
+			nap = left / nt->rate - (double)ran;
+		else if (left <= 0)
+			nap = 0;
+	}
+	if (sample)
+		lg->win_ns = now;
+	if (nap < 50000)
+		nap = 50000;
+	if (qk_load_relaxed(&lg->fifo) && nap < (double)ran)
+		nap = (double)ran;
+	return (long)nap;
+}
+
+/* SCHED_FIFO at o.prio when asked and allowed, else nice -10. */
+static void logger_sched(struct qk_log *lg)
+{
+	if (lg->o.prio > 0) {
+		struct sched_param sp = { .sched_priority = lg->o.prio };
+		int ret = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+
+		if (ret == 0) {
+			qk_store_relaxed(&lg->fifo, true);
+			return;
+		}
+		say(lg, "log: the logger thread cannot run at SCHED_FIFO %d (%s); it runs as an "
+		    "ordinary thread, which a busy machine can keep waiting long enough for the "
+		    "rings to fill: allow real-time priority (CAP_SYS_NICE or an rtprio limit)",
+		    lg->o.prio, strerror(ret));
+	}
+	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE);
+	 * only within this session's group where autogroup is on */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+}
+
 static void *logger_main(void *arg)
 {
 	struct qk_log *lg = arg;
 
 	pthread_setname_np(pthread_self(), "qk-log");
-	/* ahead of the machine's ordinary work where we may (CAP_SYS_NICE): a
-	 * logger that waits for a CPU lets the rings fill; it uses CPU only in
-	 * proportion to what is logged, and stays below every real-time thread */
-	setpriority(PRIO_PROCESS, (id_t)gettid(), -10);
+	/* a logger that waits for a CPU lets the rings fill; it uses CPU only
+	 * in proportion to what is logged */
+	logger_sched(lg);
+	lg->last_pass_ns = lg->win_ns = mono_ns();
 	while (qk_load_relaxed(&lg->paused) && !qk_load_relaxed(&lg->stop)) {
 		struct timespec ts = { 0, 1000000 };
 
@@ -1157,7 +1272,11 @@ static void *logger_main(void *arg)
 			n += drain_ring(lg, &lg->rings[i], &lg->notes[i],
 					stopping || fr != lg->flush_seen, now);
 		note_drops(lg, now);
-		if (n == 0 || stopping || fr != lg->flush_seen)
+		/* a buffer goes out when it is full, when the rings ran dry, or
+		 * 20 ms after its first record: what is logged reaches the file
+		 * within about that, even from a loop that never pauses */
+		if (n == 0 || stopping || fr != lg->flush_seen ||
+		    (lg->fill >= 0 && now - lg->buf[lg->fill].since_ns >= 20000000))
 			queue_fill(lg);
 		if (fr != lg->flush_seen) {
 			lg->flush_seen = fr;
@@ -1173,7 +1292,7 @@ static void *logger_main(void *arg)
 		check_flush(lg);
 		if (stopping && n == 0 && buffers_idle(lg)) {
 			reap(lg, true);
-			while (lg->fsync_inflight || lg->old_syncs)
+			while (lg->fsync_inflight || lg->old_syncs || lg->unlinking == UL_FLIGHT)
 				reap(lg, true);
 			if (lg->unsynced && lg->is_reg) {
 				if (fsync(lg->fd))
@@ -1184,13 +1303,13 @@ static void *logger_main(void *arg)
 			check_flush(lg);
 			break;
 		}
-		/* The 256 KiB ring fills in about 4 ms at 1 M records/s:
-		 * while records come, look every 50 us; idle, every poll_ms. */
-		if (n)
-			lg->busy_until = now + 100000000;
-		long nap = now < lg->busy_until ? 50000 : lg->o.poll_ms * 1000000l;
+		long nap = next_nap(lg, now);
 
-		if (n == 0 && !stopping) {
+		if ((uint64_t)(now - lg->last_pass_ns) > qk_load_relaxed(&lg->st_max_gap))
+			qk_store_relaxed(&lg->st_max_gap, (uint64_t)(now - lg->last_pass_ns));
+		qk_store_relaxed(&lg->st_passes, qk_load_relaxed(&lg->st_passes) + 1);
+		lg->last_pass_ns = now;
+		if (nap > 0 && !stopping) {
 			if (lg->inflight || lg->fsync_inflight) {
 				struct io_uring_cqe *cqe;
 				struct __kernel_timespec ts = { 0, nap };
@@ -1307,7 +1426,7 @@ static void free_log(struct qk_log *lg)
 struct qk_log *qk_log_create(const struct qk_log_opts *o, char *err, size_t n)
 {
 	struct qk_log *lg;
-	uint32_t rb = o->ring_bytes ? o->ring_bytes : 256 * 1024;
+	uint32_t rb = o->ring_bytes ? o->ring_bytes : 2u << 20;
 	uint32_t nt = o->threads ? o->threads : 8;
 	sigset_t all, old;
 	int ret;
@@ -1472,6 +1591,12 @@ void qk_log_get_stats(const struct qk_log *lg, struct qk_log_stats *s)
 	s->rotations = qk_load_relaxed(&lg->st_rotations);
 	s->fsyncs = qk_load_relaxed(&lg->st_fsyncs);
 	s->submits = qk_load_relaxed(&lg->st_submits);
+	s->passes = qk_load_relaxed(&lg->st_passes);
+	s->max_gap_ns = qk_load_relaxed(&lg->st_max_gap);
+	s->max_fill = qk_load_relaxed(&lg->st_max_fill);
+	s->buf_waits = qk_load_relaxed(&lg->st_buf_waits);
+	s->max_buf_wait_ns = qk_load_relaxed(&lg->st_max_buf_wait);
+	s->fifo = qk_load_relaxed(&lg->fifo);
 	s->uring = lg->uring_ok;
 	s->fixed_bufs = lg->fixed_bufs;
 	s->tsc = lg->h.tsc;

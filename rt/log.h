@@ -6,8 +6,10 @@
  * design), or as text or JSON lines formatted by that thread.
  *
  * Contract.  Each thread that logs owns one byte ring of the logger (SPSC;
- * 256 KiB by default: it stays in L2, and holds 4 ms at 1 M records/s;
- * that thread produces, the logger thread consumes).  A thread gets its
+ * 2 MiB by default: 37 ms at 1 M records/s; a logger thread at SCHED_FIFO 1
+ * was seen not to run for 20-30 ms on a busy shared VM; the caller touches
+ * only the line or two it writes, prefetched, so the ring's size is not its
+ * cache footprint; that thread produces, the logger thread consumes).  A thread gets its
  * ring once, when it first logs or calls qk_log_register_thread() (do that
  * at start-up: it is a search of a small fixed table, no allocation, no
  * syscall).  A log call is wait-free and real-time safe: it reads the TSC
@@ -19,8 +21,11 @@
  * ring is full the record is dropped and counted, and the logger writes how
  * many were dropped and when.
  *
- * The logger thread is SCHED_OTHER (at nice -10 where the process may),
- * on every CPU but opts.avoid_cpu, and so are io_uring's workers.
+ * The logger thread runs on every CPU but opts.avoid_cpu, and so do
+ * io_uring's workers: at SCHED_FIFO opts.prio (at most half a CPU; the
+ * workers inherit it) or as an ordinary thread at nice -10.  It passes
+ * over the rings when the fullest would be an eighth full at its recent
+ * rate (50 us to poll_ms): a pass costs the producer one cache miss.
  *
  * Strings.  A string in the program's read-only image (a literal, a table of
  * state names) is stored by pointer; so is one passed through
@@ -92,9 +97,13 @@ struct qk_log_opts {
 	const char *proc;		/* process name in every line */
 	enum qk_log_format format;
 	enum qk_log_level level;	/* records below it are not taken */
-	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 256 KiB */
+	uint32_t ring_bytes;		/* per thread; power of two >= 4096; 0: 2 MiB */
 	uint32_t threads;		/* threads that may log; 0: 8 */
 	int avoid_cpu;			/* the loop's CPU; the logger runs elsewhere; -1 none */
+	/* > 0: the logger thread at SCHED_FIFO prio (1, the lowest, is below
+	 * every loop and IRQ thread and above all ordinary work), at most half
+	 * a CPU; 0 or not allowed: an ordinary thread at nice -10 */
+	int prio;
 	int poll_ms;			/* logger's sleep when idle; 0: 5 */
 	int fsync_ms;			/* fsync cadence; 0: 1000; < 0 only at shutdown */
 	uint64_t rotate_bytes;		/* rotate past this size; 0: 64 MiB */
@@ -118,10 +127,16 @@ struct qk_log_stats {
 	uint64_t rotations;
 	uint64_t fsyncs;
 	uint64_t submits;		/* io_uring_submit calls */
+	uint64_t passes;		/* the logger's drain passes */
+	uint64_t max_gap_ns;		/* longest time between two passes */
+	uint64_t max_fill;		/* most bytes a ring held at a pass */
+	uint64_t buf_waits;		/* times every buffer was in flight */
+	uint64_t max_buf_wait_ns;	/* the longest of those waits */
 	uint32_t threads;		/* rings taken by threads */
 	bool uring;			/* writing through io_uring */
 	bool fixed_bufs;		/* with registered buffers */
 	bool tsc;			/* calls read the TSC */
+	bool fifo;			/* the logger thread runs at SCHED_FIFO */
 };
 
 struct qk_log;
@@ -200,6 +215,20 @@ static inline int64_t qk__log_clock(const struct qk__log_head *h)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A prefetch for writing: the line comes exclusive.  GCC makes
+ * __builtin_prefetch(p, 1) a prefetcht0 (a read: the line comes shared,
+ * and the store still waits for the other core to let go of it) unless
+ * -mprfchw; PREFETCHW runs on every x86-64 that has it and is a NOP on
+ * those that do not. */
+static inline void qk__log_prefetchw(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1);
+#endif
+}
+
 static inline bool qk__log_on(struct qk_log *lg, int lvl)
 {
 	return lg && lvl >= qk_load_relaxed(&((struct qk__log_head *)lg)->level);
@@ -269,10 +298,10 @@ qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types,
 	}
 	/* pairs with the logger's acquire of head: the record before it */
 	qk_store_release(&r->head, head + size);
-	/* the next record's lines: their misses (the logger read them last)
-	 * start now, not at the next call */
-	__builtin_prefetch(p + size, 1);
-	__builtin_prefetch(p + size + 64, 1);
+	/* the next record's lines, for writing: their misses (the logger
+	 * read them last) start now, not at the next call */
+	qk__log_prefetchw(p + size);
+	qk__log_prefetchw(p + size + 64);
 	qk_store_relaxed(&r->logged, qk_load_relaxed(&r->logged) + 1);
 }
 

@@ -591,6 +591,8 @@ static void test_log_rotates_by_size_and_keeps_the_newest(void **state)
 	assert_int_equal(stat(p, &sb), 0);
 	snprintf(p, sizeof(p), "%s.3", o.path);
 	assert_int_equal(stat(p, &sb), -1);	/* keep = 2 */
+	snprintf(p, sizeof(p), "%s.2.del", o.path);
+	assert_int_equal(stat(p, &sb), -1);	/* moved aside, then unlinked */
 
 	int n = read_lines(o.path, &buf, &lines);
 
@@ -716,6 +718,41 @@ static void test_log_drains_while_a_real_time_creator_spins(void **state)
 	assert_int_equal((long)ret, 100);
 }
 
+/* With opts.prio the logger thread runs at SCHED_FIFO where allowed (and
+ * says so in the stats), and otherwise as an ordinary thread after one
+ * message; either way every record is written, passes are counted and a
+ * ring never held more than was logged. */
+static void test_log_fifo_logger_when_allowed_drains_either_way(void **state)
+{
+	struct errs e = { 0 };
+	struct qk_log_opts o = opts("fifo.log", &e);
+	struct sched_param sp = { .sched_priority = 1 };
+	struct qk_log_stats st;
+	struct qk_log *lg;
+	char *buf, **lines;
+	bool may = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+
+	(void)state;
+	sp.sched_priority = 0;
+	pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+	o.prio = 1;
+	lg = create(&o);
+	for (int i = 0; i < 1000; i++)
+		QK_INFO(lg, "fifo %d", i);
+	qk_log_flush(lg);
+	qk_log_get_stats(lg, &st);
+	qk_log_destroy(lg);
+	assert_int_equal(st.fifo, may);
+	assert_int_equal(e.n, may ? 0 : 1);	/* refused: said once */
+	assert_int_equal(st.written, 1000);
+	assert_true(st.passes >= 1);
+	assert_true(st.max_fill > 0 && st.max_fill <= 1000 * 32);
+	assert_int_equal(read_lines(o.path, &buf, &lines), 1000);
+	assert_string_equal(msg_of(lines[999]), "fifo 999");
+	free(lines);
+	free(buf);
+}
+
 static void test_log_unwritable_path_is_a_clear_error(void **state)
 {
 	struct qk_log_opts o = opts("no/such/dir/x.log", NULL);
@@ -745,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_log_json_lines),
 		cmocka_unit_test(test_log_level_filter_takes_nothing_below),
 		cmocka_unit_test(test_log_drains_while_a_real_time_creator_spins),
+		cmocka_unit_test(test_log_fifo_logger_when_allowed_drains_either_way),
 		cmocka_unit_test(test_log_unwritable_path_is_a_clear_error),
 	};
 
