@@ -222,7 +222,12 @@ int qk_proc_log_open(struct qk_proc_ctx *p, const struct qk_proc_opts *o, const 
 	struct qk_log_opts lo = { .path = path, .proc = prog, .format = o->log_format,
 				  .level = o->log_level, .avoid_cpu = o->cpu,
 				  .fsync_ms = o->log_fsync_ms,
-				  .rotate_bytes = (uint64_t)o->log_rotate_mb << 20 };
+				  .rotate_bytes = (uint64_t)o->log_rotate_mb << 20,
+				  /* a loop process logs events, not a stream: 8 rings of
+				   * 256 KiB (2 MiB, mapped, pre-faulted and locked) hold
+				   * thousands of records between two passes; the logger's
+				   * 2 MiB default (16 MiB a process) is for 1 M records/s */
+				  .ring_bytes = 256u << 10 };
 	int ret = qk_proc_log_dir(o->log_dir, o->instance, dir, sizeof(dir), why, n);
 
 	if (ret)
