@@ -22,6 +22,7 @@
 #include "rt/agent/controller.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/param.h"
 #include "rt/agent/wake.h"
 #include "rt/proc.h"
 
@@ -60,7 +61,27 @@ struct agent_proc {
 	int64_t phase_ns;		/* timer: after each sim due time */
 	/* what the log has said, to log only changes */
 	uint64_t logged_trans, logged_lost, logged_overruns;
+	struct qk_params params;	/* runtime parameters (rt/agent/param.h) */
+	uint64_t published_changes;
 };
+
+/* Every change since the last publication, to the log and the mailbox
+ * (a binary log record and a copy: nothing formatted here). */
+static void publish_params(struct agent_proc *a)
+{
+	const struct qk_param_status *st = &a->params.st;
+
+	if (st->n_changes - a->published_changes > QK_PARAM_HISTORY)
+		a->published_changes = st->n_changes - QK_PARAM_HISTORY;
+	for (; a->published_changes < st->n_changes; a->published_changes++) {
+		const struct qk_param_change *c = &st->changes[a->published_changes % QK_PARAM_HISTORY];
+
+		QK_INFO(a->p.log, "param %s: %g -> %g (asked by pid %d) at sensor cycle %llu",
+			c->index < QK_MAX_PARAMS ? st->p[c->index].name : "?", c->old_value, c->value,
+			(int)c->who, (unsigned long long)c->cycle);
+	}
+	qk_mbox_write(a->p.seg.params, st);
+}
 
 static void take_commands(struct agent_proc *a, int64_t now)
 {
@@ -81,6 +102,8 @@ static void take_commands(struct agent_proc *a, int64_t now)
 				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
 				r.reason);
 	}
+	if (a->params.st.n_changes != a->published_changes)
+		publish_params(a);
 	/* a sender killed between claiming a cell and filling it would stop
 	 * the queue for good; after a second of that, give the cell up */
 	if (qk_cmdq_stalled(q)) {
@@ -452,6 +475,16 @@ int main(int argc, char **argv)
 	}
 	QK_INFO(a.p.log, "controller: %s%s%s", ctl.c->name ? ctl.c->name : "(unnamed)",
 		co.path ? " from " : " (built-in)", co.path ? co.path : "");
+	ret = qk_params_build(&a.params, &a.p.cfg, &ctl, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		QK_ERROR(a.p.log, "%s", why);
+		qk_controller_unload(&ctl);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	a.agent.params = &a.params;
+	qk_mbox_write(a.p.seg.params, &a.params.st);	/* the table, before the loop */
 	/* a restarted agent takes over rings its predecessor may have left
 	 * mid-write, and starts from the newest sensor frame */
 	qk_ring_producer_recover(a.p.seg.actuators);
