@@ -340,6 +340,7 @@ struct qk_reply {
 enum qk_param_type { QK_PT_NUM, QK_PT_U32 };
 
 #define QK_PARAMF_MIN_OPEN (1u << 0)	/* min itself is out of range: (min, max] */
+#define QK_PARAMF_CONFIG   (1u << 1)	/* a field of the configuration (dumped with it) */
 
 struct qk_param_info {			/* one parameter as the agent runs it */
 	char name[QK_PARAM_NAME_LEN];	/* "controller.kp", NUL-terminated */

@@ -93,6 +93,8 @@ static void take_commands(struct agent_proc *a, int64_t now)
 		/* strict expiry: a sender that gave up may say "not applied" */
 		if (!qk_cmd_expired(&c, &r))
 			qk_agent_command(&a->agent, &c, now, &r);
+		if (a->params.st.n_changes != a->published_changes)
+			publish_params(a);	/* before the reply: a reader then sees it */
 		qk_ring_publish(a->p.seg.agent_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
 			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",
@@ -102,8 +104,6 @@ static void take_commands(struct agent_proc *a, int64_t now)
 				qk_cmd_name(c.type), (unsigned long long)c.id, (int)c.sender_pid,
 				r.reason);
 	}
-	if (a->params.st.n_changes != a->published_changes)
-		publish_params(a);
 	/* a sender killed between claiming a cell and filling it would stop
 	 * the queue for good; after a second of that, give the cell up */
 	if (qk_cmdq_stalled(q)) {

@@ -80,6 +80,7 @@ static int add_field(struct qk_params *ps, const char *name, unsigned section, s
 	struct qk_param_def *d = &ps->d[ps->st.n - 1];
 
 	d->src = QK_PS_CONFIG;
+	p->flags = QK_PARAMF_CONFIG;
 	d->section = section;
 	d->field = f;
 	d->base = base;
@@ -296,6 +297,14 @@ static void apply(struct qk_params *ps, const struct qk_param_def *d, double v)
 		ci->c->set_param(ci->state, d->ctl_index, v);
 		ci->param[d->ctl_index] = v;
 	}
+}
+
+void qk_params_write(struct qk_params *ps, uint32_t index, double v)
+{
+	if (index >= ps->st.n || index >= QK_MAX_PARAMS)
+		return;
+	apply(ps, &ps->d[index], v);
+	ps->st.p[index].value = v;
 }
 
 int qk_params_set(struct qk_params *ps, uint32_t hash, double v, int64_t now_ns, uint64_t cycle,

@@ -88,6 +88,11 @@ int qk_params_find(const struct qk_params *ps, const char *name);
 int qk_params_set(struct qk_params *ps, uint32_t hash, double v, int64_t now_ns, uint64_t cycle,
 		  int32_t who, char why[QK_REASON_LEN]);
 
+/* Writes parameter `index` without checks or a record: for readers that
+ * rebuild an effective configuration from published values (qikictl
+ * config).  Not for the agent, which uses qk_params_set(). */
+void qk_params_write(struct qk_params *ps, uint32_t index, double v);
+
 /* Whether v lies in info's range: the check a reader can make before it
  * sends (the agent's is the one that counts). */
 bool qk_param_in_range(const struct qk_param_info *p, double v);
