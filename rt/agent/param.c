@@ -217,12 +217,24 @@ static void reason(char why[QK_REASON_LEN], const char *fmt, ...)
 	why[len] = '\0';
 }
 
+/* "NAME WORDS", or just the words when both do not fit a reply: the
+ * sender knows what it asked for, the range it may not. */
+static void named(char why[QK_REASON_LEN], const struct qk_param_info *p, const char *sep,
+		  const char *words)
+{
+	if (strlen(p->name) + strlen(sep) + strlen(words) < QK_REASON_LEN)
+		reason(why, "%s%s%s", p->name, sep, words);
+	else
+		reason(why, "%s", words);
+}
+
 static void out_of_range(const struct qk_param_info *p, double v, char why[QK_REASON_LEN])
 {
-	char words[64];
+	char range[64], words[96];
 
-	qk_param_range_words(p, words, sizeof(words));
-	reason(why, "%s %g outside %s", p->name, v, words);
+	qk_param_range_words(p, range, sizeof(range));
+	snprintf(words, sizeof(words), "%g outside %s", v, range);
+	named(why, p, " ", words);
 }
 
 /* Copies the reason without formatting when it is a literal. */
@@ -268,7 +280,7 @@ static int check_field(const struct qk_params *ps, const struct qk_param_def *d,
 
 	if (r) {
 		qk__config_relation_words(r, f, scratch, words, sizeof(words));
-		reason(why, "%s: %s", p->name, words);
+		named(why, p, ": ", words);
 		return -ERANGE;
 	}
 	return 0;
