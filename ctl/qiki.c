@@ -20,6 +20,7 @@
 
 #include "ctl/client.h"
 #include "ctl/doctor.h"
+#include "ctl/gate.h"
 #include "ctl/peers.h"
 #include "ctl/report.h"
 #include "ctl/scenario.h"
@@ -322,11 +323,6 @@ static int parse(int argc, char **argv, struct launch *l)
 		fprintf(stderr, PROG ": bad configuration: %s\n", why);
 		return -1;
 	}
-	if (l->scenario_path && l->lockstep) {
-		fprintf(stderr, PROG ": --scenario runs in real time; cycle-exact scenarios in "
-			"--lockstep are not available yet: drop --lockstep\n");
-		return -1;
-	}
 	if (l->scenario_path &&
 	    !(l->scenario = qk_scenario_load(l->scenario_path, &l->cfg, why, sizeof(why)))) {
 		fprintf(stderr, PROG ": bad scenario: %s\n", why);
@@ -482,6 +478,8 @@ static pid_t spawn(const char *bindir, const char *name, const struct launch *l,
 			argv[n++] = "--fault";
 			argv[n++] = l->fault[i];
 		}
+		if (l->lockstep && l->scenario)
+			argv[n++] = "--gated";	/* the scenario sets its pace: ctl/gate.h */
 	}
 	argv[n] = NULL;
 	/* SIGHUP: the agent and the sim stop in order by themselves (they
@@ -616,6 +614,35 @@ static int died(const char *name, pid_t pid, int st, const struct launch *l)
 	return 4;
 }
 
+/* A lockstep scenario: once the sim is held at the gate, the scenario plays
+ * that cycle and the gate goes up to the next cycle it wants, by at most
+ * GATE_CHUNK cycles (its reader of the sensor ring must never be lapped). */
+#define GATE_CHUNK 512
+static enum qk_scn_result play_gated(struct qk_gate *g, struct launch *l, struct qk_seg *seg,
+				     bool tty)
+{
+	enum qk_scn_result r;
+	uint64_t next;
+	int ret = qk_gate_wait(g, QK_NSEC / 50);
+
+	if (ret < 0) {
+		fprintf(stderr, "\n" PROG ": the sim refused to run up to cycle %llu (not --gated)\n",
+			(unsigned long long)g->cycle);
+		qk_scenario_cut(l->scenario);
+		return QK_SCN_FAILED;
+	}
+	if (!ret)
+		return QK_SCN_RUNNING;
+	r = qk_scenario_step(l->scenario, seg, g->cycle, &next, l->quiet ? NULL : stdout, tty);
+	if (r != QK_SCN_RUNNING)
+		return r;	/* the sim stays held: the run ends at this very cycle */
+	if (next > g->cycle + GATE_CHUNK)
+		next = g->cycle + GATE_CHUNK;
+	for (int i = 0; i < 100 && (ret = qk_gate_raise(g, next)) && ret != -ESRCH; i++)
+		usleep(1000);	/* the queue full: the sim empties it while held */
+	return r;
+}
+
 /* What `qiki doctor` would warn about, in one line, before the figures. */
 static void doctor_digest(const struct launch *l)
 {
@@ -712,6 +739,9 @@ int main(int argc, char **argv)
 	pid_t tele = want_tele ? spawn_telemetry(bindir, &l, &seg) : -1;
 	bool tele_done = tele < 0, tele_failed = tele < 0;
 	const char *sim_name = l.hil ? "qiki-hil" : "qiki-sim";
+	struct qk_gate gate;
+
+	qk_gate_init(&gate, &seg);	/* before the sim: its answers come after */
 	pid_t sim = spawn(helperdir, sim_name, &l, l.prio);
 
 	if (sim > 0)
@@ -782,7 +812,8 @@ int main(int argc, char **argv)
 		/* a scenario that passed by shutting the agent down ends the run
 		 * through the agent's exit, above, as an operator's SHUTDOWN does */
 		if (l.scenario) {
-			enum qk_scn_result r = qk_scenario_poll(l.scenario, &seg, now,
+			enum qk_scn_result r = l.lockstep ? play_gated(&gate, &l, &seg, tty) :
+					       qk_scenario_poll(l.scenario, &seg, now,
 								l.quiet ? NULL : stdout, tty);
 
 			if (r == QK_SCN_FAILED || (r == QK_SCN_PASSED && agent_state(&seg) != QK_ST_SHUTDOWN))
@@ -792,12 +823,14 @@ int main(int argc, char **argv)
 			qk_report_status_line(&seg, tty, t0);
 			next_line = now + (tty ? QK_NSEC / 5 : QK_NSEC);
 		}
-		usleep(20000);
+		if (!l.scenario || !l.lockstep)
+			usleep(20000);	/* else the gate's wait paces us */
 	}
 	if (!l.quiet && tty)
 		printf("\n");
-	if (l.scenario && qk_scenario_poll(l.scenario, &seg, qk_now_ns(), l.quiet ? NULL : stdout,
-					   false) == QK_SCN_RUNNING)
+	if (l.scenario && (l.lockstep ? qk_scenario_result(l.scenario) :
+			   qk_scenario_poll(l.scenario, &seg, qk_now_ns(), l.quiet ? NULL : stdout,
+					    false)) == QK_SCN_RUNNING)
 		qk_scenario_cut(l.scenario);	/* the loop stopped first */
 	QK_INFO(l.log, "shutting down%s", stop ? " (signal)" : "");
 	if (trace)	/* before the shutdown, which is not the loop's timing */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "ctl/client.h"
@@ -34,6 +35,8 @@
 #define REACH_M 0.2		/* "setpoint reached": this close ... */
 #define REACH_MPS 0.1		/* ... and this slow */
 #define SETTLE_BAND 0.05	/* settling: within 5 % of the step (at least REACH_M) */
+#define LS_REPLY_CYCLES 100	/* lockstep: the reply comes the next cycle; this is the bound */
+#define LS_BASE_NS QK_NSEC	/* lockstep clock at cycle 0: never 0, which means "not yet" */
 
 enum trig { T_NEXT, T_AT, T_AFTER, T_WHEN };
 enum cond_kind { C_NONE, C_STATE, C_REASON, C_REACHED, C_VALUE };
@@ -77,7 +80,7 @@ struct qk_scenario {
 	const struct qk_config *cfg;
 	struct step step[MAX_STEPS];
 	unsigned n, cur;
-	bool triggered, acted;
+	bool triggered, acted, lockstep;
 	int64_t t0, step_ns;		/* the run's start, the step's start */
 	uint64_t step_cycle, step_ntrans;
 	enum qk_scn_result result;
@@ -88,6 +91,10 @@ struct qk_scenario {
 	bool have_last;
 	struct setpoint_track sp[MAX_SETPOINTS];
 	unsigned nsp;
+	/* lockstep: the action queued and its reply awaited at later stops */
+	bool sent;
+	uint64_t sent_id, sent_cycle, cycle;
+	struct qk_ring_reader rep;
 };
 
 /* ---- loading ----------------------------------------------------------------- */
@@ -568,6 +575,44 @@ static enum qk_scn_result failed(struct qk_scenario *s, const struct step *st, c
 	return s->result = QK_SCN_FAILED;
 }
 
+/* Lockstep: the sim is held, so the command is queued, not waited for:
+ * the sim takes it while held, the agent before the next frame's tick, and
+ * the reply is there at the next stop.  0 with *r, -EINPROGRESS queued (or
+ * the queue full: again at the next stop), -ETIMEDOUT no reply in
+ * LS_REPLY_CYCLES cycles. */
+static int lockstep_request(struct qk_scenario *s, struct qk_seg *seg, const struct step *p,
+			    struct qk_reply *r)
+{
+	bool sim = p->target == QK_CTL_SIM;
+
+	if (!s->sent) {
+		struct qk_cmd c = p->cmd;
+
+		c.id = qk_seg_next_cmd_id(seg);
+		c.sender_pid = getpid();
+		c.expires_ns = qk_now_ns() + 5 * REQ_TIMEOUT_NS;
+		qk_ring_reader_init(&s->rep, sim ? seg->sim_replies : seg->agent_replies,
+				    QK_RING_FROM_NOW);
+		if (qk_cmdq_push(sim ? seg->sim_cmdq : seg->agent_cmdq, &c))
+			return -EINPROGRESS;
+		s->sent = true;
+		s->sent_id = c.id;
+		s->sent_cycle = s->cycle;
+		return -EINPROGRESS;
+	}
+	for (uint32_t n = 0; n < QK_REPLY_RING_CAP && qk_ring_read_next(&s->rep, r); n++)
+		if (r->id == s->sent_id) {
+			r->reason[sizeof(r->reason) - 1] = '\0';	/* untrusted */
+			s->sent = false;
+			return 0;
+		}
+	if (s->cycle - s->sent_cycle > LS_REPLY_CYCLES) {
+		s->sent = false;
+		return -ETIMEDOUT;
+	}
+	return -EINPROGRESS;
+}
+
 static void begin(struct qk_scenario *s, const struct qk_agent_status *st, int64_t now)
 {
 	s->step_ns = now;
@@ -610,8 +655,11 @@ enum qk_scn_result qk_scenario_poll(struct qk_scenario *s, struct qk_seg *seg, i
 		if (p->act && !s->acted) {
 			struct qk_cmd c = p->cmd;
 			struct qk_reply r;
-			int ret = qk_ctl_request(seg, p->target, &c, REQ_TIMEOUT_NS, &r);
+			int ret = s->lockstep ? lockstep_request(s, seg, p, &r)
+					      : qk_ctl_request(seg, p->target, &c, REQ_TIMEOUT_NS, &r);
 
+			if (ret == -EINPROGRESS)
+				return QK_SCN_RUNNING;	/* queued; answered by the next stop */
 			if (ret)
 				return failed(s, p, "no answer: %s", strerror(-ret));
 			if (p->reply == R_ACCEPTED && r.status != QK_REPLY_ACCEPTED)
@@ -659,6 +707,34 @@ enum qk_scn_result qk_scenario_poll(struct qk_scenario *s, struct qk_seg *seg, i
 		s->step_ns = 0;
 	}
 	return s->result = QK_SCN_PASSED;
+}
+
+/* The first cycle at or after lockstep time t. */
+static uint64_t cycle_at(int64_t t, int64_t period)
+{
+	t -= LS_BASE_NS;
+	return t <= 0 ? 0 : (uint64_t)((t + period - 1) / period);
+}
+
+enum qk_scn_result qk_scenario_step(struct qk_scenario *s, struct qk_seg *seg, uint64_t cycle,
+				    uint64_t *next, FILE *say, bool erase)
+{
+	int64_t period = seg->period_ns;
+	enum qk_scn_result r;
+
+	s->lockstep = true;
+	s->cycle = cycle;
+	r = qk_scenario_poll(s, seg, LS_BASE_NS + (int64_t)cycle * period, say, erase);
+	*next = cycle + 1;
+	if (r == QK_SCN_RUNNING && !s->triggered && s->cur < s->n) {
+		const struct step *p = &s->step[s->cur];
+		uint64_t due = p->trig == T_AT ? cycle_at(s->t0 + p->at_ns, period) :
+			       p->trig == T_AFTER ? cycle_at(s->step_ns + p->at_ns, period) : 0;
+
+		if (due > *next)
+			*next = due;
+	}
+	return r;
 }
 
 void qk_scenario_cut(struct qk_scenario *s)

@@ -33,7 +33,8 @@
  * history records); without it, it must hold when the step runs.
  *
  * Runs in real time: conditions are sampled every poll (20 ms in qiki run)
- * except states, which come from the transition history.
+ * except states, which come from the transition history.  In lockstep
+ * (qk_scenario_step()) they are judged at every cycle, exactly.
  *
  * Contract: one thread (the launcher's); it reads the segment like qikictl
  * and sends requests through ctl/client.h.  Not for the loop.
@@ -62,6 +63,16 @@ struct qk_scenario *qk_scenario_load(const char *path, const struct qk_config *c
  * on a terminal first. */
 enum qk_scn_result qk_scenario_poll(struct qk_scenario *s, struct qk_seg *seg, int64_t now_ns,
 				    FILE *say, bool erase);
+
+/* Lockstep (ctl/gate.h): the sim is held before `cycle`.  Plays what is due
+ * there, the clock being the simulated time (cycle x period), and says in
+ * *next the cycle at which to be held next: the one after, while a
+ * condition, an expectation or a reply is pending, or the cycle an `at:` or
+ * `after:` step is due.  An action is queued, not waited for: its reply is
+ * judged at the next stop.  So every step happens at the same cycle in
+ * every run. */
+enum qk_scn_result qk_scenario_step(struct qk_scenario *s, struct qk_seg *seg, uint64_t cycle,
+				    uint64_t *next, FILE *say, bool erase);
 
 /* The run ended (the loop stopped) while the scenario was still running. */
 void qk_scenario_cut(struct qk_scenario *s);

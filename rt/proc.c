@@ -37,7 +37,9 @@ static void usage(FILE *f, const char *prog, enum qk_proc which)
 		which == QK_PROC_SIM ? "      --cycles N       stop after N cycles\n" : "", prog);
 	if (which == QK_PROC_SIM)
 		fprintf(f, "      --fault DEV:KIND[:VALUE]  inject a fault before POST "
-			"(KIND: stuck noise bias dropout post-fail)\n");
+			"(KIND: stuck noise bias dropout post-fail)\n"
+			"      --gated          lockstep: hold before each cycle until a run-until\n"
+			"                       command lets the sim on (qiki run --scenario)\n");
 	else
 		fprintf(f, "      --wake MODE      timer, futex or spin (default: the instance's)\n");
 	fprintf(f, "  -h, --help           this help\n      --version        print the version\n\n"
@@ -50,7 +52,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		  struct qk_proc_opts *o)
 {
 	enum { O_NORT = 256, O_PRIO, O_CPU, O_CYCLES, O_WAKE, O_FAULT, O_STRICT, O_VERSION,
-	       O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_LOGFSYNC, O_LOGROTATE };
+	       O_LOGDIR, O_LOGLEVEL, O_LOGFMT, O_LOGFSYNC, O_LOGROTATE, O_GATED };
 	static const struct option lo[] = {
 		{ "instance", required_argument, NULL, 'i' },
 		{ "no-rt", no_argument, NULL, O_NORT },
@@ -60,6 +62,7 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 		{ "wake", required_argument, NULL, O_WAKE },
 		{ "fault", required_argument, NULL, O_FAULT },
 		{ "strict", no_argument, NULL, O_STRICT },
+		{ "gated", no_argument, NULL, O_GATED },
 		{ "log-dir", required_argument, NULL, O_LOGDIR },
 		{ "log-level", required_argument, NULL, O_LOGLEVEL },
 		{ "log-format", required_argument, NULL, O_LOGFMT },
@@ -114,6 +117,10 @@ int qk_proc_parse(int argc, char **argv, const char *prog, enum qk_proc which,
 			o->fault[o->n_faults++] = optarg;
 			break;
 		case O_STRICT: o->strict = true; break;
+		case O_GATED:
+			if (which != QK_PROC_SIM) { ret = -1; fprintf(stderr, "%s: --gated is a simulator option\n", prog); break; }
+			o->gated = true;
+			break;
 		case O_LOGDIR: o->log_dir = optarg; break;
 		case O_LOGLEVEL:
 			if ((o->log_level = qk_log_level_parse(optarg)) < 0) {
@@ -234,7 +241,8 @@ const char *qk_cmd_name(uint32_t type)
 	static const char *const names[QK_CMD_COUNT] = {
 		[QK_CMD_NONE] = "none", [QK_CMD_STATE] = "state", [QK_CMD_SETPOINT] = "setpoint",
 		[QK_CMD_FAULT_SET] = "fault", [QK_CMD_FAULT_CLEAR] = "fault clear",
-		[QK_CMD_POST] = "post", [QK_CMD_PING] = "ping", [QK_CMD_PARAM] = "param",
+		[QK_CMD_POST] = "post", [QK_CMD_PING] = "ping",
+		[QK_CMD_RUN_UNTIL] = "run-until", [QK_CMD_PARAM] = "param",
 	};
 
 	return type < QK_CMD_COUNT && names[type] ? names[type] : "unknown";

@@ -30,6 +30,8 @@ struct qk_proc_opts {
 	bool strict;			/* exit non-zero if the loop allocated */
 	int n_faults;			/* sim: --fault DEVICE:KIND[:VALUE] */
 	const char *fault[QK_MAX_FAULT_OPTS];
+	bool gated;			/* sim, lockstep: hold before each cycle until
+					 * a RUN_UNTIL lets it on (ctl/gate.h) */
 	const char *log_dir;		/* NULL: qk_proc_log_dir()'s default */
 	int log_level;			/* enum qk_log_level */
 	int log_format;			/* enum qk_log_format */

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /* shm/cmdq.c - bounded MPSC command queue; the contract is in shm/cmdq.h. */
 #include <errno.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "shm/cmdq.h"
 
@@ -237,4 +241,37 @@ uint64_t qk_cmdq_depth(const struct qk_cmdq_port *p)
 	uint64_t h = qk_load_relaxed(&p->q->head);
 
 	return t - h;
+}
+
+/* The futex word: the tail's low half (futexes are 32 bits wide). */
+static uint32_t *tail_word(const struct qk_cmdq_port *p)
+{
+	uint32_t *w = (uint32_t *)(void *)&p->q->tail;
+
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w++;
+#endif
+	return w;
+}
+
+uint64_t qk_cmdq_tail(const struct qk_cmdq_port *p)
+{
+	/* pairs with the CAS on tail in push: a claim after this load changes
+	 * the word qk_cmdq_wait() sleeps on */
+	return qk_load_acquire(&p->q->tail);
+}
+
+int qk_cmdq_wait(struct qk_cmdq_port *p, uint64_t tail, int64_t timeout_ns)
+{
+	struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+
+	if (syscall(SYS_futex, tail_word(p), FUTEX_WAIT, (uint32_t)tail, &ts, NULL, 0) < 0 &&
+	    errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+void qk_cmdq_wake(struct qk_cmdq_port *p)
+{
+	syscall(SYS_futex, tail_word(p), FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }

@@ -129,4 +129,16 @@ bool qk_cmdq_abandon_stalled(struct qk_cmdq_port *p);
 /* Commands queued and not yet taken (approximate while producers run). */
 uint64_t qk_cmdq_depth(const struct qk_cmdq_port *p);
 
+/* The doorbell, for a consumer that has nothing else to wait on (a lockstep
+ * sim held at its gate, rt/sim/main.c): it reads the tail, finds the queue
+ * empty, and sleeps on the tail's low 32 bits until a producer claims a cell
+ * (the futex word changes: no wake-up is lost) or calls qk_cmdq_wake() after
+ * publishing it, or the timeout passes.  The wake is a syscall that the
+ * producers of an ordinary queue never make: only a producer that knows its
+ * consumer may sleep (the launcher's gate, ctl/gate.h) rings.  0, or
+ * -errno other than EAGAIN/ETIMEDOUT/EINTR. */
+uint64_t qk_cmdq_tail(const struct qk_cmdq_port *p);
+int qk_cmdq_wait(struct qk_cmdq_port *p, uint64_t tail, int64_t timeout_ns);
+void qk_cmdq_wake(struct qk_cmdq_port *p);
+
 #endif

@@ -310,7 +310,8 @@ struct qk_sim_status {			/* written by qiki-sim every cycle */
 enum qk_cmd_type {
 	QK_CMD_NONE, QK_CMD_STATE, QK_CMD_SETPOINT, QK_CMD_FAULT_SET,
 	QK_CMD_FAULT_CLEAR, QK_CMD_POST, QK_CMD_PING,
-	QK_CMD_PARAM,			/* u[0] qk_param_hash(name), arg[0] the value,
+	QK_CMD_RUN_UNTIL,		/* sim, gated lockstep only: run up to cycle u[0] | u[1] << 32 */
+	QK_CMD_PARAM,			/* agent: u[0] qk_param_hash(name), arg[0] the value,
 					 * name: the name's first 23 characters */
 	QK_CMD_COUNT
 };
@@ -373,6 +374,8 @@ enum qk_proc { QK_PROC_SIM, QK_PROC_AGENT, QK_PROC_TELEMETRY, QK_PROC_LAUNCHER, 
 
 #define QK_PROCF_RT     (1u << 0)	/* running SCHED_FIFO with mlockall */
 #define QK_PROCF_NO_RT  (1u << 1)	/* asked to run without real time */
+#define QK_PROCF_PACED  (1u << 2)	/* telemetry: read every frame from the first, so
+					 * `cycles` is its position: lockstep waits for it */
 
 struct qk_proc_stats {
 	/* liveness line */

@@ -9,6 +9,19 @@
  * waits for the agent's answer to that very frame, and goes on, so a run is a
  * pure function of seed, configuration and commands.
  *
+ * Lockstep with --gated (qiki run --lockstep --scenario): before each cycle
+ * the sim holds until its gate is past that cycle.  The launcher raises the
+ * gate with RUN_UNTIL commands; the sim answers one when it is held at its
+ * cycle, every frame before it answered by the agent, so the launcher looks
+ * at the loop, and queues its commands, at an exact cycle.  A command queued
+ * while the sim is held is applied before the next cycle's frame (the sim
+ * takes it while held, the agent before that frame's tick), in every run.
+ * Held, the sim sleeps on its command queue's doorbell (shm/cmdq.h).
+ *
+ * Lockstep with an exporter that has read every frame from the first
+ * (QK_PROCF_PACED): the sim stays at most PACE_LAG frames ahead of it, so
+ * the telemetry file loses none.
+ *
  * After start-up the loop allocates nothing and calls nothing but its wait
  * (clock_nanosleep, or the futex in lockstep/futex modes).
  */
@@ -17,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rt/cli.h"
@@ -27,6 +41,8 @@
 #define CMDS_PER_CYCLE 4
 #define STALL_ABANDON_CYCLES 1000	/* a sender stuck mid-push this long is dead */
 #define LOCKSTEP_WAIT_NS (20 * 1000000ll)
+#define PACE_LAG 256			/* frames ahead of a paced exporter (rings: 1024) */
+#define PACE_NAP_NS 200000
 
 static volatile sig_atomic_t stop, orphaned;
 
@@ -85,6 +101,10 @@ struct sim {
 	uint32_t stalled_cycles;	/* the command queue's head claimed, not filled */
 	bool have_act;
 	bool lockstep;
+	bool gated;			/* lockstep, held before cycle `gate` */
+	bool unpaced;			/* the paced exporter died: stop waiting for it */
+	uint64_t gate;
+	uint64_t gate_id;		/* the RUN_UNTIL to answer once held, 0: none */
 	uint64_t logged_lost, logged_overruns;	/* what the log has said */
 	uint32_t logged_watchdog;
 	uint64_t orphan_cycles;		/* cycles since the launcher died */
@@ -97,18 +117,46 @@ static void publish_post(struct sim *s)
 	qk_mbox_write(s->p.seg.bios, &s->bios);
 }
 
-static void take_commands(struct sim *s)
+/* RUN_UNTIL: false when answered now (refused, or a previous one
+ * superseded), true when the answer waits until the sim is held there. */
+static bool run_until(struct sim *s, const struct qk_cmd *c, struct qk_reply *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = c->id;
+	if (!s->gated) {
+		r->status = QK_REPLY_REFUSED;
+		r->code = -EINVAL;
+		snprintf(r->reason, sizeof(r->reason), "not a gated lockstep sim (--gated)");
+		return false;
+	}
+	if (s->gate_id) {	/* one at a time: the older one is answered as passed */
+		struct qk_reply old = { .id = s->gate_id, .status = QK_REPLY_ACCEPTED };
+
+		snprintf(old.reason, sizeof(old.reason), "superseded");
+		qk_ring_publish(s->p.seg.sim_replies, &old);
+	}
+	s->gate = (uint64_t)c->u[0] | (uint64_t)c->u[1] << 32;
+	s->gate_id = c->id;
+	return true;
+}
+
+/* The commands queued, CMDS_PER_CYCLE at most; how many were taken. */
+static int take_commands(struct sim *s)
 {
 	struct qk_cmd c;
 	struct qk_reply r;
+	int i;
 
 	struct qk_cmdq_port *q = s->p.seg.sim_cmdq;
 
-	for (int i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(q, &c); i++) {
+	for (i = 0; i < CMDS_PER_CYCLE && qk_cmdq_pop(q, &c); i++) {
 		/* strict expiry: a sender that gave up may say "not applied" */
 		if (qk_cmd_expired(&c, &r))
 			;
-		else if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
+		else if (c.type == QK_CMD_RUN_UNTIL) {
+			if (run_until(s, &c, &r))
+				continue;	/* answered once held there (hold()) */
+		} else if (qk_plant_command(&s->plant, &c, &r) || c.type == QK_CMD_POST)
 			publish_post(s);
 		qk_ring_publish(s->p.seg.sim_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
@@ -131,6 +179,53 @@ static void take_commands(struct sim *s)
 		}
 	} else {
 		s->stalled_cycles = 0;
+	}
+	return i;
+}
+
+/* Gated lockstep: holds before cycle n until the gate is past it, taking
+ * commands meanwhile; answers the RUN_UNTIL that brought us here. */
+static void hold(struct sim *s, uint64_t n)
+{
+	struct qk_cmdq_port *q = s->p.seg.sim_cmdq;
+
+	while (!stop && !orphaned && qk_seg_state(&s->p.seg) != QK_SEG_SHUTTING_DOWN) {
+		if (s->gate_id && s->gate <= n) {
+			struct qk_reply r = { .id = s->gate_id, .status = QK_REPLY_ACCEPTED };
+
+			snprintf(r.reason, sizeof(r.reason), "held at cycle %llu",
+				 (unsigned long long)n);
+			qk_ring_publish(s->p.seg.sim_replies, &r);
+			qk_ring_wake(s->p.seg.sim_replies);	/* the launcher waits on it */
+			s->gate_id = 0;
+		}
+		if (s->gate > n)
+			return;
+		/* the tail before the pop: a push after it changes the futex word */
+		uint64_t tail = qk_cmdq_tail(q);
+
+		if (!take_commands(s))
+			qk_cmdq_wait(q, tail, LOCKSTEP_WAIT_NS);
+	}
+}
+
+/* Lockstep with a paced exporter: no more than PACE_LAG frames ahead of
+ * what it has read.  It naps, never spins; an exporter that died (its
+ * lock gone) is not waited for again. */
+static void pace_exporter(struct sim *s, uint64_t n)
+{
+	struct qk_proc_stats *t = &s->p.seg.stats[QK_PROC_TELEMETRY];
+	struct timespec nap = { 0, PACE_NAP_NS };
+
+	if (s->unpaced || !(qk_load_relaxed(&t->flags) & QK_PROCF_PACED))
+		return;
+	for (uint32_t naps = 1; !stop && n - qk_load_relaxed(&t->cycles) > PACE_LAG; naps++) {
+		if (qk_load_relaxed(&t->frames_lost) || !qk_load_relaxed(&t->pid) ||
+		    (!(naps % 100) && !qk_seg_alive(&s->p.seg, QK_PROC_TELEMETRY))) {
+			s->unpaced = true;
+			return;
+		}
+		nanosleep(&nap, NULL);
 	}
 }
 
@@ -218,8 +313,14 @@ static void await_answer(struct sim *s, uint64_t cycle)
 {
 	struct qk_ring_port *r = s->p.seg.actuators;
 
-	for (int tries = 0; tries < 2 && !stop; tries++) {
+	/* as long as the agent lives: an answer given up on would make this
+	 * run differ from the next; a dead agent (its lock gone) is the
+	 * watchdog's business */
+	for (int tries = 0; !stop; tries++) {
 		uint64_t seen = qk_ring_head(r);
+
+		if (tries >= 2 && !qk_seg_alive(&s->p.seg, QK_PROC_AGENT))
+			return;
 
 		if (seen != s->act_rd.next) {
 			/* peek without consuming: actuation() reads it next cycle */
@@ -247,8 +348,9 @@ static int run(struct sim *s, const struct qk_proc_opts *o)
 
 	qk_period_init(&per, seg->epoch_ns, period, 0, qk_now_ns());
 	if (s->lockstep) {
-		/* the agent must be there from frame 0, or runs would differ */
-		while (!stop && !qk_load_acquire(&seg->stats[QK_PROC_AGENT].pid))
+		/* the agent must be there from frame 0, or runs would differ:
+		 * its flags are set once it reads the ring, right before its loop */
+		while (!stop && !qk_load_acquire(&seg->stats[QK_PROC_AGENT].flags))
 			qk_ring_wait(seg->actuators, qk_ring_head(seg->actuators),
 				     LOCKSTEP_WAIT_NS);
 	}
@@ -256,6 +358,11 @@ static int run(struct sim *s, const struct qk_proc_opts *o)
 		int64_t due, wake;
 
 		if (s->lockstep) {
+			if (s->gated)
+				hold(s, n);
+			pace_exporter(s, n);
+			if (stop || qk_seg_state(seg) == QK_SEG_SHUTTING_DOWN)
+				break;
 			due = wake = qk_now_ns();
 		} else {
 			int ret = qk_period_wait(&per);
@@ -362,6 +469,7 @@ int main(int argc, char **argv)
 		}
 	}
 	s.lockstep = s.p.cfg.wake_mode == QK_WAKE_LOCKSTEP;
+	s.gated = s.lockstep && o.gated;
 	/* a sim restarted by hand takes over rings its predecessor may have
 	 * left mid-write */
 	qk_ring_producer_recover(s.p.seg.sensors);
