@@ -51,6 +51,38 @@ void qk_ctl_param_cmd(struct qk_cmd *c, const char *name, double v)
 	snprintf(c->name, sizeof(c->name), "%.*s", QK_NAME_LEN - 1, name);
 }
 
+int qk_ctl_param_action(const struct qk_config *cfg, const char *name, const char *value,
+			struct qk_cmd *c, char *err, size_t n)
+{
+	static struct qk_params local;
+	static struct qk_config copy;
+	char why[256];
+	double v;
+
+	copy = *cfg;
+	if (qk_params_build(&local, &copy, NULL, why, sizeof(why))) {
+		snprintf(err, n, "param: %s", why);
+		return -EINVAL;
+	}
+	if (strlen(name) >= QK_PARAM_NAME_LEN ||
+	    (qk_params_find(&local, name) < 0 && (strncmp(name, "controller.", 11) || !name[11]))) {
+		size_t used = (size_t)snprintf(err, n, "param: no parameter '%s' (", name);
+
+		for (uint32_t i = 0; i < local.st.n && used < n; i++)
+			used += (size_t)snprintf(err + used, n - used, "%s%s", i ? ", " : "",
+						 local.st.p[i].name);
+		if (used < n)
+			snprintf(err + used, n - used, ", or a plug-in's controller.NAME)");
+		return -EINVAL;
+	}
+	if (qk_parse_double(value, -VALUE_MAX, VALUE_MAX, &v)) {
+		snprintf(err, n, "param %s: '%s' is not a number", name, value);
+		return -EINVAL;
+	}
+	qk_ctl_param_cmd(c, name, v);
+	return 0;
+}
+
 int qk_ctl_param_args(int argc, char *const argv[], char *err, size_t n)
 {
 	double v;

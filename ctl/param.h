@@ -27,6 +27,15 @@ bool qk_ctl_params_read(struct qk_seg *seg, struct qk_param_status *st);
 /* A parameter set request for `name` = v (QK_CMD_PARAM). */
 void qk_ctl_param_cmd(struct qk_cmd *c, const char *name, double v);
 
+/* A scenario's `param NAME VALUE` (or qikictl's `param set NAME VALUE`)
+ * against a configuration before the loop runs: the name must be one of
+ * the configuration's parameters or controller.SOMETHING (a plug-in
+ * controller declares its own, known only once it runs), the value a
+ * number; its range is the agent's to judge (a step may expect a refusal).
+ * 0 with *c filled, or -EINVAL with err. */
+int qk_ctl_param_action(const struct qk_config *cfg, const char *name, const char *value,
+			struct qk_cmd *c, char *err, size_t n);
+
 /* `param list|get NAME|set NAME VALUE`: checks the words without an
  * instance (0, or -EINVAL with err saying what is wrong). */
 int qk_ctl_param_args(int argc, char *const argv[], char *err, size_t n);
