@@ -86,6 +86,8 @@ struct qk_export {
 	bool seen_loop;
 	struct qk_proc_stats *slot;	/* ours in the segment, once claimed */
 	int64_t dead_since;
+	bool lockstep;			/* stamped in simulated time: at() */
+	int64_t ls_now, ls_newest;	/* the cycle being exported, the newest read */
 };
 
 static int64_t mono_ns(void)
@@ -97,6 +99,15 @@ static int64_t mono_ns(void)
 }
 
 /* ---- output: MCAP channels and the TCP stream ------------------------------ */
+
+/* What a message is stamped with: CLOCK_MONOTONIC, or in lockstep the
+ * simulated time of the cycle being exported, so that the file spans the
+ * simulated time however fast the loop ran (wall_off then maps cycle 0 to
+ * the time the exporter started). */
+static int64_t at(const struct qk_export *e, int64_t mono)
+{
+	return e->lockstep ? e->ls_now : mono;
+}
 
 /* One message to the stream's clients (proto/stream.h). */
 static void stream(struct qk_export *e, const ProtobufCMessage *msg)
@@ -116,6 +127,7 @@ static int emit(struct qk_export *e, enum chan c, int64_t mono, const ProtobufCM
 
 	bool live = e->ws && qk_ws_wanted(e->ws, c);
 
+	mono = at(e, mono);
 	if (!e->mcap && !live)
 		return 0;
 	if (protobuf_c_message_get_packed_size(msg) > sizeof(e->pack))
@@ -159,7 +171,7 @@ static int log_event(struct qk_export *e, int64_t mono, Foxglove__Log__Level lvl
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	ts_of(&t, mono + e->wall_off);
+	ts_of(&t, at(e, mono) + e->wall_off);
 	m.timestamp = &t;
 	m.level = lvl;
 	m.message = msg;
@@ -410,6 +422,7 @@ static int per_cycle(struct qk_export *e)
 
 		e->s.cycles_seen++;
 		e->last_frame_ns = mono_ns();
+		e->ls_now = e->ls_newest = f->sim_time_ns;
 		e->hist[f->cycle % HIST] = *f;
 		e->have[f->cycle % HIST] = true;
 		if (f->cycle % e->decim)
@@ -418,14 +431,14 @@ static int per_cycle(struct qk_export *e)
 		sensor_frame(e, f, sm);
 		if ((ret = emit(e, C_SENSORS, f->publish_ns, &sm->f.base)))
 			return ret;
-		if (f->publish_ns - e->last_pose >= e->pose_every_ns) {
+		if (at(e, f->publish_ns) - e->last_pose >= e->pose_every_ns) {
 			Foxglove__PoseInFrame p = FOXGLOVE__POSE_IN_FRAME__INIT;
 			Foxglove__Pose pose = FOXGLOVE__POSE__INIT;
 			Foxglove__Vector3 pos = FOXGLOVE__VECTOR3__INIT;
 			Foxglove__Quaternion q = FOXGLOVE__QUATERNION__INIT;
 			Google__Protobuf__Timestamp t = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
-			ts_of(&t, f->publish_ns + e->wall_off);
+			ts_of(&t, at(e, f->publish_ns) + e->wall_off);
 			pos.x = f->pos_m[0];
 			pos.y = f->pos_m[1];
 			pos.z = f->pos_m[2];
@@ -437,18 +450,28 @@ static int per_cycle(struct qk_export *e)
 			p.pose = &pose;
 			if ((ret = emit(e, C_POSE, f->publish_ns, &p.base)))
 				return ret;
-			e->last_pose = f->publish_ns;
+			e->last_pose = at(e, f->publish_ns);
 		}
 	}
 	/* actuator frames: paired with the sensor frame they answer */
-	while (qk_ring_read_next(&e->act_rd, &e->a)) {
+	for (struct qk_ring_reader before = e->act_rd; qk_ring_read_next(&e->act_rd, &e->a);
+	     before = e->act_rd) {
 		const struct qk_actuator_frame *a = &e->a;
+
+		/* an answer to a frame published since we read the sensors: both
+		 * at the next pass, paired (one in flight every cycle in lockstep) */
+		if (a->answers_cycle != QK_NO_FRAME && a->answers_cycle > e->f.cycle &&
+		    qk_ring_pending(&e->sens_rd)) {
+			e->act_rd = before;
+			break;
+		}
 		const struct qk_sensor_frame *f = &e->hist[a->answers_cycle % HIST];
 		bool paired = e->have[a->answers_cycle % HIST] && f->cycle == a->answers_cycle;
 		Qiki__V1__LoopTiming t = QIKI__V1__LOOP_TIMING__INIT;
 
 		if (a->answers_cycle == QK_NO_FRAME || a->answers_cycle % e->decim)
 			continue;
+		e->ls_now = (int64_t)a->answers_cycle * e->seg.period_ns;	/* its sensor frame's */
 		actuator_frame(e, a, am);
 		if ((ret = emit(e, C_ACTUATORS, a->publish_ns, &am->f.base)))
 			return ret;
@@ -489,6 +512,7 @@ static int per_cycle(struct qk_export *e)
 	}
 	e->s.lost_sensor = e->sens_rd.lost;
 	e->s.lost_actuator = e->act_rd.lost;
+	e->ls_now = e->ls_newest;	/* events: as of the newest frame */
 	return 0;
 }
 
@@ -520,9 +544,9 @@ static int events(struct qk_export *e, int64_t now)
 				return ret;
 			e->s.transitions++;
 		}
-		if (changed || now - e->last_snapshot >= SNAPSHOT_NS) {
+		if (changed || at(e, now) - e->last_snapshot >= SNAPSHOT_NS) {
 			e->last_state = e->st.state;
-			e->last_snapshot = now;
+			e->last_snapshot = at(e, now);
 			if ((ret = snapshot(e, now)))
 				return ret;
 		}
@@ -645,6 +669,9 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mo);
 	e->wall_off = ((int64_t)rt.tv_sec - mo.tv_sec) * 1000000000 + (rt.tv_nsec - mo.tv_nsec);
+	e->lockstep = e->cfg->wake_mode == QK_WAKE_LOCKSTEP;
+	if (e->lockstep)	/* simulated time 0 is now */
+		e->wall_off = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
 	e->last_frame_ns = mono_ns();
 	if (o->listen && !(e->stream = qk_stream_listen(o->listen, err, n, &ret)))
 		goto fail;
@@ -685,7 +712,11 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 		e->slot = &e->seg.stats[QK_PROC_TELEMETRY];
 		qk_store_relaxed(&e->slot->cycles, 0);
 		qk_store_relaxed(&e->slot->frames_lost, 0);
-		qk_store_relaxed(&e->slot->flags, 0);
+		/* from the first frame on, what we read is our position: a
+		 * lockstep sim may then wait for us (rt/sim/main.c), and no frame
+		 * is lost */
+		qk_store_relaxed(&e->slot->flags, !qk_ring_published(e->seg.sensors) &&
+				 !qk_ring_pending(&e->sens_rd) ? QK_PROCF_PACED : 0);
 	}
 	return e;
 fail:
@@ -711,6 +742,8 @@ int qk_export_close(struct qk_export *e, char *err, size_t n)
 	}
 	qk_stream_close(e->stream);
 	qk_ws_close(e->ws);
+	if (e->slot)
+		qk_store_relaxed(&e->slot->flags, 0);	/* nobody to wait for now */
 	qk_seg_release(&e->seg, QK_PROC_TELEMETRY);
 	qk_seg_detach(&e->seg);
 	free(e);

@@ -41,7 +41,8 @@
 #define CMDS_PER_CYCLE 4
 #define STALL_ABANDON_CYCLES 1000	/* a sender stuck mid-push this long is dead */
 #define LOCKSTEP_WAIT_NS (20 * 1000000ll)
-#define PACE_LAG 256			/* frames ahead of a paced exporter (rings: 1024) */
+#define PACE_LAG 128			/* frames ahead of a paced exporter: it pairs
+					 * answers with the last 256 (rings: 1024) */
 #define PACE_NAP_NS 200000
 
 static volatile sig_atomic_t stop, orphaned;

@@ -45,8 +45,5 @@ play "$out/bad.yaml" bot; rc=$?
 [ $rc = 1 ] && grep -q "bad scenario: $out/bad.yaml:2:9: action 'setpoint 1 2'" "$out/play.out" ||
   { fail "a malformed scenario: exit $rc"; cat "$out/play.out"; }
 grep -q 'instance' "$out/play.out" && fail "the loop started for a malformed scenario"
-"$bin/qiki" run --lockstep --cycles 10 --instance "$inst" --scenario examples/scenarios/demo.yaml \
-  >"$out/ls.out" 2>&1
-[ $? = 1 ] && grep -q 'scenarios in --lockstep are not available yet' "$out/ls.out" ||
-  fail "--scenario with --lockstep is not refused clearly"
+# in --lockstep: tests/integration/lockstep.sh
 finish
