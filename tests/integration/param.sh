@@ -14,7 +14,8 @@ name=param
 . "$(dirname "$0")/lib.sh"
 
 # ---- real time: qikictl against a running instance
-"$bin/qiki" run --instance "$inst" --no-rt --duration 60 -q --log-dir "$out/logs" >"$out/run.out" 2>&1 &
+"$bin/qiki" run --instance "$inst" --no-rt --duration 60 -q --log-dir "$out/logs" \
+  --telemetry "$out/rt.mcap" >"$out/run.out" 2>&1 &
 lpid=$!
 wait_idle || { cat "$out/run.out"; exit 1; }
 
@@ -64,6 +65,14 @@ grep -q '^  clear_ticks: 5 ' "$out/eff.yaml" || fail "qikictl config lacks the c
 diff "$out/eff.yaml" "$out/back.yaml" >"$out/d" || { fail "the configuration does not round-trip"; cat "$out/d"; }
 ctl stop >/dev/null || fail "stop"
 wait $lpid || fail "the launcher's exit: $?"
+
+# the /params channel: every start-up value, then the changes
+"$bin/qiki-telemetry" cat "$out/rt.mcap" --topic /params >"$out/params.txt" || fail "cat /params: exit $?"
+grep -q 'name: "controller.kp", old_value: 1, value: 1, requested_by_pid: 0, initial: true' "$out/params.txt" ||
+  fail "/params lacks the start-up value"
+grep -q 'index: 1, .*name: "controller.kp", old_value: 1, value: 4, requested_by_pid: [1-9][0-9]*, initial: false' \
+  "$out/params.txt" || { fail "/params lacks the change"; cat "$out/params.txt"; }
+grep -q 'name: "controller.kp", old_value: 1, value: 1e+09' "$out/params.txt" && fail "/params shows a refused value"
 
 # ---- lockstep: the same scenario, with and without a gain changed, each
 # twice.  Both set it at the same cycle (to the profile's value, 1, or to
