@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "ctl/client.h"
+#include "rt/agent/param.h"
 #include "rt/rt.h"
 #include "shm/seg.h"
 
@@ -172,6 +173,16 @@ static void fault(struct run *r, const char *dev, uint32_t kind, double value)
 	assert_int_equal(request(r, QK_CTL_SIM, &c, &rep), 0);
 	if (rep.status != QK_REPLY_ACCEPTED)
 		fail_msg("fault %s refused: %s", dev, rep.reason);
+}
+
+/* A runtime parameter (rt/agent/param.h): the reply's status. */
+static uint32_t param(struct run *r, const char *name, double v)
+{
+	struct qk_cmd c = { .type = QK_CMD_PARAM, .u = { qk_param_hash(name) }, .arg = { v } };
+	struct qk_reply rep;
+
+	assert_int_equal(request(r, QK_CTL_AGENT, &c, &rep), 0);
+	return rep.status;
 }
 
 static void setpoint(struct run *r, double x, double y, double z)
@@ -603,8 +614,11 @@ static void hot_path(const char *wake, const char *const *sim_ok, const char *co
 	start(&r, "--wake", wake, "--duration", "600", NULL);
 	unsetenv("LD_PRELOAD");
 	wait_state(&r, QK_ST_IDLE, 10, &st);
-	/* exercise the controller and the command path, then look */
+	/* exercise the controller and the command path (a runtime parameter
+	 * applied, one refused with its reason), then look */
 	setpoint(&r, 3, -2, 1);
+	assert_int_equal(param(&r, "controller.kp", 1.5), QK_REPLY_ACCEPTED);
+	assert_int_equal(param(&r, "tank.min_bar", 1e6), QK_REPLY_REFUSED);
 	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
 	usleep(200000);
 	/* 2000 cycles traced: each has one wait, but a late cycle may skip its
