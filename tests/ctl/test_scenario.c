@@ -30,6 +30,7 @@ static void test_scenario_examples_load(void **state)
 		{ "examples/scenarios/thermal-runaway.yaml", "bot" },
 		{ "examples/scenarios/sensor-dropout.yaml", "bot" },
 		{ "examples/scenarios/ship-manoeuvre.yaml", "ship" },
+		{ "examples/scenarios/gain-tuning.yaml", "bot" },
 	};
 	char path[512], why[512];
 
