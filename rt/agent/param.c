@@ -266,10 +266,11 @@ static int check_field(const struct qk_params *ps, const struct qk_param_def *d,
 		       "scratch too small");
 	memcpy(scratch, (const char *)ps->cfg + d->base, size);
 	if (f->type == QK__F_U32) {
-		uint32_t u = (uint32_t)v;
+		uint32_t u;
 
 		if (!(v >= 0 && v <= UINT32_MAX && v == floor(v)))
-			goto range;
+			goto range;	/* before the conversion: out of range, it is undefined */
+		u = (uint32_t)v;
 		memcpy(scratch + f->off, &u, sizeof(u));
 	} else {
 		memcpy(scratch + f->off, &v, sizeof(v));
