@@ -452,6 +452,10 @@ static int param_events(struct qk_export *e, int64_t now)
 	e->params_writes = w;
 	if (st->n > QK_MAX_PARAMS)
 		st->n = QK_MAX_PARAMS;
+	if (st->n_changes < e->params_done) {	/* a restarted agent: its table anew */
+		e->params_done = 0;
+		e->params_seen = false;
+	}
 	if (!e->params_seen && st->n) {
 		e->params_seen = true;
 		for (uint32_t i = 0; i < st->n; i++)

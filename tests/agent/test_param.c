@@ -147,6 +147,8 @@ static void test_param_refuses_out_of_range(void **state)
 	refused("controller.kd", -1, -ERANGE, "[0, 10000]");
 	refused("limits.confidence_min", 1.5, -ERANGE, "(0, 1]");
 	refused("limits.clear_ticks", 1.5, -ERANGE, "integer");
+	refused("limits.clear_ticks", 5.7e250, -ERANGE, "integer");	/* no conversion first */
+	refused("limits.clear_ticks", -1, -ERANGE, "integer");
 	refused("limits.sensor_stale_cycles", 0, -ERANGE, "integer 1..1000000");
 	refused("battery.soc_min", 1, -ERANGE, "expected < 1");
 	refused("no.such", 1, -ENOENT, "no such parameter");
