@@ -83,6 +83,31 @@ static void publish_params(struct agent_proc *a)
 	qk_mbox_write(a->p.seg.params, st);
 }
 
+/* Start-up: a restarted agent keeps what the operator set in its
+ * predecessor, as the predecessor published it.  The segment is untrusted:
+ * each value goes through the checks a command's does, and is logged. */
+static void take_over_params(struct agent_proc *a, int64_t now)
+{
+	static struct qk_param_status old, scratch;
+	char why[QK_REASON_LEN];
+
+	if (!qk_mbox_read(a->p.seg.params, &old, &scratch))
+		return;
+	for (uint32_t i = 0; i < old.n && i < QK_MAX_PARAMS; i++) {
+		old.p[i].name[QK_PARAM_NAME_LEN - 1] = '\0';
+		int k = qk_params_find(&a->params, old.p[i].name);
+
+		if (k < 0 || !(old.p[i].value != a->params.st.p[k].value))
+			continue;
+		if (qk_params_set(&a->params, a->params.d[k].hash, old.p[i].value, now, 0, 0, why))
+			QK_WARN(a->p.log, "param %s: the predecessor's %g not taken: %s",
+				a->params.st.p[k].name, old.p[i].value, why);
+		else
+			QK_INFO(a->p.log, "param %s: %g, as the predecessor had it",
+				a->params.st.p[k].name, old.p[i].value);
+	}
+}
+
 static void take_commands(struct agent_proc *a, int64_t now)
 {
 	struct qk_cmdq_port *q = a->p.seg.agent_cmdq;
@@ -484,7 +509,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	a.agent.params = &a.params;
+	take_over_params(&a, qk_now_ns());
 	qk_mbox_write(a.p.seg.params, &a.params.st);	/* the table, before the loop */
+	a.published_changes = a.params.st.n_changes;
 	/* a restarted agent takes over rings its predecessor may have left
 	 * mid-write, and starts from the newest sensor frame */
 	qk_ring_producer_recover(a.p.seg.actuators);

@@ -36,7 +36,9 @@
  * qk_cmd.name holds only 23 characters); the table refuses to build two
  * names with one hash.  An accepted change is recorded (time, cycle, old
  * and new value, who) in the published struct qk_param_status, which
- * qikictl (param, history, config) and the exporter (/params) read.
+ * qikictl (param, history, config) and the exporter (/params) read.  A
+ * restarted agent takes the values its predecessor published (main.c),
+ * each through qk_params_set()'s checks, recorded as changes by pid 0.
  */
 #ifndef QK_RT_AGENT_PARAM_H
 #define QK_RT_AGENT_PARAM_H

@@ -400,6 +400,8 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 	name_instance("watchdog");
 	start(&r, NULL);
 	wait_state(&r, QK_ST_IDLE, 10, &st);
+	/* a gain the operator set survives the agent (rt/agent/main.c) */
+	assert_int_equal(param(&r, "controller.kp", 2.5), QK_REPLY_ACCEPTED);
 	agent = qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid);
 	assert_true(agent > 0);
 	kill(agent, SIGKILL);
@@ -429,6 +431,11 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 		usleep(10000);
 	}
 	assert_true(resumed);
+	static struct qk_param_status ps, scratch;
+
+	assert_true(qk_mbox_read(r.seg.params, &ps, &scratch));
+	assert_true(ps.n > 0 && !strcmp(ps.p[0].name, "controller.kp"));
+	assert_true(ps.p[0].value == 2.5 && ps.p[0].initial == 1);
 	assert_int_equal(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), sim);
 	assert_int_equal(ss.watchdog_trips, 1);
 	/* the launcher stops the replacement too, and reports that its own agent died */
