@@ -8,7 +8,7 @@ TELE_WKT    := google/protobuf/timestamp.proto
 TELE_GEN_C  := $(patsubst proto/%.proto,$(TELE_GEN)/%.pb-c.c,$(TELE_PROTOS)) \
                $(TELE_GEN)/google/protobuf/timestamp.pb-c.c
 TELE_FDS    := $(TELE_GEN)/qiki-telemetry.fds
-TELE_SRCS   := proto/mcap.c proto/export.c proto/net.c proto/stream.c proto/ws.c
+TELE_SRCS   := proto/mcap.c proto/export.c proto/net.c proto/stream.c proto/ws.c proto/describe.c
 TELE_LIBS   := -lprotobuf-c -lzstd
 
 $(TELE_GEN)/.stamp: $(TELE_PROTOS) mk/telemetry.mk | $(DEPS_STAMP)

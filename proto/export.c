@@ -10,6 +10,7 @@
 
 #include "foxglove/Log.pb-c.h"
 #include "foxglove/PoseInFrame.pb-c.h"
+#include "proto/describe.h"
 #include "proto/export.h"
 #include "proto/mcap.h"
 #include "proto/stream.h"
@@ -770,6 +771,9 @@ struct qk_export *qk_export_open(const struct qk_export_opts *o, char *err, size
 				goto fail;
 			}
 		}
+		if (qk_describe_mcap(e->mcap, o->instance, e->cfg,
+				     (uint64_t)(at(e, mono_ns()) + e->wall_off), err, n))
+			goto fail;
 	}
 	ret = qk_seg_claim(&e->seg, QK_PROC_TELEMETRY);
 	if (ret == -EBUSY) {

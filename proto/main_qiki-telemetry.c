@@ -38,7 +38,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: " PROG " [run] [options]     export a running instance\n"
-		"       " PROG " info FILE.mcap      channels, message counts, time range\n"
+		"       " PROG " info FILE.mcap      channels, message counts, time range, the\n"
+		"                                   run's metadata and attachments\n"
+		"       " PROG " info --attachment NAME FILE.mcap   that attachment's bytes\n"
+		"                                   (config.yaml: the run's configuration)\n"
 		"       " PROG " cat FILE.mcap [--topic T] [--limit N]   messages as text\n\n"
 		"run options:\n"
 		"  -i, --instance NAME    the instance (default: default)\n"
@@ -379,20 +382,46 @@ static int cat_one(void *ctx, const struct qk_mcap_info *in, int ch, uint64_t t,
 	return c->limit > 0 && ++c->printed >= c->limit;
 }
 
+/* info --attachment NAME: its bytes on stdout, as they were attached. */
+static int print_attachment(const struct qk_mcap_info *in, const char *file, const char *name)
+{
+	for (uint32_t k = 0; k < in->n_attach; k++) {
+		const struct qk_mcap_attach_info *a = &in->attach[k];
+
+		if (strcmp(a->name, name))
+			continue;
+		if (!a->crc_ok || a->kept < a->size) {
+			fprintf(stderr, PROG ": %s in %s: %s\n", name, file, a->crc_ok ?
+				"larger than this reader keeps" : "its CRC does not match: damaged");
+			return 1;
+		}
+		fwrite(a->data, 1, a->kept, stdout);
+		return 0;
+	}
+	fprintf(stderr, PROG ": no attachment '%s' in %s; its attachments:", name, file);
+	for (uint32_t k = 0; k < in->n_attach; k++)
+		fprintf(stderr, " %s", in->attach[k].name);
+	fprintf(stderr, "%s\n", in->n_attach ? "" : " none");
+	return 1;
+}
+
 static int cmd_read(int argc, char **argv, bool cat)
 {
 	static const struct option lo[] = {
 		{ "topic", required_argument, NULL, 't' }, { "limit", required_argument, NULL, 'n' },
+		{ "attachment", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	static struct qk_mcap_info in;
 	struct cat_ctx cc = { 0 };
+	const char *attachment = NULL;
 	char err[512];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': cc.topic = optarg; break;
+		case 'a': attachment = optarg; break;
 		case 'n': {
 			int n;
 
@@ -431,6 +460,8 @@ static int cmd_read(int argc, char **argv, bool cat)
 	}
 	if (cat)
 		return cc.bad ? 1 : 0;
+	if (attachment)
+		return print_attachment(&in, argv[optind], attachment);
 	printf("file:        %s%s\n", argv[optind], in.has_summary ? "" :
 	       " (not finished: no summary; read up to its last complete record)");
 	printf("library:     %s\n", in.library);
@@ -450,6 +481,16 @@ static int cmd_read(int argc, char **argv, bool cat)
 	for (uint32_t k = 0; k < in.n_channels; k++)
 		printf("  %2d %-18s %-28s %10" PRIu64 " msgs\n", in.ch[k].id, in.ch[k].topic,
 		       in.ch[k].schema_name, in.ch[k].count);
+	if (in.n_pairs)
+		printf("metadata:\n");
+	for (uint32_t k = 0; k < in.n_pairs; k++)
+		printf("  %s.%-16s %s\n", in.pair[k].record, in.pair[k].key, in.pair[k].value);
+	if (in.n_attach)
+		printf("attachments:\n");
+	for (uint32_t k = 0; k < in.n_attach; k++)
+		printf("  %-18s %-20s %" PRIu64 " bytes, CRC %s (info --attachment %s)\n",
+		       in.attach[k].name, in.attach[k].media_type, in.attach[k].size,
+		       in.attach[k].crc_ok ? "ok" : "WRONG", in.attach[k].name);
 	return 0;
 }
 

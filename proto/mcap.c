@@ -18,7 +18,9 @@ static const uint8_t magic[8] = { 0x89, 'M', 'C', 'A', 'P', 0x30, '\r', '\n' };
 enum op {
 	OP_HEADER = 0x01, OP_FOOTER = 0x02, OP_SCHEMA = 0x03, OP_CHANNEL = 0x04,
 	OP_MESSAGE = 0x05, OP_CHUNK = 0x06, OP_MESSAGE_INDEX = 0x07, OP_CHUNK_INDEX = 0x08,
-	OP_STATISTICS = 0x0b, OP_SUMMARY_OFFSET = 0x0e, OP_DATA_END = 0x0f,
+	OP_ATTACHMENT = 0x09, OP_ATTACHMENT_INDEX = 0x0a,
+	OP_STATISTICS = 0x0b, OP_METADATA = 0x0c, OP_METADATA_INDEX = 0x0d,
+	OP_SUMMARY_OFFSET = 0x0e, OP_DATA_END = 0x0f,
 };
 
 uint32_t qk_crc32(uint32_t crc, const void *p, size_t n)
@@ -133,6 +135,11 @@ struct qk_mcap {
 	uint32_t seq[QK_MCAP_MAX_CHANNELS];
 	uint64_t count[QK_MCAP_MAX_CHANNELS], total, first, last;
 	ZSTD_CCtx *zc;
+	struct {			/* Metadata and Attachment records, for the summary */
+		uint64_t off, len, log_time, size;
+		char name[128], media_type[64];
+	} meta[QK_MCAP_MAX_METADATA], att[QK_MCAP_MAX_ATTACH];
+	int n_meta, n_att;
 	int failed;			/* -errno once a write failed */
 	char err[512];
 };
@@ -361,6 +368,71 @@ int qk_mcap_channel(struct qk_mcap *m, int schema_id, const char *topic, const c
 	return ret ? ret : m->n_channels++;
 }
 
+int qk_mcap_metadata(struct qk_mcap *m, const char *name, const char *const *keys,
+		     const char *const *values, size_t n)
+{
+	struct buf b = { 0 };
+	size_t r, map = 0;
+	int ret;
+
+	if (m->n_meta == QK_MCAP_MAX_METADATA)
+		return -ENOSPC;
+	for (size_t i = 0; i < n; i++)
+		map += 8 + strlen(keys[i]) + strlen(values[i]);
+	if (reserve(&b, 64 + strlen(name) + map))
+		return -ENOMEM;
+	r = begin_rec(&b, OP_METADATA);
+	put_str(&b, name);
+	put32(&b, (uint32_t)map);
+	for (size_t i = 0; i < n; i++) {
+		put_str(&b, keys[i]);
+		put_str(&b, values[i]);
+	}
+	end_rec(&b, r);
+	m->meta[m->n_meta].off = m->off;
+	m->meta[m->n_meta].len = b.len;
+	snprintf(m->meta[m->n_meta].name, sizeof(m->meta[0].name), "%s", name);
+	ret = out_bytes(m, b.p, b.len);
+	free(b.p);
+	if (!ret)
+		m->n_meta++;
+	return ret;
+}
+
+int qk_mcap_attachment(struct qk_mcap *m, const char *name, const char *media_type,
+		       uint64_t log_time, const void *data, size_t len)
+{
+	struct buf b = { 0 };
+	size_t r;
+	int ret;
+
+	if (m->n_att == QK_MCAP_MAX_ATTACH)
+		return -ENOSPC;
+	if (reserve(&b, 64 + strlen(name) + strlen(media_type) + len))
+		return -ENOMEM;
+	r = begin_rec(&b, OP_ATTACHMENT);
+	put64(&b, log_time);
+	put64(&b, log_time);		/* create_time */
+	put_str(&b, name);
+	put_str(&b, media_type);
+	put64(&b, len);
+	put(&b, data, len);
+	/* the CRC covers every field before it in the record */
+	put32(&b, qk_crc32(0, b.p + r, b.len - r));
+	end_rec(&b, r);
+	m->att[m->n_att].off = m->off;
+	m->att[m->n_att].len = b.len;
+	m->att[m->n_att].log_time = log_time;
+	m->att[m->n_att].size = len;
+	snprintf(m->att[m->n_att].name, sizeof(m->att[0].name), "%s", name);
+	snprintf(m->att[m->n_att].media_type, sizeof(m->att[0].media_type), "%s", media_type);
+	ret = out_bytes(m, b.p, b.len);
+	free(b.p);
+	if (!ret)
+		m->n_att++;
+	return ret;
+}
+
 /* Writes the chunk being filled, and its message indexes. */
 int qk_mcap_flush(struct qk_mcap *m)
 {
@@ -495,7 +567,7 @@ static void free_all(struct qk_mcap *m)
 
 int qk_mcap_close(struct qk_mcap *m)
 {
-	uint64_t summary_start, groups[4][3];	/* opcode, start, length */
+	uint64_t summary_start, groups[6][3];	/* opcode, start, length */
 	int ng = 0, ret;
 	size_t r;
 	struct buf *b = &m->out;
@@ -504,7 +576,8 @@ int qk_mcap_close(struct qk_mcap *m)
 		return 0;
 	ret = qk_mcap_flush(m);
 	b->len = 0;
-	if (!ret && reserve(b, 256 + m->defs.len + 64 * QK_MCAP_MAX_CHANNELS))
+	if (!ret && reserve(b, 256 + m->defs.len + 64 * QK_MCAP_MAX_CHANNELS +
+			    256 * (QK_MCAP_MAX_METADATA + QK_MCAP_MAX_ATTACH)))
 		ret = fail(m, -ENOMEM, "out of memory");
 	if (ret)
 		goto out;
@@ -529,14 +602,44 @@ int qk_mcap_close(struct qk_mcap *m)
 		groups[ng][2] = m->off + b->len - groups[ng][1];
 		ng++;
 	}
+	if (m->n_meta) {
+		groups[ng][0] = OP_METADATA_INDEX;
+		groups[ng][1] = m->off + b->len;
+		for (int i = 0; i < m->n_meta; i++) {
+			r = begin_rec(b, OP_METADATA_INDEX);
+			put64(b, m->meta[i].off);
+			put64(b, m->meta[i].len);
+			put_str(b, m->meta[i].name);
+			end_rec(b, r);
+		}
+		groups[ng][2] = m->off + b->len - groups[ng][1];
+		ng++;
+	}
+	if (m->n_att) {
+		groups[ng][0] = OP_ATTACHMENT_INDEX;
+		groups[ng][1] = m->off + b->len;
+		for (int i = 0; i < m->n_att; i++) {
+			r = begin_rec(b, OP_ATTACHMENT_INDEX);
+			put64(b, m->att[i].off);
+			put64(b, m->att[i].len);
+			put64(b, m->att[i].log_time);
+			put64(b, m->att[i].log_time);
+			put64(b, m->att[i].size);
+			put_str(b, m->att[i].name);
+			put_str(b, m->att[i].media_type);
+			end_rec(b, r);
+		}
+		groups[ng][2] = m->off + b->len - groups[ng][1];
+		ng++;
+	}
 	groups[ng][0] = OP_STATISTICS;
 	groups[ng][1] = m->off + b->len;
 	r = begin_rec(b, OP_STATISTICS);
 	put64(b, m->total);
 	put16(b, (uint16_t)m->n_schemas);
 	put32(b, (uint32_t)m->n_channels);
-	put32(b, 0);			/* attachments */
-	put32(b, 0);			/* metadata */
+	put32(b, (uint32_t)m->n_att);
+	put32(b, (uint32_t)m->n_meta);
 	put32(b, (uint32_t)m->n_ci);
 	put64(b, m->total ? m->first : 0);
 	put64(b, m->total ? m->last : 0);
@@ -752,6 +855,48 @@ static int walk(struct rd *r, struct qk_mcap_info *in, msg_fn fn, void *ctx, boo
 				snprintf(err, n, "chunk compression '%s' is not supported", comp);
 				return -ENOTSUP;
 			}
+			break;
+		}
+		case OP_METADATA: {
+			char rec[64];
+
+			get_str(&c, rec, sizeof(rec));
+			uint32_t ml = (uint32_t)get(&c, 4);
+
+			if (c.bad || ml > c.len - c.at)
+				break;
+			struct rd mr = { c.p + c.at, ml, 0, false };
+
+			while (!mr.bad && mr.at < mr.len && in->n_pairs < QK_MCAP_MAX_PAIRS) {
+				struct qk_mcap_pair_info *pi = &in->pair[in->n_pairs];
+
+				snprintf(pi->record, sizeof(pi->record), "%s", rec);
+				get_str(&mr, pi->key, sizeof(pi->key));
+				get_str(&mr, pi->value, sizeof(pi->value));
+				if (!mr.bad)
+					in->n_pairs++;
+			}
+			break;
+		}
+		case OP_ATTACHMENT: {
+			struct qk_mcap_attach_info *ai = &in->attach[in->n_attach];
+
+			if (in->n_attach == QK_MCAP_MAX_ATTACH)
+				break;
+			ai->log_time = get(&c, 8);
+			get(&c, 8);
+			get_str(&c, ai->name, sizeof(ai->name));
+			get_str(&c, ai->media_type, sizeof(ai->media_type));
+			ai->size = get(&c, 8);
+			if (c.bad || ai->size > c.len - c.at || c.len - c.at - ai->size < 4)
+				break;
+			uint32_t crc;
+
+			memcpy(&crc, c.p + c.at + ai->size, 4);
+			ai->crc_ok = !crc || crc == qk_crc32(0, c.p, c.at + ai->size);
+			ai->kept = ai->size < QK_MCAP_ATTACH_COPY ? ai->size : QK_MCAP_ATTACH_COPY;
+			memcpy(ai->data, c.p + c.at, ai->kept);
+			in->n_attach++;
 			break;
 		}
 		case OP_DATA_END:

@@ -3,7 +3,8 @@
  * proto/mcap.h - an MCAP writer and reader (https://mcap.dev/spec, major
  * version 0), written for qiki-telemetry.
  *
- * Writer.  Schemas and channels go to the data section first, then
+ * Writer.  Schemas and channels go to the data section first (and any
+ * Metadata and Attachment records, which the summary indexes), then
  * messages are gathered into chunks (optionally zstd-compressed), each
  * followed by one Message Index record per channel in it.  Closing writes
  * Data End, a summary (schemas, channels, statistics, chunk indexes), the
@@ -28,6 +29,10 @@
 
 #define QK_MCAP_MAX_SCHEMAS 16
 #define QK_MCAP_MAX_CHANNELS 32
+#define QK_MCAP_MAX_METADATA 8		/* Metadata records a writer indexes */
+#define QK_MCAP_MAX_ATTACH 4		/* Attachment records a writer indexes */
+#define QK_MCAP_MAX_PAIRS 48		/* metadata key/value pairs a reader keeps */
+#define QK_MCAP_ATTACH_COPY 32768	/* bytes of an attachment a reader keeps */
 
 struct qk_mcap_opts {
 	const char *path;
@@ -48,6 +53,16 @@ int qk_mcap_channel(struct qk_mcap *m, int schema_id, const char *topic, const c
  * readable up to its last complete chunk). */
 int qk_mcap_write(struct qk_mcap *m, int channel, uint64_t log_time, uint64_t publish_time,
 		  const void *data, size_t len);
+/* A Metadata record (a name and n key/value pairs) in the data section,
+ * indexed in the summary; before the first message, so that a file cut
+ * short still describes itself.  0, or -errno (-ENOSPC past
+ * QK_MCAP_MAX_METADATA). */
+int qk_mcap_metadata(struct qk_mcap *m, const char *name, const char *const *keys,
+		     const char *const *values, size_t n);
+/* An Attachment record (a named file, with its CRC-32), indexed in the
+ * summary.  0, or -errno (-ENOSPC past QK_MCAP_MAX_ATTACH). */
+int qk_mcap_attachment(struct qk_mcap *m, const char *name, const char *media_type,
+		       uint64_t log_time, const void *data, size_t len);
 /* Writes the chunk being filled now (so that a reader sees it). */
 int qk_mcap_flush(struct qk_mcap *m);
 /* Finishes the file (summary, footer) and frees.  0, or -errno. */
@@ -65,8 +80,23 @@ struct qk_mcap_channel_info {
 	uint64_t count;
 };
 
+struct qk_mcap_pair_info {		/* one key of a Metadata record */
+	char record[64], key[64], value[256];
+};
+
+struct qk_mcap_attach_info {
+	char name[128], media_type[64];
+	uint64_t log_time, size;
+	bool crc_ok;			/* its CRC-32 matches (or it carries none) */
+	size_t kept;			/* bytes in data: size, at most QK_MCAP_ATTACH_COPY */
+	uint8_t data[QK_MCAP_ATTACH_COPY];
+};
+
 struct qk_mcap_info {
 	bool has_summary;		/* finished properly */
+	uint32_t n_pairs, n_attach;	/* metadata pairs and attachments kept */
+	struct qk_mcap_pair_info pair[QK_MCAP_MAX_PAIRS];
+	struct qk_mcap_attach_info attach[QK_MCAP_MAX_ATTACH];
 	uint64_t messages, first_time, last_time;
 	uint32_t chunks, n_channels;
 	char library[128], compression[16];

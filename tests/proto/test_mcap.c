@@ -4,8 +4,10 @@
  * a round trip with and without zstd, a file cut anywhere reads up to its
  * last whole record without a crash, garbage is refused with a reason, and
  * a full disk is an error, not a crash; the writer's memory does not grow
- * with the number of chunks (issue 14: the chunk index used to).  (That other tools read our files
- * is tests/integration/telemetry.sh's job, with the official library.)
+ * with the number of chunks (issue 14: the chunk index used to); metadata
+ * and attachments come back as written, a damaged attachment fails its CRC.
+ * (That other tools read our files is tests/integration/telemetry.sh's job,
+ * with the official library.)
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -137,6 +139,58 @@ static void test_mcap_memory_stays_bounded_over_many_chunks(void **state)
 	assert_true(in.has_summary);
 }
 
+/* Metadata and an attachment come back as written; a flipped byte in the
+ * attachment fails its CRC. */
+static void test_mcap_metadata_and_attachment(void **state)
+{
+	struct qk_mcap_opts o = { .path = path, .zstd = true, .library = "test" };
+	static struct qk_mcap_info in;
+	const char *keys[] = { "instance", "seed" }, *vals[] = { "t-1", "7" };
+	static const char yaml[] = "profile: bot\nrate_hz: 1000\n";
+	char err[256];
+	struct qk_mcap *m = qk_mcap_open(&o, err, sizeof(err));
+	int c;
+
+	(void)state;
+	assert_non_null(m);
+	c = qk_mcap_channel(m, qk_mcap_schema(m, "test.Msg", "protobuf", "fds", 3), "/a", "protobuf");
+	assert_int_equal(qk_mcap_metadata(m, "qiki", keys, vals, 2), 0);
+	assert_int_equal(qk_mcap_attachment(m, "config.yaml", "application/yaml", 5, yaml,
+					    sizeof(yaml) - 1), 0);
+	assert_int_equal(qk_mcap_write(m, c, 10, 10, "x", 1), 0);
+	assert_int_equal(qk_mcap_close(m), 0);
+	assert_int_equal(qk_mcap_read(path, &in, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(in.n_pairs, 2);
+	assert_string_equal(in.pair[0].record, "qiki");
+	assert_string_equal(in.pair[0].key, "instance");
+	assert_string_equal(in.pair[0].value, "t-1");
+	assert_string_equal(in.pair[1].key, "seed");
+	assert_string_equal(in.pair[1].value, "7");
+	assert_int_equal(in.n_attach, 1);
+	assert_string_equal(in.attach[0].name, "config.yaml");
+	assert_string_equal(in.attach[0].media_type, "application/yaml");
+	assert_int_equal(in.attach[0].size, sizeof(yaml) - 1);
+	assert_int_equal(in.attach[0].log_time, 5);
+	assert_true(in.attach[0].crc_ok);
+	assert_memory_equal(in.attach[0].data, yaml, sizeof(yaml) - 1);
+	assert_int_equal(in.messages, 1);
+
+	/* damage one byte of the attached text */
+	FILE *f = fopen(path, "r+b");
+	static char buf[65536];
+	size_t len = fread(buf, 1, sizeof(buf), f);
+	char *at = memmem(buf, len, "rate_hz", 7);
+
+	assert_non_null(at);
+	*at = 'R';
+	fseek(f, 0, SEEK_SET);
+	fwrite(buf, 1, len, f);
+	fclose(f);
+	assert_int_equal(qk_mcap_read(path, &in, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(in.n_attach, 1);
+	assert_false(in.attach[0].crc_ok);
+}
+
 static void test_mcap_round_trip(void **state)
 {
 	(void)state;
@@ -229,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_mcap_garbage_is_refused_with_a_reason),
 		cmocka_unit_test(test_mcap_full_disk_is_an_error),
 		cmocka_unit_test(test_mcap_memory_stays_bounded_over_many_chunks),
+		cmocka_unit_test(test_mcap_metadata_and_attachment),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
