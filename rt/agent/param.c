@@ -262,8 +262,9 @@ static int check_field(const struct qk_params *ps, const struct qk_param_def *d,
 		    : sizeof(struct qk_control_cfg);
 	char words[64];
 
-	_Static_assert(sizeof(struct qk_thermal_cfg) <= 128 && sizeof(struct qk_battery_cfg) <= 128,
-		       "scratch too small");
+	_Static_assert(sizeof(struct qk_thermal_cfg) <= 128 && sizeof(struct qk_battery_cfg) <= 128 &&
+		       sizeof(struct qk_tank_cfg) <= 128 && sizeof(struct qk_limits_cfg) <= 128 &&
+		       sizeof(struct qk_control_cfg) <= 128, "scratch too small");
 	memcpy(scratch, (const char *)ps->cfg + d->base, size);
 	if (f->type == QK__F_U32) {
 		uint32_t u;
