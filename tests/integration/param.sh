@@ -57,7 +57,9 @@ grep -q "param request .* refused: controller.kp 1e+09 outside" "$out/logs/qiki-
   fail "the agent's log lacks the refusal"
 
 # the effective configuration, read back by the loader to the same
+ctl param set thermal.propulsion.max_k 335.5 >/dev/null || fail "param set thermal.propulsion.max_k"
 ctl config >"$out/eff.yaml" || fail "qikictl config: exit $?"
+grep -q '^    max_k: 335.5 ' "$out/eff.yaml" || fail "qikictl config lacks the node's changed limit"
 grep -q '^  kp: 4 ' "$out/eff.yaml" || fail "qikictl config lacks the changed gain"
 grep -q '^  clear_ticks: 5 ' "$out/eff.yaml" || fail "qikictl config lacks the changed limit"
 "$bin/qiki" run --config "$out/eff.yaml" --print-config >"$out/back.yaml" 2>"$out/e" ||
