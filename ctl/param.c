@@ -223,12 +223,23 @@ int qk_ctl_param_run(struct qk_seg *seg, int argc, char *const argv[], bool json
 	return EX_OK;
 }
 
+/* The shortest text that reads back as exactly v. */
+static const char *shortest(double v, char *buf, size_t n)
+{
+	for (int p = 1; p <= 17; p++) {
+		snprintf(buf, n, "%.*g", p, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
+}
+
 int qk_ctl_config_dump(struct qk_seg *seg, FILE *out)
 {
 	static struct qk_param_status st;
 	static struct qk_params local;
 	static struct qk_config cfg;
-	char why[256];
+	char why[256], num[32];
 	bool any_ctl = false;
 
 	cfg = *seg->config;
@@ -250,8 +261,9 @@ int qk_ctl_config_dump(struct qk_seg *seg, FILE *out)
 		fprintf(out, "# the controller's own parameters (qiki-agent --controller-param NAME=VALUE):\n");
 		for (uint32_t i = 0; i < st.n; i++)
 			if (!(st.p[i].flags & QK_PARAMF_CONFIG))
-				fprintf(out, "#   %s=%.17g\n", st.p[i].name +
-					(strncmp(st.p[i].name, "controller.", 11) ? 0 : 11), st.p[i].value);
+				fprintf(out, "#   %s=%s\n", st.p[i].name +
+					(strncmp(st.p[i].name, "controller.", 11) ? 0 : 11),
+					shortest(st.p[i].value, num, sizeof(num)));
 	}
 	return ret ? ret : fflush(out) || ferror(out) ? -EIO : 0;
 }

@@ -76,6 +76,28 @@ grep -q 'index: 1, .*name: "controller.kp", old_value: 1, value: 4, requested_by
   "$out/params.txt" || { fail "/params lacks the change"; cat "$out/params.txt"; }
 grep -q 'name: "controller.kp", old_value: 1, value: 1e+09' "$out/params.txt" && fail "/params shows a refused value"
 
+# ---- a plug-in controller declares its own parameters, with its own ranges
+if ${CC:-cc} -std=c11 -O2 -fPIC -shared -I. -o "$out/pid.so" examples/controller/pid.c -lm 2>"$out/e"; then
+  "$bin/qiki" run --instance "$inst" --no-rt --duration 60 -q --log-dir "$out/logs2" \
+    --controller "$out/pid.so" >"$out/run2.out" 2>&1 &
+  lpid=$!
+  wait_idle || cat "$out/run2.out"
+  ctl param list | grep -qE '^controller.ki +0.02 +\[0, 100\]' || fail "the plug-in's ki is not listed"
+  ctl param set controller.ki 500 >/dev/null 2>"$out/e"; rc=$?
+  [ $rc = 3 ] && grep -q "refused: controller.ki 500 outside \[0, 100\]" "$out/e" ||
+    fail "the plug-in's range: exit $rc, $(cat "$out/e")"
+  ctl param set controller.ki 0.4 >/dev/null || fail "param set controller.ki 0.4"
+  ctl param set controller.kp 7 >/dev/null || fail "param set controller.kp 7 (the plug-in's)"
+  ctl config >"$out/eff2.yaml"
+  grep -q '^#   ki=0.4$' "$out/eff2.yaml" || fail "qikictl config lacks the plug-in's parameter"
+  grep -q '^#   kp=7$' "$out/eff2.yaml" && grep -q '^  kp: 1 ' "$out/eff2.yaml" ||
+    fail "the plug-in's kp is not its own (or leaked into control.kp)"
+  ctl stop >/dev/null || fail "stop (plug-in)"
+  wait $lpid || fail "the launcher's exit (plug-in): $?"
+else
+  echo "skip: no C compiler for examples/controller/pid.c: $(head -1 "$out/e")"
+fi
+
 # ---- lockstep: the same scenario, with and without a gain changed, each
 # twice.  Both set it at the same cycle (to the profile's value, 1, or to
 # 4), so the steps fall on the same cycles and only the gain differs.
