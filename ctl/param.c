@@ -268,6 +268,23 @@ int qk_ctl_config_dump(struct qk_seg *seg, FILE *out)
 	return ret ? ret : fflush(out) || ferror(out) ? -EIO : 0;
 }
 
+void qk_ctl_param_report(const struct qk_param_status *st, uint64_t *next, uint64_t to_cycle,
+			 FILE *out)
+{
+	if (st->n_changes - *next > QK_PARAM_HISTORY)
+		*next = st->n_changes - QK_PARAM_HISTORY;	/* older ones are gone */
+	for (; *next < st->n_changes; ++*next) {
+		const struct qk_param_change *c = &st->changes[*next % QK_PARAM_HISTORY];
+
+		/* recorded with the cycle last answered: it came after that
+		 * cycle's tick, so after a transition of the same cycle */
+		if (c->cycle >= to_cycle && to_cycle != UINT64_MAX)
+			return;
+		fprintf(out, "  cycle %-8llu param %s %g -> %g\n", (unsigned long long)c->cycle,
+			c->index < st->n ? st->p[c->index].name : "?", c->old_value, c->value);
+	}
+}
+
 void qk_ctl_param_history(const struct qk_param_status *st, uint64_t *next, int64_t to_ns,
 			  int64_t epoch_ns, struct qk_json *j, FILE *out)
 {

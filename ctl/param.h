@@ -57,6 +57,12 @@ int qk_ctl_param_run(struct qk_seg *seg, int argc, char *const argv[], bool json
  * 0, or -EIO. */
 int qk_ctl_config_dump(struct qk_seg *seg, FILE *out);
 
+/* A run's parameter changes for its summary, those before a transition
+ * at cycle to_cycle (UINT64_MAX: all the rest), one line each: "  cycle 1476     param controller.kp 1 -> 4";
+ * *next as for qk_ctl_param_history(). */
+void qk_ctl_param_report(const struct qk_param_status *st, uint64_t *next, uint64_t to_cycle,
+			 FILE *out);
+
 /* The parameter changes of st from time `from_ns` up to `to_ns` (inclusive),
  * in the history's columns (json: objects in the open array).  *next is the
  * change to start from (a running index into st->changes); it moves past

@@ -785,12 +785,18 @@ void qk_scenario_report(const struct qk_scenario *s, struct qk_seg *seg, FILE *o
 		fprintf(out, "  %s\n", s->failure);
 	uint64_t first = st.n_transitions > QK_MAX_TRANSITIONS ? st.n_transitions - QK_MAX_TRANSITIONS : 0;
 
+	static struct qk_param_status ps;	/* parameter changes, among them by cycle */
+	uint64_t pnext = 0;
+
+	qk_ctl_params_read(seg, &ps);
 	for (uint64_t i = first; i < st.n_transitions; i++) {
 		const struct qk_transition *t = &st.trans[i % QK_MAX_TRANSITIONS];
 
+		qk_ctl_param_report(&ps, &pnext, t->cycle, out);
 		fprintf(out, "  cycle %-8llu %-8s -> %-8s %s\n", (unsigned long long)t->cycle,
 			qk_fsm_state_name(t->from), qk_fsm_state_name(t->to), qk_trigger_name(t->trigger));
 	}
+	qk_ctl_param_report(&ps, &pnext, UINT64_MAX, out);
 	for (unsigned i = 0; i < s->nsp; i++) {
 		const struct setpoint_track *t = &s->sp[i];
 

@@ -126,5 +126,7 @@ g1=$(play "$out/gain.yaml" gain1) g2=$(play "$out/gain.yaml" gain2)
 [ "$b1" = "$b2" ] || fail "the scenario without the gain, twice: $b1 / $b2"
 [ "$g1" = "$g2" ] || fail "the scenario with the gain, twice: $g1 / $g2"
 [ "$b1" != "$g1" ] || fail "setting controller.kp did not change the trajectory ($b1)"
+grep -qE '^  cycle [0-9]+ +param controller.kp 1 -> 4$' "$out/gain1.out" ||
+  { fail "the scenario's summary lacks the change"; cat "$out/gain1.out"; }
 echo "lockstep: without the gain $b1, with it $g1 (each twice)"
 finish
