@@ -39,8 +39,11 @@ static int add(struct qk_params *ps, const char *name, char *why, size_t n)
 	ps->d[st->n].ctl_index = QK_PARAM_NO_CTL;
 	for (uint32_t i = 0; i < st->n; i++) {
 		if (ps->d[i].hash == ps->d[st->n].hash) {
-			snprintf(why, n, "runtime parameters '%s' and '%s' share a hash: rename one",
-				 st->p[i].name, name);
+			if (!strcmp(st->p[i].name, st->p[st->n].name))
+				snprintf(why, n, "runtime parameter '%s' declared twice", name);
+			else
+				snprintf(why, n, "runtime parameters '%s' and '%s' share a hash: "
+					 "rename one", st->p[i].name, name);
 			return -EEXIST;
 		}
 	}

@@ -222,6 +222,25 @@ static void test_param_plugin_declares_its_own(void **state)
 	assert_true(c2.control.kp == cfg.control.kp);
 }
 
+/* A controller that declares a name twice is refused, said so. */
+static void test_param_refuses_a_name_twice(void **state)
+{
+	static const struct qk_ctl_param params[] = { { "gain", 0, 5, 2 }, { "gain", 0, 1, 0 } };
+	static const struct qk_controller twice = {
+		.abi = QK_CONTROLLER_ABI, .size = sizeof(struct qk_controller), .name = "twice",
+		.params = params, .n_params = 2, .tick = fake_tick, .set_param = fake_set,
+	};
+	static struct qk_params mine;
+	static struct qk_config c2;
+	struct qk_ctl_instance fi = { .c = &twice };
+	char why[256];
+
+	(void)state;
+	c2 = cfg;
+	assert_int_equal(qk_params_build(&mine, &c2, &fi, why, sizeof(why)), -EEXIST);
+	assert_non_null(strstr(why, "'controller.gain' declared twice"));
+}
+
 /* Through the agent's command path, and re-planned: the heater band
  * follows a node's new limits. */
 static void test_param_agent_command(void **state)
@@ -268,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_param_refuses_a_broken_relation),
 		cmocka_unit_test(test_param_history_wraps),
 		cmocka_unit_test(test_param_plugin_declares_its_own),
+		cmocka_unit_test(test_param_refuses_a_name_twice),
 		cmocka_unit_test(test_param_agent_command),
 	};
 
