@@ -213,10 +213,29 @@ static const char *bios_problem(double status)
 	}
 }
 
+/*
+ * Decimals for "value < limit": one, or as many (up to four) as it takes for
+ * the two to print differently, so a tank just under its 5 bar guard reads
+ * "4.98 bar < 5.00 bar" and not "5.0 bar < 5.0 bar".
+ */
+static int cmp_digits(double value, double limit)
+{
+	int d = 1;
+	double scale = 10.0;
+
+	while (d < 4 && (long long)(value * scale + (value < 0 ? -0.5 : 0.5)) ==
+			(long long)(limit * scale + (limit < 0 ? -0.5 : 0.5))) {
+		d++;
+		scale *= 10.0;
+	}
+	return d;
+}
+
 void qk_rules_why(const struct qk_config *c, const struct qk_rule_hit *h, char why[QK_REASON_LEN])
 {
 	const char *node = h->index < QK_MAX_THERMAL ? c->thermal[h->index].name : "?";
 	const size_t n = QK_REASON_LEN;
+	int d;
 
 	switch (h->rule) {
 	case QK_RULE_STALE:
@@ -241,13 +260,15 @@ void qk_rules_why(const struct qk_config *c, const struct qk_rule_hit *h, char w
 		break;
 	case QK_RULE_PRESSURE_LOW:
 	case QK_RULE_PRESSURE_HIGH:
-		snprintf(why, n, "tank %.1f bar %c %.1f bar", h->value,
-			 h->rule == QK_RULE_PRESSURE_LOW ? '<' : '>', h->limit);
+		d = cmp_digits(h->value, h->limit);
+		snprintf(why, n, "tank %.*f bar %c %.*f bar", d, h->value,
+			 h->rule == QK_RULE_PRESSURE_LOW ? '<' : '>', d, h->limit);
 		break;
 	case QK_RULE_THERMAL_LOW:
 	case QK_RULE_THERMAL_HIGH:
-		snprintf(why, n, "%.12s %.1f K %c %.1f K", node, h->value,
-			 h->rule == QK_RULE_THERMAL_LOW ? '<' : '>', h->limit);
+		d = cmp_digits(h->value, h->limit);
+		snprintf(why, n, "%.12s %.*f K %c %.*f K", node, d, h->value,
+			 h->rule == QK_RULE_THERMAL_LOW ? '<' : '>', d, h->limit);
 		break;
 	case QK_RULE_BATTERY_LOW:
 		snprintf(why, n, "battery SoC %.0f%% < %.0f%%", h->value, h->limit);

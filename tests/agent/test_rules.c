@@ -139,6 +139,11 @@ static void test_rules_tank_pressure_outside_range_asks_safe(void **state)
 	expect_safety(&w, QK_TRG_GUARD_PRESSURE, "tank 50.0 bar > 25.0 bar");
 	w.f.tank_bar = 4.2;
 	expect_safety(&w, QK_TRG_GUARD_PRESSURE, "tank 4.2 bar < 5.0 bar");
+	/* just under the guard: the reason still shows the difference */
+	w.f.tank_bar = 4.98;
+	expect_safety(&w, QK_TRG_GUARD_PRESSURE, "tank 4.98 bar < 5.00 bar");
+	w.f.tank_bar = 4.99996;
+	expect_safety(&w, QK_TRG_GUARD_PRESSURE, "tank 5.0000 bar < 5.0000 bar");
 	w.f.tank_bar = 5.0;
 	run(&w);
 	assert_int_equal(count_type(&w, QK_PROP_SAFETY), 0);
