@@ -641,6 +641,8 @@ static enum qk_scn_result play_gated(struct qk_gate *g, struct launch *l, struct
 		next = g->cycle + GATE_CHUNK;
 	for (int i = 0; i < 100 && (ret = qk_gate_raise(g, next)) && ret != -ESRCH; i++)
 		usleep(1000);	/* the queue full: the sim empties it while held */
+	if (ret)
+		usleep(20000);	/* no sim to raise it for: the main loop will see why */
 	return r;
 }
 

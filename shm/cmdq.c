@@ -266,7 +266,7 @@ int qk_cmdq_wait(struct qk_cmdq_port *p, uint64_t tail, int64_t timeout_ns)
 	struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
 
 	if (syscall(SYS_futex, tail_word(p), FUTEX_WAIT, (uint32_t)tail, &ts, NULL, 0) < 0 &&
-	    errno != EAGAIN && errno != ETIMEDOUT && errno != EINTR)
+	    errno != EAGAIN && errno != EINTR)
 		return -errno;
 	return 0;
 }

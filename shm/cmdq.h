@@ -135,8 +135,8 @@ uint64_t qk_cmdq_depth(const struct qk_cmdq_port *p);
  * (the futex word changes: no wake-up is lost) or calls qk_cmdq_wake() after
  * publishing it, or the timeout passes.  The wake is a syscall that the
  * producers of an ordinary queue never make: only a producer that knows its
- * consumer may sleep (the launcher's gate, ctl/gate.h) rings.  0, or
- * -errno other than EAGAIN/ETIMEDOUT/EINTR. */
+ * consumer may sleep (the launcher's gate, ctl/gate.h) rings.  0 woken (or
+ * the tail had moved, or a signal), -ETIMEDOUT, or another -errno. */
 uint64_t qk_cmdq_tail(const struct qk_cmdq_port *p);
 int qk_cmdq_wait(struct qk_cmdq_port *p, uint64_t tail, int64_t timeout_ns);
 void qk_cmdq_wake(struct qk_cmdq_port *p);

@@ -220,7 +220,8 @@ static void pace_exporter(struct sim *s, uint64_t n)
 
 	if (s->unpaced || !(qk_load_relaxed(&t->flags) & QK_PROCF_PACED))
 		return;
-	for (uint32_t naps = 1; !stop && n - qk_load_relaxed(&t->cycles) > PACE_LAG; naps++) {
+	/* a count past ours (a sim restarted under the same exporter) is no lag */
+	for (uint32_t naps = 1; !stop && qk_load_relaxed(&t->cycles) + PACE_LAG < n; naps++) {
 		if (qk_load_relaxed(&t->frames_lost) || !qk_load_relaxed(&t->pid) ||
 		    (!(naps % 100) && !qk_seg_alive(&s->p.seg, QK_PROC_TELEMETRY))) {
 			s->unpaced = true;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -28,6 +30,63 @@ static struct qk_cmdq_port *new_q(uint32_t cap)
 	assert_int_equal(qk_cmdq_init((struct qk_cmdq *)((unsigned char *)p + 64), cap,
 				      sizeof(struct msg), p), 0);
 	return p;
+}
+
+/* The doorbell (a held lockstep sim's sleep): a consumer that read the tail
+ * before a push never sleeps through it, whether the push comes before its
+ * wait (the word changed) or during it (the wake).  A lost wake-up would
+ * show as a wait that timed out. */
+struct bell {
+	struct qk_cmdq_port *q;
+	int timeouts, got;
+};
+
+static void *bell_consumer(void *arg)
+{
+	struct bell *b = arg;
+	struct msg m;
+
+	while (b->got < 200) {
+		uint64_t tail = qk_cmdq_tail(b->q);
+
+		if (qk_cmdq_pop(b->q, &m)) {
+			b->got++;
+			continue;
+		}
+		if (qk_cmdq_wait(b->q, tail, 30 * 1000000000ll) == -ETIMEDOUT)
+			b->timeouts++;
+	}
+	return NULL;
+}
+
+static void test_cmdq_doorbell_loses_no_wake_up(void **state)
+{
+	struct bell b = { .q = new_q(4) };
+	pthread_t t;
+
+	(void)state;
+	/* a tail read before a push: no sleep at all */
+	uint64_t tail = qk_cmdq_tail(b.q);
+	struct msg x = { 1, { 0, 0 } };
+
+	assert_int_equal(qk_cmdq_push(b.q, &x), 0);
+	assert_int_equal(qk_cmdq_wait(b.q, tail, 30 * 1000000000ll), 0);
+	assert_true(qk_cmdq_pop(b.q, &x));
+	/* 200 pushes, each rung, against a consumer that sleeps between them */
+	assert_int_equal(pthread_create(&t, NULL, bell_consumer, &b), 0);
+	for (uint64_t i = 0; i < 200; i++) {
+		struct msg m = { i, { i, i } };
+
+		while (qk_cmdq_push(b.q, &m))
+			sched_yield();
+		qk_cmdq_wake(b.q);
+		if (i % 8 == 0)
+			usleep(200);	/* let it fall asleep now and then */
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(b.got, 200);
+	assert_int_equal(b.timeouts, 0);
+	free(b.q);
 }
 
 static void test_cmdq_init_rejects_bad_shapes(void **state)
@@ -190,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_cmdq_abandons_a_stalled_cell),
 		cmocka_unit_test(test_cmdq_corrupt_payload_is_skipped_and_counted),
 		cmocka_unit_test(test_cmdq_reply_protocol_answers_and_times_out),
+		cmocka_unit_test(test_cmdq_doorbell_loses_no_wake_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
