@@ -7,7 +7,7 @@ _qikictl()
 		cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD-1]}
 		words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
 	}
-	local cmds="devices fault history link list setpoint state stats status stop watch"
+	local cmds="config devices fault history link list param setpoint state stats status stop watch"
 	local opts="--instance --json --timeout --interval --help --version"
 	case $prev in
 	-i|--instance)
@@ -29,6 +29,15 @@ _qikictl()
 	fi
 	case $cmd in
 	state) COMPREPLY=($(compgen -W "BOOTING IDLE ACTIVE SAFE SHUTDOWN RESET" -- "$cur")) ;;
+	param)
+		if [ "${words[cword-1]}" = param ]; then
+			COMPREPLY=($(compgen -W "list get set" -- "$cur"))
+		elif [ "${words[cword-1]}" = get ] || [ "${words[cword-1]}" = set ]; then
+			local names
+			names=$(qikictl "${words[@]:1:cword-1}" --json param list 2>/dev/null |
+				grep -o '"name":"[^"]*"' | cut -d'"' -f4)
+			COMPREPLY=($(compgen -W "$names" -- "$cur"))
+		fi ;;
 	fault)
 		local devs="imu nav tank_pressure battery_monitor temp_avionics temp_propulsion temp_battery thr_px thr_nx thr_py thr_ny thr_pz thr_nz power_unit comms controller"
 		if [ "${words[cword-1]}" = fault ]; then

@@ -27,6 +27,7 @@
 #include "ctl/link.h"
 #include "ctl/list.h"
 #include "ctl/watch.h"
+#include "ctl/param.h"
 #include "rt/cli.h"
 #include "rt/agent/fsm.h"
 #include "rt/agent/rules.h"
@@ -631,9 +632,15 @@ static int cmd_history(struct ctl *c)
 	} else {
 		printf("%-12s %-10s %-9s %-9s %-16s %s\n", "TIME_S", "CYCLE", "FROM", "TO", "TRIGGER", "WHO");
 	}
+	static struct qk_param_status ps;	/* parameter changes, merged in by time */
+	uint64_t pnext = 0;
+
+	qk_ctl_params_read(&c->seg, &ps);
 	for (uint64_t k = first; k < n; k++) {
 		const struct qk_transition *t = &st.trans[k % QK_MAX_TRANSITIONS];
 
+		if (!c->json)
+			qk_ctl_param_history(&ps, &pnext, t->time_ns, epoch, NULL, stdout);
 		if (c->json) {
 			qk_json_obj(&j, NULL);
 			qk_json_f64(&j, "time_s", (double)(t->time_ns - epoch) / 1e9);
@@ -655,6 +662,11 @@ static int cmd_history(struct ctl *c)
 			       qk_fsm_state_name(t->to), qk_trigger_name(t->trigger), who);
 		}
 	}
+	if (c->json) {
+		qk_json_close(&j);
+		qk_json_arr(&j, "params");
+	}
+	qk_ctl_param_history(&ps, &pnext, INT64_MAX, epoch, c->json ? &j : NULL, stdout);
 	if (c->json) {
 		qk_json_close(&j);
 		qk_json_end(&j);
@@ -874,16 +886,46 @@ static int cmd_stop(struct ctl *c)
 	return EX_OK;
 }
 
+/* ---- runtime parameters and the effective configuration (ctl/param.c) ---- */
+
+static int send_agent(void *ctx, struct qk_cmd *cmd, struct qk_reply *r)
+{
+	return send(ctx, QK_CTL_AGENT, cmd, r);
+}
+
+static int cmd_param(struct ctl *c)
+{
+	char err[256];
+
+	if (qk_ctl_param_args(c->argc, c->argv, err, sizeof(err)))
+		return usage_err("%s", err);
+	if (attach(c))
+		return EX_INSTANCE;
+	return qk_ctl_param_run(&c->seg, c->argc, c->argv, c->json, send_agent, c);
+}
+
+static int cmd_config(struct ctl *c)
+{
+	if (attach(c))
+		return EX_INSTANCE;
+	return qk_ctl_config_dump(&c->seg, stdout) ? EX_INSTANCE : EX_OK;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct cmd cmds[] = {	/* sorted by name */
+	{ "config", "", "the effective configuration as YAML (qiki run --config reads it)", 0, 0,
+	  cmd_config },
 	{ "devices", "", "the POST table and active faults", 0, 0, cmd_devices },
 	{ "fault", "DEVICE KIND [VALUE] | clear DEVICE|all",
 	  "inject a fault (stuck noise bias dropout post-fail) or clear one", 1, 3, cmd_fault },
-	{ "history", "", "the last state transitions", 0, 0, cmd_history },
+	{ "history", "", "the last state transitions and parameter changes", 0, 0,
+	  cmd_history },
 	{ "link", "", "the HIL link: peer, frames, drops by reason, round trip", 0, 0, cmd_link },
 	{ "list", "", "the instances here: pids, rate, profile, state, uptime, health", 0, 0,
 	  cmd_list },
+	{ "param", "list | get NAME | set NAME VALUE",
+	  "runtime parameters: gains, limits, guard thresholds", 1, 3, cmd_param },
 	{ "setpoint", "X Y Z", "where ACTIVE drives the bot, in metres", 3, 3, cmd_setpoint },
 	{ "state", "[BOOTING|IDLE|ACTIVE|SAFE|SHUTDOWN|RESET]",
 	  "print the state, or request one and wait until it is reached", 0, 1, cmd_state },
@@ -952,8 +994,8 @@ int main(int argc, char **argv)
 	const struct cmd *cmd = find(pos[0]);
 
 	if (!cmd)
-		return usage_err("unknown command '%s' (commands: devices fault history link list "
-				 "setpoint state stats status stop watch)", pos[0]);
+		return usage_err("unknown command '%s' (commands: config devices fault history link "
+				 "list param setpoint state stats status stop watch)", pos[0]);
 	if (want_help) {
 		printf("usage: qikictl %s %s\n%s\n", cmd->name, cmd->args, cmd->help);
 		return EX_OK;

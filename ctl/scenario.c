@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "ctl/client.h"
+#include "ctl/param.h"
 #include "ctl/scenario.h"
 #include "rt/agent/fsm.h"
 #include "rt/cli.h"
@@ -227,10 +228,16 @@ static int parse_cond(struct ld *l, const yaml_node_t *v, struct cond *c)
 	return 0;
 }
 
+static int parse_action_text(struct ld *l, const yaml_node_t *v, struct step *st, const char *s);
+
 static int parse_action(struct ld *l, const yaml_node_t *v, struct step *st)
 {
+	return parse_action_text(l, v, st, scalar(v));
+}
+
+static int parse_action_text(struct ld *l, const yaml_node_t *v, struct step *st, const char *s)
+{
 	char buf[TEXT], *w[8];
-	const char *s = scalar(v);
 	int n;
 
 	if (!s || strlen(s) >= TEXT)
@@ -284,10 +291,16 @@ static int parse_action(struct ld *l, const yaml_node_t *v, struct step *st)
 		snprintf(st->cmd.name, sizeof(st->cmd.name), "%s", w[2]);
 		return 0;
 	}
-	if (n >= 1 && !strcmp(w[0], "param"))
-		return bad(l, v, "param: runtime parameters are not available in this version");
+	if (n == 3 && !strcmp(w[0], "param")) {
+		char err[1024];
+
+		st->target = QK_CTL_AGENT;
+		if (qk_ctl_param_action(l->s->cfg, w[1], w[2], &st->cmd, err, sizeof(err)))
+			return bad(l, v, "%s", err);
+		return 0;
+	}
 	return bad(l, v, "action '%s': expected 'state NAME', 'setpoint X Y Z', "
-		   "'fault DEVICE KIND [VALUE]' or 'fault clear DEVICE|all'", s);
+		   "'fault DEVICE KIND [VALUE]', 'fault clear DEVICE|all' or 'param NAME VALUE'", s);
 }
 
 static int parse_step(struct ld *l, yaml_node_t *m, struct step *st)
@@ -325,6 +338,11 @@ static int parse_step(struct ld *l, yaml_node_t *m, struct step *st)
 				return bad(l, v, "timeout: '%s': expected a time such as 10s", val);
 		} else if (!strcmp(key, "do")) {
 			ret = parse_action(l, v, st);
+		} else if (!strcmp(key, "param")) {	/* `param: NAME VALUE`, as `do: param ...` */
+			char words[TEXT + 8];
+
+			snprintf(words, sizeof(words), "param %s", val);
+			ret = parse_action_text(l, v, st, words);
 		} else if (!strcmp(key, "expect")) {
 			if (!strcmp(val, "refused") || !strcmp(val, "accepted"))
 				st->reply = !strcmp(val, "refused") ? R_REFUSED : R_ACCEPTED;
@@ -332,7 +350,7 @@ static int parse_step(struct ld *l, yaml_node_t *m, struct step *st)
 				ret = parse_cond(l, v, &st->expect);
 		} else if (strcmp(key, "name")) {
 			return bad(l, k, "unknown key '%s': a step has at, after, when, timeout, do, "
-				   "expect and name", key);
+				   "param, expect and name", key);
 		}
 		if (ret)
 			return ret;
@@ -769,12 +787,18 @@ void qk_scenario_report(const struct qk_scenario *s, struct qk_seg *seg, FILE *o
 		fprintf(out, "  %s\n", s->failure);
 	uint64_t first = st.n_transitions > QK_MAX_TRANSITIONS ? st.n_transitions - QK_MAX_TRANSITIONS : 0;
 
+	static struct qk_param_status ps;	/* parameter changes, among them by cycle */
+	uint64_t pnext = 0;
+
+	qk_ctl_params_read(seg, &ps);
 	for (uint64_t i = first; i < st.n_transitions; i++) {
 		const struct qk_transition *t = &st.trans[i % QK_MAX_TRANSITIONS];
 
+		qk_ctl_param_report(&ps, &pnext, t->cycle, out);
 		fprintf(out, "  cycle %-8llu %-8s -> %-8s %s\n", (unsigned long long)t->cycle,
 			qk_fsm_state_name(t->from), qk_fsm_state_name(t->to), qk_trigger_name(t->trigger));
 	}
+	qk_ctl_param_report(&ps, &pnext, UINT64_MAX, out);
 	for (unsigned i = 0; i < s->nsp; i++) {
 		const struct setpoint_track *t = &s->sp[i];
 

@@ -23,8 +23,12 @@
  *       expect: refused              # the reply, instead of a condition
  *
  * Actions are qikictl's words: `state NAME|RESET`, `setpoint X Y Z`,
- * `fault DEVICE KIND [VALUE]`, `fault clear DEVICE|all`; each must be
- * accepted unless the step expects `refused`.  Conditions: `state == NAME`,
+ * `fault DEVICE KIND [VALUE]`, `fault clear DEVICE|all`, `param NAME VALUE`
+ * (a runtime parameter, rt/agent/param.h: `do: param controller.kp 2.5`,
+ * or as its own key, `param: controller.kp 2.5`); each must be accepted
+ * unless the step expects `refused`.  A parameter's name is checked against
+ * the profile at load (any controller.NAME passes: a plug-in controller
+ * declares its own), its range by the agent when the step runs.  Conditions: `state == NAME`,
  * `state != NAME`, `reason == TRIGGER` (the last transition's), `setpoint
  * reached` (within 0.2 m of it and slower than 0.1 m/s), and `position.x`,
  * `.y`, `.z`, `velocity.x|y|z`, `speed` compared with <, <=, >, >=, == or !=

@@ -38,6 +38,7 @@ extern const uint8_t qk_tele_fds[], qk_tele_fds_end[];
 #define READ_MAX 4096
 
 enum chan { C_SENSORS, C_ACTUATORS, C_TIMING, C_FSM, C_TRANS, C_BIOS, C_POSE, C_LOG, C_LINK,
+	    C_PARAMS,
 	    C_COUNT };
 
 static const struct { const char *topic, *schema; } chans[C_COUNT] = {
@@ -50,6 +51,7 @@ static const struct { const char *topic, *schema; } chans[C_COUNT] = {
 	[C_POSE] = { "/pose", "foxglove.PoseInFrame" },
 	[C_LOG] = { "/log", "foxglove.Log" },
 	[C_LINK] = { "/link", "qiki.v1.LinkStats" },
+	[C_PARAMS] = { "/params", "qiki.v1.ParameterChange" },
 };
 
 struct sensor_msg {
@@ -97,6 +99,9 @@ struct qk_export {
 	int64_t last_link;		/* the newest /link snapshot */
 	uint32_t last_link_state;
 	int64_t dead_since;
+	struct qk_param_status params, scratch_params;	/* the agent's runtime parameters */
+	uint64_t params_writes, params_done;
+	bool params_seen;
 	bool lockstep;			/* stamped in simulated time: at() */
 	int64_t ls_now, ls_newest;	/* the cycle being exported, the newest read */
 	bool seg_lost;			/* overwritten or truncated: never touched again */
@@ -472,6 +477,68 @@ static int link_snapshot(struct qk_export *e, int64_t now)
 	return emit(e, C_LINK, now, &m.base);
 }
 
+/* Runtime parameters: each one's start-up value once, then every change
+ * the agent applied, as far back as it keeps them.  The segment is
+ * untrusted: names are terminated, indices checked. */
+static int param_msg(struct qk_export *e, const struct qk_param_info *p, const struct qk_param_change *c,
+		     uint64_t index, int64_t t)
+{
+	Qiki__V1__ParameterChange m = QIKI__V1__PARAMETER_CHANGE__INIT;
+	char name[QK_PARAM_NAME_LEN];
+
+	memcpy(name, p ? p->name : "?", p ? sizeof(name) : 2);
+	name[sizeof(name) - 1] = 0;
+	m.index = index;
+	m.timestamp_ns = t;
+	m.name = name;
+	m.initial = !c;
+	m.old_value = c ? c->old_value : p->initial;
+	m.value = c ? c->value : p->initial;
+	if (c) {
+		m.cycle = c->cycle;
+		m.requested_by_pid = c->who;
+	}
+	int ret = emit(e, C_PARAMS, t, &m.base);
+
+	return ret || !c ? ret : log_event(e, t, FOXGLOVE__LOG__LEVEL__INFO, "qiki-agent",
+					   "param %s: %g -> %g (pid %d)", name, c->old_value,
+					   c->value, (int)c->who);
+}
+
+static int param_events(struct qk_export *e, int64_t now)
+{
+	struct qk_param_status *st = &e->params;
+	uint64_t w = qk_mbox_writes(e->seg.params);
+	int ret;
+
+	if (w == e->params_writes || !qk_mbox_read(e->seg.params, st, &e->scratch_params))
+		return 0;
+	e->params_writes = w;
+	if (st->n > QK_MAX_PARAMS)
+		st->n = QK_MAX_PARAMS;
+	if (st->n_changes < e->params_done) {	/* a restarted agent: its table anew */
+		e->params_done = 0;
+		e->params_seen = false;
+	}
+	if (!e->params_seen && st->n) {
+		e->params_seen = true;
+		for (uint32_t i = 0; i < st->n; i++)
+			if ((ret = param_msg(e, &st->p[i], NULL, 0, now)))
+				return ret;
+	}
+	if (st->n_changes - e->params_done > QK_PARAM_HISTORY)
+		e->params_done = st->n_changes - QK_PARAM_HISTORY;
+	for (; e->params_done < st->n_changes; e->params_done++) {
+		const struct qk_param_change *c = &st->changes[e->params_done % QK_PARAM_HISTORY];
+
+		ret = param_msg(e, c->index < st->n ? &st->p[c->index] : NULL, c, e->params_done + 1,
+				c->time_ns);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 /* ---- one pass --------------------------------------------------------------- */
 
 static int per_cycle(struct qk_export *e)
@@ -642,6 +709,8 @@ static int events(struct qk_export *e, int64_t now)
 			return ret;
 	}
 	if ((ret = link_snapshot(e, now)))
+		return ret;
+	if ((ret = param_events(e, now)))
 		return ret;
 	/* every request's answer: refusals are what an operator looks for */
 	for (int k = 0; k < 2; k++) {

@@ -277,6 +277,7 @@ static const ProtobufCMessageDescriptor *descriptor(const char *schema)
 		{ "qiki.v1.LinkStats", &qiki__v1__link_stats__descriptor },
 		{ "foxglove.PoseInFrame", &foxglove__pose_in_frame__descriptor },
 		{ "foxglove.Log", &foxglove__log__descriptor },
+		{ "qiki.v1.ParameterChange", &qiki__v1__parameter_change__descriptor },
 	};
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)

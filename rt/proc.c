@@ -247,7 +247,7 @@ const char *qk_cmd_name(uint32_t type)
 		[QK_CMD_NONE] = "none", [QK_CMD_STATE] = "state", [QK_CMD_SETPOINT] = "setpoint",
 		[QK_CMD_FAULT_SET] = "fault", [QK_CMD_FAULT_CLEAR] = "fault clear",
 		[QK_CMD_POST] = "post", [QK_CMD_PING] = "ping",
-		[QK_CMD_RUN_UNTIL] = "run-until",
+		[QK_CMD_RUN_UNTIL] = "run-until", [QK_CMD_PARAM] = "param",
 	};
 
 	return type < QK_CMD_COUNT && names[type] ? names[type] : "unknown";

@@ -21,7 +21,7 @@
 #include "shm/atomic.h"
 #include "shm/hist.h"
 
-#define QK_LAYOUT_VERSION 6u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins; 5: the HIL link's refusals; 6: ring slots are payload only (head is the seqlock), the futex word is head's low half */
+#define QK_LAYOUT_VERSION 7u	/* 2: the HIL link's statistics; 3: qk_cmd.expires_ns; 4: the agent's rule hit as data, its margins; 5: the HIL link's refusals; 6: ring slots are payload only (head is the seqlock), the futex word is head's low half; 7: runtime parameters */
 #define QK_SEG_MAGIC      0x314b494b49510a51ull	/* "Q\nQIKIK1" */
 
 #define QK_NAME_LEN       24
@@ -30,6 +30,9 @@
 #define QK_MAX_DEVICES    32
 #define QK_MAX_TRANSITIONS 32
 #define QK_REASON_LEN     48
+#define QK_MAX_PARAMS     48
+#define QK_PARAM_NAME_LEN 48
+#define QK_PARAM_HISTORY  32
 
 #define QK_SENSOR_RING_CAP 1024
 #define QK_ACT_RING_CAP    1024
@@ -310,6 +313,8 @@ enum qk_cmd_type {
 	QK_CMD_NONE, QK_CMD_STATE, QK_CMD_SETPOINT, QK_CMD_FAULT_SET,
 	QK_CMD_FAULT_CLEAR, QK_CMD_POST, QK_CMD_PING,
 	QK_CMD_RUN_UNTIL,		/* sim, gated lockstep only: run up to cycle u[0] | u[1] << 32 */
+	QK_CMD_PARAM,			/* agent: u[0] qk_param_hash(name), arg[0] the value,
+					 * name: the name's first 23 characters */
 	QK_CMD_COUNT
 };
 
@@ -331,6 +336,38 @@ struct qk_reply {
 	uint32_t status;		/* enum qk_reply_status */
 	int32_t code;			/* -errno style detail, 0 when accepted */
 	char reason[QK_REASON_LEN];
+};
+
+/* ---- runtime parameters (rt/agent/param.h) ------------------------------ */
+
+enum qk_param_type { QK_PT_NUM, QK_PT_U32 };
+
+#define QK_PARAMF_MIN_OPEN (1u << 0)	/* min itself is out of range: (min, max] */
+#define QK_PARAMF_CONFIG   (1u << 1)	/* a field of the configuration (dumped with it) */
+
+struct qk_param_info {			/* one parameter as the agent runs it */
+	char name[QK_PARAM_NAME_LEN];	/* "controller.kp", NUL-terminated */
+	uint32_t type;			/* enum qk_param_type */
+	uint32_t flags;			/* QK_PARAMF_* */
+	double min, max;		/* the range a new value must lie in */
+	double value;			/* now */
+	double initial;			/* at start-up */
+};
+
+struct qk_param_change {
+	int64_t time_ns;		/* the tick boundary it was applied at */
+	uint64_t cycle;			/* the sensor cycle last answered then */
+	uint32_t index;			/* into qk_param_status.p[] */
+	int32_t who;			/* pid of the requester */
+	double old_value, value;
+};
+
+struct qk_param_status {		/* written by qiki-agent at start and per change */
+	uint32_t n;			/* parameters in p[] */
+	uint32_t pad;
+	uint64_t n_changes;		/* all time; changes[] keeps the last 32 */
+	struct qk_param_info p[QK_MAX_PARAMS];
+	struct qk_param_change changes[QK_PARAM_HISTORY];
 };
 
 /* ---- per-process slots: liveness and loop statistics --------------------- */
@@ -417,6 +454,9 @@ QK__SIZE(qk_reply, 64);
 QK__SIZE(qk_hist, 4384);
 QK__SIZE(qk_proc_stats, 22000);
 QK__SIZE(qk_link_stats, 4872);
+QK__SIZE(qk_param_info, 88);
+QK__SIZE(qk_param_change, 40);
+QK__SIZE(qk_param_status, 5520);
 
 _Static_assert(offsetof(struct qk_config, thruster) == 584, "qk_config.thruster moved");
 _Static_assert(offsetof(struct qk_sensor_frame, accel_mps2) == 64, "qk_sensor_frame.accel moved");

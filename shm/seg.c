@@ -30,12 +30,14 @@ static const uint32_t struct_sizes[QK_S_COUNT] = {
 	[QK_S_CMDQ] = sizeof(struct qk_cmdq),
 	[QK_S_MBOX] = sizeof(struct qk_mbox),
 	[QK_S_LINK_STATS] = sizeof(struct qk_link_stats),
+	[QK_S_PARAM_STATUS] = sizeof(struct qk_param_status),
 };
 
 static const char *const struct_names[QK_S_COUNT] = {
 	"qk_seg_hdr", "qk_config", "qk_sensor_frame", "qk_actuator_frame",
 	"qk_bios_report", "qk_agent_status", "qk_sim_status", "qk_cmd",
 	"qk_reply", "qk_proc_stats", "qk_ring", "qk_cmdq", "qk_mbox", "qk_link_stats",
+	"qk_param_status",
 };
 
 static size_t align_line(size_t n)
@@ -60,6 +62,7 @@ static size_t layout(uint64_t off[QK_R_COUNT])
 		[QK_R_SIM_REPLIES] = qk_ring_footprint(QK_REPLY_RING_CAP, sizeof(struct qk_reply)),
 		[QK_R_STATS] = QK_PROC_COUNT * sizeof(struct qk_proc_stats),
 		[QK_R_LINK] = sizeof(struct qk_link_stats),
+		[QK_R_PARAMS] = qk_mbox_footprint(sizeof(struct qk_param_status)),
 	};
 	size_t at = align_line(sizeof(struct qk_seg_hdr));
 
@@ -115,7 +118,8 @@ static const char *const region_names[QK_R_COUNT + 1] = {
 	[QK_R_AGENT_STATUS] = "agent status mailbox", [QK_R_SIM_STATUS] = "sim status mailbox",
 	[QK_R_AGENT_CMDQ] = "agent command queue", [QK_R_AGENT_REPLIES] = "agent replies ring",
 	[QK_R_SIM_CMDQ] = "sim command queue", [QK_R_SIM_REPLIES] = "sim replies ring",
-	[QK_R_STATS] = "stats", [QK_R_LINK] = "HIL link stats", [QK_R_HEADER] = "header",
+	[QK_R_STATS] = "stats", [QK_R_LINK] = "HIL link stats", [QK_R_PARAMS] = "parameters mailbox",
+	[QK_R_HEADER] = "header",
 };
 
 const char *qk_seg_region_name(int region)
@@ -136,6 +140,7 @@ static const struct { int region, port; uint32_t cap, size; } rings[] = {
 	{ QK_R_BIOS, 0, 0, sizeof(struct qk_bios_report) },
 	{ QK_R_AGENT_STATUS, 1, 0, sizeof(struct qk_agent_status) },
 	{ QK_R_SIM_STATUS, 2, 0, sizeof(struct qk_sim_status) },
+	{ QK_R_PARAMS, 3, 0, sizeof(struct qk_param_status) },
 };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -161,6 +166,7 @@ static void point_ports(struct qk_seg *s)
 	s->bios = &s->mbox_port[0];
 	s->agent_status = &s->mbox_port[1];
 	s->sim_status = &s->mbox_port[2];
+	s->params = &s->mbox_port[3];
 	s->stats = region(s, QK_R_STATS);
 	s->link = region(s, QK_R_LINK);
 }

@@ -47,14 +47,15 @@ enum qk_seg_state { QK_SEG_INITIALISING = 1, QK_SEG_READY, QK_SEG_SHUTTING_DOWN 
 enum qk_region {
 	QK_R_CONFIG, QK_R_SENSORS, QK_R_ACTUATORS, QK_R_BIOS, QK_R_AGENT_STATUS,
 	QK_R_SIM_STATUS, QK_R_AGENT_CMDQ, QK_R_AGENT_REPLIES, QK_R_SIM_CMDQ,
-	QK_R_SIM_REPLIES, QK_R_STATS, QK_R_LINK, QK_R_COUNT
+	QK_R_SIM_REPLIES, QK_R_STATS, QK_R_LINK, QK_R_PARAMS, QK_R_COUNT
 };
 
 /* The structs whose size the header records (the ABI check). */
 enum qk_struct_id {
 	QK_S_HDR, QK_S_CONFIG, QK_S_SENSOR_FRAME, QK_S_ACTUATOR_FRAME,
 	QK_S_BIOS_REPORT, QK_S_AGENT_STATUS, QK_S_SIM_STATUS, QK_S_CMD, QK_S_REPLY,
-	QK_S_PROC_STATS, QK_S_RING, QK_S_CMDQ, QK_S_MBOX, QK_S_LINK_STATS, QK_S_COUNT
+	QK_S_PROC_STATS, QK_S_RING, QK_S_CMDQ, QK_S_MBOX, QK_S_LINK_STATS,
+	QK_S_PARAM_STATUS, QK_S_COUNT
 };
 
 struct qk_seg_hdr {
@@ -86,6 +87,7 @@ struct qk_seg {
 	int64_t period_ns, epoch_ns;	/* private copies of the header's */
 	struct qk_ring_port *sensors, *actuators;	/* into the ports below */
 	struct qk_mbox_port *bios, *agent_status, *sim_status;
+	struct qk_mbox_port *params;	/* the agent's runtime parameters */
 	struct qk_cmdq_port *agent_cmdq, *sim_cmdq;
 	struct qk_ring_port *agent_replies, *sim_replies;
 	struct qk_proc_stats *stats;	/* [QK_PROC_COUNT] */
@@ -98,7 +100,7 @@ struct qk_seg {
 	uint64_t region_off[QK_R_COUNT];	/* this build's layout */
 	struct qk_ring_port ring_port[4];
 	struct qk_cmdq_port cmdq_port[2];
-	struct qk_mbox_port mbox_port[3];
+	struct qk_mbox_port mbox_port[4];
 };
 
 #define QK_SEG_RECLAIM  (1u << 0)	/* create: replace a stale segment */

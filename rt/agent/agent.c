@@ -276,6 +276,23 @@ static void state_request(struct qk_agent *a, const struct qk_cmd *c, int64_t no
 	reply(r, c->id, 0, NULL);
 }
 
+/* A parameter changes between two ticks; what the agent derived from the
+ * configuration at init (heater bands, deadband) is derived again. */
+static void param_request(struct qk_agent *a, const struct qk_cmd *c, int64_t now,
+			  struct qk_reply *r)
+{
+	char why[QK_REASON_LEN];
+	int ret;
+
+	if (!a->params)
+		return reply(r, c->id, -EINVAL, "this agent takes no runtime parameters");
+	ret = qk_params_set(a->params, c->u[0], c->arg[0], now, a->last.cycle, c->sender_pid, why);
+	if (ret)
+		return reply(r, c->id, ret, why);
+	qk_control_plan_init(&a->plan, a->cfg);
+	reply(r, c->id, 0, NULL);
+}
+
 void qk_agent_command(struct qk_agent *a, const struct qk_cmd *c, int64_t now_ns,
 		      struct qk_reply *r)
 {
@@ -292,6 +309,8 @@ void qk_agent_command(struct qk_agent *a, const struct qk_cmd *c, int64_t now_ns
 		return reply(r, c->id, 0, NULL);
 	case QK_CMD_PING:
 		return reply(r, c->id, 0, NULL);
+	case QK_CMD_PARAM:
+		return param_request(a, c, now_ns, r);
 	default:
 		return reply(r, c->id, -EINVAL, "not a command for the agent");
 	}

@@ -57,6 +57,7 @@
 #include "rt/agent/controller.h"
 #include "rt/agent/control.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/param.h"
 #include "rt/agent/rules.h"
 
 #define QK_GUARD_COUNT (QK_TRG_GUARD_SENSOR_INVALID - QK_TRG_GUARD_BIOS + 1)
@@ -96,6 +97,10 @@ struct qk_agent {
 	 * called directly (unit tests); qiki-agent always sets one */
 	struct qk_ctl_instance *ctl;
 	bool ctl_was_active;		/* for qk_ctl_in.first */
+
+	/* runtime parameters (rt/agent/param.h), built on the same
+	 * configuration as cfg; NULL: QK_CMD_PARAM is refused */
+	struct qk_params *params;
 };
 
 /* 0, or -EINVAL for a configuration the agent cannot run (no thrusters,
@@ -119,7 +124,9 @@ bool qk_agent_tick(struct qk_agent *a, const struct qk_sensor_frame *f,
 
 /* An operator command: QK_CMD_STATE (u[0] a state, QK_ST_COUNT = RESET),
  * QK_CMD_SETPOINT (arg[0..2] m, finite, |x| <= QK_SETPOINT_MAX_M),
- * QK_CMD_PING.  The reply copies the id; ACCEPTED with code 0, or REFUSED
+ * QK_CMD_PING, QK_CMD_PARAM (u[0] the name's qk_param_hash(), arg[0] the
+ * value: applied now, between ticks, through a->params; refused -ENOENT or
+ * -ERANGE with the reason).  The reply copies the id; ACCEPTED with code 0, or REFUSED
  * with the reason and -EPERM (the table or a guard says no) or -EINVAL (a
  * malformed request, a command the agent does not take).  An accepted state
  * request takes effect at once, recorded with who = c->sender_pid and

@@ -22,6 +22,7 @@
 #include "rt/agent/controller.h"
 #include "rt/config/config.h"
 #include "rt/agent/fsm.h"
+#include "rt/agent/param.h"
 #include "rt/agent/wake.h"
 #include "rt/proc.h"
 
@@ -60,7 +61,52 @@ struct agent_proc {
 	int64_t phase_ns;		/* timer: after each sim due time */
 	/* what the log has said, to log only changes */
 	uint64_t logged_trans, logged_lost, logged_overruns;
+	struct qk_params params;	/* runtime parameters (rt/agent/param.h) */
+	uint64_t published_changes;
 };
+
+/* Every change since the last publication, to the log and the mailbox
+ * (a binary log record and a copy: nothing formatted here). */
+static void publish_params(struct agent_proc *a)
+{
+	const struct qk_param_status *st = &a->params.st;
+
+	if (st->n_changes - a->published_changes > QK_PARAM_HISTORY)
+		a->published_changes = st->n_changes - QK_PARAM_HISTORY;
+	for (; a->published_changes < st->n_changes; a->published_changes++) {
+		const struct qk_param_change *c = &st->changes[a->published_changes % QK_PARAM_HISTORY];
+
+		QK_INFO(a->p.log, "param %s: %g -> %g (asked by pid %d) at sensor cycle %llu",
+			c->index < QK_MAX_PARAMS ? st->p[c->index].name : "?", c->old_value, c->value,
+			(int)c->who, (unsigned long long)c->cycle);
+	}
+	qk_mbox_write(a->p.seg.params, st);
+}
+
+/* Start-up: a restarted agent keeps what the operator set in its
+ * predecessor, as the predecessor published it.  The segment is untrusted:
+ * each value goes through the checks a command's does, and is logged. */
+static void take_over_params(struct agent_proc *a, int64_t now)
+{
+	static struct qk_param_status old, scratch;
+	char why[QK_REASON_LEN];
+
+	if (!qk_mbox_read(a->p.seg.params, &old, &scratch))
+		return;
+	for (uint32_t i = 0; i < old.n && i < QK_MAX_PARAMS; i++) {
+		old.p[i].name[QK_PARAM_NAME_LEN - 1] = '\0';
+		int k = qk_params_find(&a->params, old.p[i].name);
+
+		if (k < 0 || !(old.p[i].value != a->params.st.p[k].value))
+			continue;
+		if (qk_params_set(&a->params, a->params.d[k].hash, old.p[i].value, now, 0, 0, why))
+			QK_WARN(a->p.log, "param %s: the predecessor's %g not taken: %s",
+				a->params.st.p[k].name, old.p[i].value, why);
+		else
+			QK_INFO(a->p.log, "param %s: %g, as the predecessor had it",
+				a->params.st.p[k].name, old.p[i].value);
+	}
+}
 
 static void take_commands(struct agent_proc *a, int64_t now)
 {
@@ -72,6 +118,8 @@ static void take_commands(struct agent_proc *a, int64_t now)
 		/* strict expiry: a sender that gave up may say "not applied" */
 		if (!qk_cmd_expired(&c, &r))
 			qk_agent_command(&a->agent, &c, now, &r);
+		if (a->params.st.n_changes != a->published_changes)
+			publish_params(a);	/* before the reply: a reader then sees it */
 		qk_ring_publish(a->p.seg.agent_replies, &r);
 		if (r.status == QK_REPLY_ACCEPTED)
 			QK_INFO(a->p.log, "%s request %llu from pid %d accepted",
@@ -461,6 +509,18 @@ int main(int argc, char **argv)
 	}
 	QK_INFO(a.p.log, "controller: %s%s%s", ctl.c->name ? ctl.c->name : "(unnamed)",
 		co.path ? " from " : " (built-in)", co.path ? co.path : "");
+	ret = qk_params_build(&a.params, &a.p.cfg, &ctl, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, PROG ": %s\n", why);
+		QK_ERROR(a.p.log, "%s", why);
+		qk_controller_unload(&ctl);
+		qk_proc_exit(&a.p);
+		return 1;
+	}
+	a.agent.params = &a.params;
+	take_over_params(&a, qk_now_ns());
+	qk_mbox_write(a.p.seg.params, &a.params.st);	/* the table, before the loop */
+	a.published_changes = a.params.st.n_changes;
 	/* a restarted agent takes over rings its predecessor may have left
 	 * mid-write, and starts from the newest sensor frame */
 	qk_ring_producer_recover(a.p.seg.actuators);

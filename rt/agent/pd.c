@@ -14,12 +14,15 @@ struct pd {
 
 enum { P_KP, P_KD, P_MAX_ACCEL, P_DEADBAND };
 
-/* defaults are the profile's: init() copies them; `def` is NaN for "profile" */
+/* defaults are the profile's: init() copies them; `def` is NaN for "profile".
+ * These are the configuration's control.* fields: their bounds are the
+ * configuration's (rt/config/config.c), which runtime parameters check
+ * (rt/agent/param.h); tests/agent/test_param.c keeps the two equal. */
 static const struct qk_ctl_param pd_params[] = {
-	[P_KP] = { "kp", 0, 1e3, __builtin_nan("") },
-	[P_KD] = { "kd", 0, 1e3, __builtin_nan("") },
+	[P_KP] = { "kp", 0, 1e4, __builtin_nan("") },
+	[P_KD] = { "kd", 0, 1e4, __builtin_nan("") },
 	[P_MAX_ACCEL] = { "max_accel_mps2", 0, 1e3, __builtin_nan("") },
-	[P_DEADBAND] = { "deadband_n", 0, 1e6, __builtin_nan("") },
+	[P_DEADBAND] = { "deadband_n", 0, 1e4, __builtin_nan("") },
 };
 
 static int pd_init(void *state, const struct qk_ctl_setup *s, char *why, size_t n)

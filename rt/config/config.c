@@ -340,6 +340,86 @@ static int check_fields(struct chk *k, unsigned section, const void *base, const
 	return 0;
 }
 
+/* ---- relations between fields ------------------------------------------------ */
+
+static const struct qk__relation relations[] = {
+	{ QK__S_TANK, "p_empty_bar", "p_full_bar" },
+	{ QK__S_TANK, "min_bar", "max_bar" },
+	{ QK__S_BATTERY, "v_empty", "v_full" },
+	{ QK__S_BATTERY, "soc_min", NULL },
+	{ QK__S_THERMAL, "min_k", "max_k" },
+};
+
+const struct qk__field *qk__config_field(unsigned section, const char *key)
+{
+	for (unsigned i = 0; key && section < QK__S_COUNT && i < sections[section].count; i++)
+		if (!strcmp(sections[section].f[i].key, key))
+			return &sections[section].f[i];
+	return NULL;
+}
+
+static double num_at(const struct qk__field *f, const void *base)
+{
+	double v;
+
+	memcpy(&v, (const char *)base + f->off, sizeof(v));
+	return v;
+}
+
+static bool relation_holds(const struct qk__relation *r, const void *base)
+{
+	const struct qk__field *a = qk__config_field(r->section, r->key);
+	const struct qk__field *b = qk__config_field(r->section, r->other);
+
+	return num_at(a, base) < (b ? num_at(b, base) : 1.0);
+}
+
+const struct qk__relation *qk__config_relation_broken(unsigned section, const struct qk__field *f,
+						      const void *base)
+{
+	for (unsigned i = 0; i < N(relations); i++) {
+		const struct qk__relation *r = &relations[i];
+
+		if (r->section != section || (strcmp(r->key, f->key) &&
+					      (!r->other || strcmp(r->other, f->key))))
+			continue;
+		if (!relation_holds(r, base))
+			return r;
+	}
+	return NULL;
+}
+
+void qk__config_relation_words(const struct qk__relation *r, const struct qk__field *f,
+			       const void *base, char *buf, size_t n)
+{
+	bool mine = !strcmp(r->key, f->key);	/* f is the one that must stay below */
+	const struct qk__field *o = qk__config_field(r->section, mine ? r->other : r->key);
+	const char *unit = f->unit && !strcmp(f->unit, "kelvin") ? " K" : "";
+
+	if (!o)
+		snprintf(buf, n, "expected < 1");
+	else
+		snprintf(buf, n, "expected %c %s (%g%s)", mine ? '<' : '>', o->key, num_at(o, base), unit);
+}
+
+/* The relations of one struct, reported from the side of their first key. */
+static int check_relations(struct chk *k, unsigned section, const void *base, const char *prefix)
+{
+	char path[64], words[96];
+
+	for (unsigned i = 0; i < N(relations); i++) {
+		const struct qk__relation *r = &relations[i];
+		const struct qk__field *f = qk__config_field(section, r->key);
+
+		if (r->section != section || relation_holds(r, base))
+			continue;
+		snprintf(path, sizeof(path), "%s.%s", prefix, r->key);
+		qk__config_relation_words(r, f, base, words, sizeof(words));
+		return fail(k, path, "%s, got %g", words, num_at(f, base));
+	}
+	return 0;
+}
+
 static int check_scalars(const struct qk_config *c, struct chk *k)
 {
 	int64_t period = 1000000000 / (c->rate_hz ? c->rate_hz : 1);
@@ -358,17 +438,11 @@ static int check_scalars(const struct qk_config *c, struct chk *k)
 		if (ret)
 			return ret;
 	}
-	if (!(c->tank.p_empty_bar < c->tank.p_full_bar))
-		return fail(k, "tank.p_empty_bar", "expected < p_full_bar (%g), got %g",
-			    c->tank.p_full_bar, c->tank.p_empty_bar);
-	if (!(c->tank.min_bar < c->tank.max_bar))
-		return fail(k, "tank.min_bar", "expected < max_bar (%g), got %g",
-			    c->tank.max_bar, c->tank.min_bar);
-	if (!(c->battery.v_empty < c->battery.v_full))
-		return fail(k, "battery.v_empty", "expected < v_full (%g), got %g",
-			    c->battery.v_full, c->battery.v_empty);
-	if (!(c->battery.soc_min < 1.0))
-		return fail(k, "battery.soc_min", "expected < 1, got %g", c->battery.soc_min);
+	for (unsigned s = QK__S_TANK; s <= QK__S_LIMITS; s++) {
+		ret = check_relations(k, s, (const char *)c + sections[s].base, sections[s].key);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -413,9 +487,9 @@ static int check_thermal(const struct qk_config *c, struct chk *k)
 			if (!strcmp(t->name, c->thermal[j].name))
 				return fail(k, strcat(path, ".name"), "expected a unique name, "
 					    "got '%s' as thermal[%u] is", t->name, j);
-		if (!(t->min_k < t->max_k))
-			return fail(k, strcat(path, ".min_k"), "expected < max_k (%g K), got %g",
-				    t->max_k, t->min_k);
+		ret = check_relations(k, QK__S_THERMAL, t, path);
+		if (ret)
+			return ret;
 		share += t->load_share;
 	}
 	if (share > 1.0 + 1e-9)

@@ -188,6 +188,29 @@ int qk__config_check(const struct qk_config *c, char *path, size_t pn,
  * (cut with "..."): how many. */
 unsigned qk__config_overrides(const struct qk_config *profile, const struct qk_config *file,
 			      char *buf, size_t n);
+/* ---- runtime parameters (rt/agent/param.h) change one scalar field of a
+ * running configuration: its type and bounds come from the tables above,
+ * and the relations below keep what qk_config_validate() checks. */
+
+/* The field `key` of a section, or NULL. */
+const struct qk__field *qk__config_field(unsigned section, const char *key);
+
+/* The relations between two fields of one struct that the validator
+ * checks: `key` < `other` (other NULL: < 1). */
+struct qk__relation {
+	unsigned section;
+	const char *key, *other;
+};
+
+/* Whether the struct at base (of section `section`) keeps every relation
+ * that involves field f: NULL when it does, else the relation it breaks.
+ * Loads and compares only: no formatting, real-time safe. */
+const struct qk__relation *qk__config_relation_broken(unsigned section, const struct qk__field *f,
+						      const void *base);
+
+/* The words for a broken relation, from f's side: "expected < max_bar (12)". */
+void qk__config_relation_words(const struct qk__relation *r, const struct qk__field *f,
+			       const void *base, char *buf, size_t n);
 
 /* Names of enum values: device types, sensor kinds; -1 when unknown. */
 extern const char *const qk__dev_type_names[QK_DEV_TYPE_COUNT];

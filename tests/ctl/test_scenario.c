@@ -33,6 +33,7 @@ static void test_scenario_examples_load(void **state)
 		{ "examples/scenarios/thermal-runaway.yaml", "bot" },
 		{ "examples/scenarios/sensor-dropout.yaml", "bot" },
 		{ "examples/scenarios/ship-manoeuvre.yaml", "ship" },
+		{ "examples/scenarios/gain-tuning.yaml", "bot" },
 	};
 	char path[512], why[512];
 
@@ -62,7 +63,7 @@ static void test_scenario_mistakes_are_refused_with_their_place(void **state)
 		{ "syntax.yaml", ":2:1:", "" },
 		{ "no_steps.yaml", ":1:1:", "expected 'steps:'" },
 		{ "bad_within.yaml", ":2:13:", "expected" },
-		{ "param.yaml", ":2:9:", "runtime parameters" },
+		{ "param.yaml", ":2:9:", "no parameter 'kp'" },
 	};
 	char path[512], rel[128], why[512];
 	struct qk_config c;

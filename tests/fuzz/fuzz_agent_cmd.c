@@ -4,7 +4,9 @@
  * decoding (qk_agent_command), interleaved with ticks on frames from the
  * real plant, so requests meet every state the FSM can reach.  Every reply
  * must answer its command with a terminated reason; the FSM must stay in a
- * known state and the setpoint finite.
+ * known state and the setpoint finite; and whatever runtime parameters
+ * (rt/agent/param.h) it accepted, the configuration stays one the
+ * validator takes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct qk_config cfg;
+	static struct qk_config cfg, run;
+	static struct qk_params params;
 	static struct qk_agent agent;
 	static struct qk_plant plant;
 	static struct qk_sensor_frame f;
@@ -31,8 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!cfg.rate_hz && qk_config_profile(&cfg, "bot", why, sizeof(why)))
 		abort();
-	if (qk_agent_init(&agent, &cfg, now) || qk_plant_init(&plant, &cfg, 1, why, sizeof(why)))
+	run = cfg;	/* parameters change the agent's copy, input by input */
+	if (qk_agent_init(&agent, &run, now) || qk_plant_init(&plant, &cfg, 1, why, sizeof(why)) ||
+	    qk_params_build(&params, &run, NULL, why, sizeof(why)))
 		abort();
+	agent.params = &params;
 	qk_plant_post(&plant, &bios);
 	while (fuzz_next_cmd(&data, &size, &c)) {
 		/* a few cycles of the loop between commands */
@@ -44,8 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			f.publish_ns = now;
 			qk_agent_tick(&agent, &f, &bios, now, &act);
 		}
+		if (c.type == QK_CMD_PARAM && (c.id & 1))	/* a name it has, half the time */
+			c.u[0] = params.d[c.u[0] % params.st.n].hash;
 		qk_agent_command(&agent, &c, now, &r);
 		fuzz_check_reply(&c, &r);
+		if (c.type == QK_CMD_PARAM && qk_config_validate(&run, why, sizeof(why)))
+			abort();
 		if (agent.fsm.state >= QK_ST_COUNT || !isfinite(agent.setpoint[0]) ||
 		    !isfinite(agent.setpoint[1]) || !isfinite(agent.setpoint[2]))
 			abort();

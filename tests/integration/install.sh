@@ -96,6 +96,12 @@ ictl() { "$stage/usr/bin/qikictl" -i "$inst" "$@"; }
 ok=0
 for _ in $(seq 100); do [ "$(ictl state 2>/dev/null)" = IDLE ] && { ok=1; break; }; sleep 0.1; done
 [ $ok = 1 ] || { fail "the installed loop did not boot to IDLE"; cat "$out/run.log"; }
+# the logger writes from a thread of its own, off the loop's CPU: on a
+# loaded machine the line may land after IDLE is seen
+for _ in $(seq 50); do
+  grep -q "controller: pid-antiwindup from $out/ex/controller/pid.so" "$QIKI_LOG_DIR/$inst/qiki-agent.log" 2>/dev/null && break
+  sleep 0.1
+done
 grep -q "controller: pid-antiwindup from $out/ex/controller/pid.so" "$QIKI_LOG_DIR/$inst/qiki-agent.log" ||
   fail "the agent does not say it runs the example controller"
 ictl setpoint 1 -0.5 0.3 >/dev/null || fail "setpoint"

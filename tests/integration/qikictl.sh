@@ -60,6 +60,9 @@ golden bad-option 1 -i "$inst" status --colour
 golden bad-timeout 1 -i "$inst" --timeout x status
 golden bad-instance-name 1 -i ../x status
 golden fault-arity 1 -i "$inst" fault imu
+golden param-arity 1 -i "$inst" param set controller.kp
+golden param-abc 1 -i "$inst" param set controller.kp abc
+golden param-verb 1 -i "$inst" param frob
 golden no-instance 2 -i "$inst" status
 
 # a foreign file where a segment should be: exit 2, named
@@ -98,7 +101,8 @@ golden status-shape 0 -i "$inst" state
 golden devices 0 -i "$inst" devices
 json status instance,processes,state,all_systems_go,health,setpoint_m,position_m,commands status
 json state state state
-json history total,transitions history
+json history total,transitions,params history
+json params changes,params param list
 json stats sim,agent stats
 json devices post_count,devices devices
 
@@ -123,6 +127,8 @@ for _ in $(seq 50); do [ "$(ctl state)" = SAFE ] && break; sleep 0.05; done
 ctl devices | grep -q '^tank_pressure .* bias 30$' || fail "devices does not show the fault: $(ctl devices | grep tank)"
 golden refused-active 3 -i "$inst" state ACTIVE
 golden refused-reset 3 -i "$inst" state RESET
+golden param-refused 3 -i "$inst" param set controller.kp 1e9
+golden param-unknown 1 -i "$inst" param get controller.kpp
 ctl fault clear all >/dev/null || fail "fault clear"
 ctl devices | grep -q '^tank_pressure .* -$' || fail "devices still shows the fault: $(ctl devices | grep tank)"
 ok=0

@@ -12,7 +12,7 @@ play() {	# scenario-file profile -> exit status, output in $out/play.out
   "$bin/qiki" run --quiet --instance "$inst" --profile "$2" --scenario "$1" >"$out/play.out" 2>&1
 }
 
-for s in demo:bot thermal-runaway:bot sensor-dropout:bot ship-manoeuvre:ship; do
+for s in demo:bot thermal-runaway:bot sensor-dropout:bot ship-manoeuvre:ship gain-tuning:bot; do
   file=examples/scenarios/${s%%:*}.yaml
   play "$file" "${s#*:}"; rc=$?
   steps=$(grep -c '^  - ' "$file")

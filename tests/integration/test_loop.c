@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "ctl/client.h"
+#include "rt/agent/param.h"
 #include "rt/rt.h"
 #include "shm/seg.h"
 
@@ -214,6 +215,16 @@ static void fault(struct run *r, const char *dev, uint32_t kind, double value)
 	assert_int_equal(request(r, QK_CTL_SIM, &c, &rep), 0);
 	if (rep.status != QK_REPLY_ACCEPTED)
 		fail_msg("fault %s refused: %s", dev, rep.reason);
+}
+
+/* A runtime parameter (rt/agent/param.h): the reply's status. */
+static uint32_t param(struct run *r, const char *name, double v)
+{
+	struct qk_cmd c = { .type = QK_CMD_PARAM, .u = { qk_param_hash(name) }, .arg = { v } };
+	struct qk_reply rep;
+
+	assert_int_equal(request(r, QK_CTL_AGENT, &c, &rep), 0);
+	return rep.status;
 }
 
 static void setpoint(struct run *r, double x, double y, double z)
@@ -478,6 +489,8 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 	name_instance("watchdog");
 	start(&r, NULL);
 	wait_state(&r, QK_ST_IDLE, 10, &st);
+	/* a gain the operator set survives the agent (rt/agent/main.c) */
+	assert_int_equal(param(&r, "controller.kp", 2.5), QK_REPLY_ACCEPTED);
 	agent = qk_load_acquire(&r.seg.stats[QK_PROC_AGENT].pid);
 	assert_true(agent > 0);
 	kill(agent, SIGKILL);
@@ -513,6 +526,12 @@ static void test_loop_killed_agent_trips_watchdog_and_replacement_resumes(void *
 		fail_msg("the sim's watchdog still holds %u sim cycles after the replacement came up",
 			 guard_cycles + 100);
 	sim_status(&r, &ss);
+	/* the gain set before the kill came back with the replacement */
+	static struct qk_param_status ps, scratch;
+
+	assert_true(qk_mbox_read(r.seg.params, &ps, &scratch));
+	assert_true(ps.n > 0 && !strcmp(ps.p[0].name, "controller.kp"));
+	assert_true(ps.p[0].value == 2.5 && ps.p[0].initial == 1);
 	assert_int_equal(qk_load_acquire(&r.seg.stats[QK_PROC_SIM].pid), sim);
 	assert_int_equal(ss.watchdog_trips, 1);
 	/* the launcher stops the replacement too, and reports that its own agent died */
@@ -704,8 +723,11 @@ static void hot_path(const char *wake, const char *const *sim_ok, const char *co
 	start(&r, "--wake", wake, "--duration", "600", NULL);
 	unsetenv("LD_PRELOAD");
 	wait_state(&r, QK_ST_IDLE, 10, &st);
-	/* exercise the controller and the command path, then look */
+	/* exercise the controller and the command path (a runtime parameter
+	 * applied, one refused with its reason), then look */
 	setpoint(&r, 3, -2, 1);
+	assert_int_equal(param(&r, "controller.kp", 1.5), QK_REPLY_ACCEPTED);
+	assert_int_equal(param(&r, "tank.min_bar", 1e6), QK_REPLY_REFUSED);
 	assert_int_equal(ask_state(&r, QK_ST_ACTIVE, NULL), QK_REPLY_ACCEPTED);
 	usleep(200000);
 	/* 2000 cycles traced: each has one wait, but a late cycle may skip its

@@ -65,7 +65,7 @@ async def main():
         chans = classes(adv["channels"])
         topics = {t: cid for cid, (t, _) in chans.items()}
         for t in ("/sensors", "/actuators", "/timing", "/fsm", "/fsm/transitions", "/bios",
-                  "/pose", "/log"):
+                  "/pose", "/log", "/params"):
             check(t in topics, f"channel {t} advertised with a schema that decodes")
         await ws.send("{not json")
         st = json.loads(await asyncio.wait_for(ws.recv(), 5))

@@ -108,7 +108,7 @@ if (stream) {
     check(Number(n) === (out.channels[topic]?.count ?? 0),
           `${topic}: statistics say ${n}, read ${out.channels[topic]?.count ?? 0}`);
   }
-  for (const topic of ["/sensors", "/actuators", "/timing", "/fsm", "/fsm/transitions", "/bios", "/pose", "/log"])
+  for (const topic of ["/sensors", "/actuators", "/timing", "/fsm", "/fsm/transitions", "/bios", "/pose", "/log", "/params"])
     check(out.channels[topic]?.count > 0, `no messages on ${topic}`);
   check(out.channels["/pose"]?.schema === "foxglove.PoseInFrame", "pose schema");
   check(out.channels["/log"]?.schema === "foxglove.Log", "log schema");
