@@ -82,7 +82,7 @@ lockstep() {	# the same binary, another kernel: the same sensor stream
 # A real-time run at 1 kHz: IDLE, then ACTIVE to a setpoint.  The deadline
 # is counted in sim cycles (simulated time), not in wall-clock seconds.
 rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
-  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 trace=${4:-0} st=none js arrived=0 c=0 c0="" pid cfg=() note=""
+  local inst=rtvm-rt-$$ x=$1 max=$2 dur=$3 trace=${4:-0} st=none js="" arrived=0 c=0 c0="" pid cfg=() note=""
   # An emulated CPU on a shared host misses many periods in a row: the
   # stale-sensor guard (50 cycles) would send the agent SAFE on the
   # emulator's stalls.  Under emulation both guards are widened, and said.
