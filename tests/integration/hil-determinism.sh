@@ -21,27 +21,16 @@ name=hil-determinism
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
   echo "$name: SKIP: needs root and iproute2 for network namespaces"; exit 0
 fi
-tag=$$
-nsB=qdb$tag nsR=qdr$tag nsD=qdd$tag
+. "$(dirname "$0")/hil/rig.sh"
 pids=()
 det_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.2
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for n in $nsB $nsR $nsD; do ip netns del "$n" 2>/dev/null; done
+  hil_rig_down
 }
 trap 'det_cleanup; cleanup' EXIT
-
-ip netns add $nsB && ip netns add $nsR && ip netns add $nsD || { echo "$name: cannot create namespaces"; exit 1; }
-ip link add xb$tag netns $nsB type veth peer name xr$tag netns $nsR
-ip link add xs$tag netns $nsR type veth peer name xd$tag netns $nsD
-ip -n $nsB addr add 10.78.1.1/24 dev xb$tag
-ip -n $nsR addr add 10.78.1.2/24 dev xr$tag
-ip -n $nsR addr add 10.78.2.1/24 dev xs$tag
-ip -n $nsD addr add 10.78.2.2/24 dev xd$tag
-for n in $nsB $nsR $nsD; do ip -n $n link set lo up; done
-ip -n $nsB link set xb$tag up; ip -n $nsR link set xr$tag up
-ip -n $nsR link set xs$tag up; ip -n $nsD link set xd$tag up
+hil_rig 78 x
 
 export QIKI_LOG_DIR=$out/logs
 cat >"$out/hil.yaml" <<EOF

@@ -13,34 +13,16 @@ name=hil
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
   echo "hil: SKIP: needs root and iproute2 for network namespaces"; exit 0
 fi
-tag=$$
-nsB=qkb$tag nsR=qkr$tag nsD=qkd$tag
+. "$(dirname "$0")/hil/rig.sh"
 pids=()
 hil_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   sleep 0.2
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  for n in $nsB $nsR $nsD; do ip netns del "$n" 2>/dev/null; done
+  hil_rig_down
 }
 trap 'hil_cleanup; cleanup' EXIT
-
-ip netns add $nsB && ip netns add $nsR && ip netns add $nsD || { echo "hil: cannot create namespaces"; exit 1; }
-ip link add qb$tag netns $nsB type veth peer name qr$tag netns $nsR
-ip link add qs$tag netns $nsR type veth peer name qd$tag netns $nsD
-ip -n $nsB addr add 10.77.1.1/24 dev qb$tag
-ip -n $nsR addr add 10.77.1.2/24 dev qr$tag
-ip -n $nsR addr add 10.77.1.3/24 dev qr$tag
-ip -n $nsR addr add 10.77.2.1/24 dev qs$tag
-ip -n $nsD addr add 10.77.2.2/24 dev qd$tag
-# and IPv6 beside (nodad: usable at once)
-ip -n $nsB addr add fd00:77:1::1/64 dev qb$tag nodad
-ip -n $nsR addr add fd00:77:1::2/64 dev qr$tag nodad
-ip -n $nsR addr add fd00:77:1::3/64 dev qr$tag nodad
-ip -n $nsR addr add fd00:77:2::1/64 dev qs$tag nodad
-ip -n $nsD addr add fd00:77:2::2/64 dev qd$tag nodad
-for n in $nsB $nsR $nsD; do ip -n $n link set lo up; done
-ip -n $nsB link set qb$tag up; ip -n $nsR link set qr$tag up
-ip -n $nsR link set qs$tag up; ip -n $nsD link set qd$tag up
+hil_rig 77 q
 
 export QIKI_LOG_DIR=$out/logs
 # The guards' thresholds are raised so that a VM stall of a few tens of
