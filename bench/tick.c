@@ -131,6 +131,22 @@ static int inner(uint64_t n, const char *profile)
 	return 0;
 }
 
+/* callgrind's total in file `out`, or -1. */
+static double cg_total(const char *out)
+{
+	FILE *f = fopen(out, "r");
+	char l[512];
+	unsigned long long total = 0;
+	bool found = false;
+
+	while (f && fgets(l, sizeof(l), f))
+		if (sscanf(l, "totals: %llu", &total) == 1 || sscanf(l, "summary: %llu", &total) == 1)
+			found = true;
+	if (f)
+		fclose(f);
+	return found ? (double)total : -1;
+}
+
 /* Instructions inside fn per call, or -1 with why. */
 static double callgrind(const char *self, const char *fn, const char *profile, uint64_t n,
 			const char *dir, char *why, size_t wn)
@@ -162,22 +178,14 @@ static double callgrind(const char *self, const char *fn, const char *profile, u
 		snprintf(why, wn, "valgrind failed, see callgrind.%s.log", fn);
 		return -1;
 	}
-	FILE *f = fopen(out, "r");
-	char l[512];
-	unsigned long long total = 0;
-	bool found = false;
+	double total = cg_total(out);
 
-	while (f && fgets(l, sizeof(l), f))
-		if (sscanf(l, "totals: %llu", &total) == 1 || sscanf(l, "summary: %llu", &total) == 1)
-			found = true;
-	if (f)
-		fclose(f);
-	if (!found) {
+	if (total < 0) {
 		snprintf(why, wn, "no totals in callgrind.%s.out", fn);
 		return -1;
 	}
 	unlink(log);
-	return (double)total / (double)n;
+	return total / (double)n;
 }
 
 /* Copies file `from` to `to`, mode 0755.  0 or -errno. */
@@ -200,21 +208,6 @@ static int copy_exe(const char *from, const char *to)
 	return ret;
 }
 
-/* callgrind's total in file `out`, or -1. */
-static double cg_total(const char *out)
-{
-	FILE *f = fopen(out, "r");
-	char l[512];
-	unsigned long long total = 0;
-	bool found = false;
-
-	while (f && fgets(l, sizeof(l), f))
-		if (sscanf(l, "totals: %llu", &total) == 1 || sscanf(l, "summary: %llu", &total) == 1)
-			found = true;
-	if (f)
-		fclose(f);
-	return found ? (double)total : -1;
-}
 
 /* Instructions per cycle of qiki-sim's loop, all but the wait; see the top. */
 static double sim_cycle_callgrind(const char *self, const char *dir, const uint64_t n[2],
