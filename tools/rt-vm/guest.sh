@@ -124,7 +124,7 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
     sleep 1
   done
   echo "$js" > "$o/rt-status.json"
-  [ "$trace" -gt 0 ] && tracers_end
+  [ "$trace" -gt 0 ] && rtlat_end
   if [ "$arrived" = 1 ]; then
     result rt-1khz-setpoint PASS "at ($x, 0, 0) m within 0.5 m, < 0.05 m/s, $c sim cycles after the setpoint$note"
   else
@@ -134,6 +134,7 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
   "$bin/qikictl" -i "$inst" --timeout 10 state SHUTDOWN > /dev/null 2>&1
   wait "$pid"
   local rc=$?
+  [ "$trace" -gt 0 ] && rtla_end
   [ $rc = 0 ] || result rt-1khz-exit FAIL "qiki run exit $rc: $(tail -n 3 "$o/rt-run.err")"
 }
 
@@ -142,13 +143,15 @@ rt_run() {	# setpoint-x max-cycles duration [trace-seconds]
 # tool we did not write) on their CPU over the whole of it.  rtla 6.1 has no
 # user-space mode (-u came later): it measures its own timerlat thread
 # (SCHED_FIFO 95) woken by a timer on the loop's CPU, beside the loop.
-# rtla starts first and is stopped (SIGINT: it prints its summary) when
-# qiki-rtlat is done: started after qiki-rtlat had attached, beside an
-# emulated loop that kept its CPU busy, it never returned (twice; alone,
-# or started first, it does).
+# rtla starts first, and is stopped (SIGINT: it prints its summary) once
+# the loop has shut down.  It is started with timeout itself as the
+# background job, so that $! is timeout's pid and the SIGINT reaches rtla
+# (timeout passes it on): started as `rtla_ ... &`, $! was a subshell that
+# kept the signal, and rtla ran its whole 1800 s (the "hang" of three boots).
 tracers_start() {	# instance seconds
   local inst=$1 secs=$2
-  rtla_ 1800 -c "$cpu" -q -P f:95 > "$o/timerlat-loop.txt" 2>&1 &
+  timeout -s INT -k 30 2400 taskset -c "${hk:-0}" rtla timerlat top -c "$cpu" -q -P f:95 -d 1800 \
+    > "$o/timerlat-loop.txt" 2>&1 &
   rtla_pid=$!
   sleep 2
   "$bin/qiki-rtlat" -i "$inst" -d "$secs" -o "$o/rtlat.txt" 2> "$o/rtlat.err" &
@@ -161,7 +164,7 @@ tracers_start() {	# instance seconds
   done
 }
 
-tracers_end() {
+rtlat_end() {
   local rc l
   wait "$rtlat_pid"
   rc=$?
@@ -171,6 +174,10 @@ tracers_end() {
   else
     result qiki-rtlat FAIL "exit $rc: $(grep -v '^libbpf' "$o/rtlat.err" | tail -n 3 | tr '\n' ' ')"
   fi
+}
+
+rtla_end() {	# after the loop has stopped (see above)
+  local rc l
   kill -INT "$rtla_pid" 2>/dev/null	# (timeout passes it on to rtla)
   wait "$rtla_pid"
   rc=$?
@@ -178,7 +185,7 @@ tracers_end() {
   l=$(sed 's/\x1b\[[0-9;]*[A-Za-z]//g' "$o/timerlat-loop.txt" | awk -v c="$cpu" '$1 == c {
     printf "IRQ min %s avg %s max %s us, thread min %s avg %s max %s us", $5, $6, $7, $10, $11, $12 }')
   if [ $rc = 0 ] && [ -n "$l" ]; then
-    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, over qiki-rtlat's run: $l${QK_EMULATED:+ (emulated)}"
+    result rtla-timerlat-loop PASS "CPU $cpu beside the loop, from before qiki-rtlat attached to the loop's end: $l${QK_EMULATED:+ (emulated)}"
   else
     result rtla-timerlat-loop FAIL "rtla timerlat exit $rc: $(tail -n 2 "$o/timerlat-loop.txt")"
   fi
