@@ -23,13 +23,7 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
 fi
 . "$(dirname "$0")/hil/rig.sh"
 pids=()
-det_cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  hil_rig_down
-}
-trap 'det_cleanup; cleanup' EXIT
+trap 'hil_rig_down; cleanup' EXIT
 hil_rig 78 x
 
 export QIKI_LOG_DIR=$out/logs

@@ -7,7 +7,8 @@
 #   bridge 10.NET.1.1  relay 10.NET.1.2 (and .3, for a stranger)
 #   relay  10.NET.2.1  device 10.NET.2.2
 # and the same over IPv6 in fd00:NET:1::/64 and fd00:NET:2::/64 (nodad:
-# usable at once).  hil_rig_down removes the namespaces (and so the links).
+# usable at once).  hil_rig_down stops the processes in pids[] and removes
+# the namespaces (and so the links).
 hil_rig() {	# NET P; sets nsB nsR nsD and tag (the pid)
   local net=$1 p=$2 n
   tag=$$
@@ -31,7 +32,10 @@ hil_rig() {	# NET P; sets nsB nsR nsD and tag (the pid)
   ip -n "$nsR" link set "${p}s$tag" up; ip -n "$nsD" link set "${p}d$tag" up
 }
 
-hil_rig_down() {
-  local n
+hil_rig_down() {	# the processes in pids[] (TERM, then KILL), then the namespaces
+  local p n
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.2
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   for n in $nsB $nsR $nsD; do ip netns del "$n" 2>/dev/null; done
 }
