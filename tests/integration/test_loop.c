@@ -719,8 +719,18 @@ static void hot_path(const char *wake, const char *const *sim_ok, const char *co
 	agent_ok = agent_all;
 	snprintf(probe, sizeof(probe), "%s/../rel/tests/libqkalloc.so", bindir);
 	assert_int_equal(access(probe, R_OK), 0);
+	/* timer mode refuses a rate whose window its measured figures do not
+	 * fit (issue 17): an emulated agent needs over a millisecond, so there
+	 * it runs at 100 Hz, which the check does not care about */
+	const char *rate = "1000";
+
+	if (emulated && !strcmp(wake, "timer")) {
+		rate = "100";
+		print_message("test_loop: timer mode at 100 Hz under %s: the agent's emulated "
+			      "wake-up and compute do not fit a 1 ms period\n", emulated);
+	}
 	setenv("LD_PRELOAD", probe, 1);
-	start(&r, "--wake", wake, "--duration", "600", NULL);
+	start(&r, "--wake", wake, "--rate", rate, "--duration", "600", NULL);
 	unsetenv("LD_PRELOAD");
 	wait_state(&r, QK_ST_IDLE, 10, &st);
 	/* exercise the controller and the command path (a runtime parameter
