@@ -252,17 +252,18 @@ static void test_ring_dead_writer_slot_is_never_returned(void **state)
 static void test_ring_copies_exactly_payload_size(void **state)
 {
 	(void)state;
-	/* both copies where the CPU has the wide one: 32- and 16-byte moves */
-	for (uint32_t run = 0; run < 2 * 34; run++) {
-		uint32_t size = 8 + 8 * (run % 34);
+	/* both copies where the CPU has the wide one: 256-, 128-, 32- and
+	 * 16-byte steps, up to two whole 256-byte steps and a tail */
+	for (uint32_t run = 0; run < 2 * 70; run++) {
+		uint32_t size = 8 + 8 * (run % 70);
 		struct qk_ring_port *p = aligned_alloc(64, 64 + qk_ring_footprint(4, size));
-		unsigned char in[272], out[272 + 8];
+		unsigned char in[560], out[560 + 8];
 		struct qk_ring_reader rd;
 
 		assert_non_null(p);
 		assert_int_equal(qk_ring_init((struct qk_ring *)((unsigned char *)p + 64), 4, size,
 					      0, p), 0);
-		if (run >= 34)
+		if (run >= 70)
 			p->flags &= ~QK_RING_WIDE;
 		assert_int_equal(p->slot_stride % 64, 0);
 		assert_true(p->slot_stride >= size && p->slot_stride < size + 64);
