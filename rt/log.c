@@ -219,8 +219,14 @@ struct qk__log_ring *qk__log_attach(struct qk_log *lg)
 		qk_fetch_add_relaxed(&lg->no_ring, 1);
 		return NULL;
 	}
-	qk__log_tls.id = lg->h.id;
-	qk__log_tls.r = r;
+	/* this thread is the ring's only writer: its head and count are
+	 * current in the ring, also when the thread logged elsewhere since */
+	qk__log_tls = (struct qk__log_tls){
+		.id = lg->h.id, .r = r, .buf = r->buf, .mask = r->mask,
+		.head = qk_load_relaxed(&r->head), .logged = qk_load_relaxed(&r->logged),
+		/* pairs with the logger's release of tail */
+		.tail_seen = qk_load_acquire(&r->tail),
+	};
 	return r;
 }
 
@@ -1600,7 +1606,7 @@ void qk_log_destroy(struct qk_log *lg)
 		io_uring_queue_exit(&lg->uring);
 	close(lg->fd);
 	if (qk__log_tls.id == lg->h.id)
-		qk__log_tls = (struct qk__log_tls){ 0, NULL };
+		qk__log_tls = (struct qk__log_tls){ 0 };
 	free_log(lg);
 }
 

@@ -167,10 +167,10 @@ int qk_log_level_parse(const char *s);
 /* A thread's ring.  head, logged, dropped: the producer's line; tail: the
  * logger's.  Positions are free-running byte counts; a record never wraps:
  * the buffer has QK_LOG_REC_MAX bytes of slack past its end, which a record
- * that starts near the end runs into. */
+ * that starts near the end runs into.  The producer only stores to head and
+ * logged (its own copies are in its thread's struct qk__log_tls). */
 struct qk__log_ring {
 	_Alignas(QK_CACHELINE) _Atomic uint64_t head;
-	uint64_t tail_seen;		/* producer's copy of tail */
 	_Atomic uint64_t logged, dropped;
 	_Atomic int64_t last_drop;	/* time of the last drop, in the ring's clock */
 	uint8_t *buf;
@@ -188,10 +188,19 @@ struct qk__log_head {
 	uintptr_t ro_lo, ro_hi;		/* the executable's read-only image */
 };
 
-/* The calling thread's ring of the logger it logged to last. */
+/* The calling thread's ring of the logger it logged to last, and what the
+ * call needs of it, so that a call loads one line of its own (this one)
+ * before it can store the record: after the CPU was taken away (an
+ * interrupt, the host) every line a call loads is a miss, and the ring's
+ * line behind this one was a second miss in a row.  head and logged are
+ * the ring's values (this thread is their only writer), tail_seen the
+ * logger's tail as last read. */
 struct qk__log_tls {
 	uint32_t id;
 	struct qk__log_ring *r;
+	uint8_t *buf;
+	uint64_t mask;
+	uint64_t head, tail_seen, logged;
 };
 extern __thread struct qk__log_tls qk__log_tls;
 
@@ -241,15 +250,12 @@ qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types,
 	      const uint64_t *v)
 {
 	const struct qk__log_head *h = (const struct qk__log_head *)lg;
-	struct qk__log_ring *r = qk__log_tls.r;
+	struct qk__log_tls *t = &qk__log_tls;
 	uint32_t len[QK_LOG_MAX_ARGS];
 	uint64_t size = 16 + 8 * (uint64_t)n;
 
-	if (__builtin_expect(qk__log_tls.id != h->id, 0)) {
-		r = qk__log_attach(lg);
-		if (!r)
-			return;
-	}
+	if (__builtin_expect(t->id != h->id, 0) && !qk__log_attach(lg))
+		return;
 	QK__UNROLL
 	for (unsigned i = 0; i < n; i++) {
 		if (((types >> (4 * i)) & 15) != QK_LA_STR)
@@ -263,19 +269,21 @@ qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types,
 		}
 	}
 	int64_t ts = qk__log_clock(h);
-	uint64_t head = qk_load_relaxed(&r->head);
+	uint64_t head = t->head;
 
-	if (__builtin_expect(head + size - r->tail_seen > r->mask + 1, 0)) {
+	if (__builtin_expect(head + size - t->tail_seen > t->mask + 1, 0)) {
+		struct qk__log_ring *r = t->r;
+
 		/* pairs with the logger's release of tail: its reads of the
 		 * bytes we are about to overwrite are done */
-		r->tail_seen = qk_load_acquire(&r->tail);
-		if (head + size - r->tail_seen > r->mask + 1) {
+		t->tail_seen = qk_load_acquire(&r->tail);
+		if (head + size - t->tail_seen > t->mask + 1) {
 			qk_store_relaxed(&r->dropped, qk_load_relaxed(&r->dropped) + 1);
 			qk_store_relaxed(&r->last_drop, ts);
 			return;
 		}
 	}
-	uint8_t *p = r->buf + (head & r->mask), *sp = p + 16 + 8 * n;
+	uint8_t *p = t->buf + (head & t->mask), *sp = p + 16 + 8 * n;
 	uint64_t w0 = (uint64_t)(uintptr_t)site | size << 48;
 
 	memcpy(p, &w0, 8);
@@ -296,13 +304,14 @@ qk__log_write(struct qk_log *lg, const struct qk_log_site *site, uint32_t types,
 		}
 		memcpy(p + 16 + 8 * i, &x, 8);
 	}
+	t->head = head + size;
 	/* pairs with the logger's acquire of head: the record before it */
-	qk_store_release(&r->head, head + size);
+	qk_store_release(&t->r->head, head + size);
 	/* the next record's lines, for writing: their misses (the logger
 	 * read them last) start now, not at the next call */
 	qk__log_prefetchw(p + size);
 	qk__log_prefetchw(p + size + 64);
-	qk_store_relaxed(&r->logged, qk_load_relaxed(&r->logged) + 1);
+	qk_store_relaxed(&t->r->logged, ++t->logged);
 }
 
 /* Each argument as 8 bytes, by its type. */
