@@ -141,7 +141,7 @@ copy_wide(void *dst, const void *src, size_t n)
 		_mm256_storeu_si256((__m256i *)(d + 192), h);
 		_mm256_storeu_si256((__m256i *)(d + 224), k);
 		n -= 256;
-		if (!n)
+		if (!n)	/* a 256-byte frame, the usual one: no loop tail */
 			return;
 		d += 256;
 		s += 256;
