@@ -194,9 +194,10 @@ struct qk__log_head {
  * interrupt, the host) every line a call loads is a miss, and the ring's
  * line behind this one was a second miss in a row.  head and logged are
  * the ring's values (this thread is their only writer), tail_seen the
- * logger's tail as last read. */
+ * logger's tail as last read.  One cache line, aligned: 56 bytes at the
+ * TLS block's 8-byte alignment could straddle two. */
 struct qk__log_tls {
-	uint32_t id;
+	_Alignas(QK_CACHELINE) uint32_t id;
 	struct qk__log_ring *r;
 	uint8_t *buf;
 	uint64_t mask;
